@@ -1,0 +1,243 @@
+//! Keys for RS256 / ES256 / EdDSA tokens, fetched from a JWKS URL and cached.
+//!
+//! - refreshed every `jwks_refresh_secs` in the background;
+//! - a token with an unknown `kid` (key rotation) causes at most one refetch per
+//!   `jwks_min_refetch_secs`, so garbage `kid`s cannot turn tollgate into a JWKS flooder;
+//! - when the JWKS endpoint fails, the keys already loaded keep being served.
+
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+
+use super::AuthError;
+use super::verifier::ASYMMETRIC;
+
+/// A JWKS larger than this is refused (real ones are a few KiB).
+const MAX_JWKS_BYTES: usize = 1024 * 1024;
+/// After a failed background refresh, retry this soon rather than a full period later.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("JWKS request failed")]
+    Http(#[from] reqwest::Error),
+    #[error("JWKS endpoint answered {0}")]
+    Status(reqwest::StatusCode),
+    #[error("JWKS is larger than {MAX_JWKS_BYTES} bytes")]
+    TooLarge,
+    #[error("JWKS is not a JSON key set")]
+    Malformed(#[from] serde_json::Error),
+    #[error("JWKS holds no usable signing key")]
+    NoUsableKey,
+}
+
+struct CachedKey {
+    kid: Option<String>,
+    alg: Algorithm,
+    key: Arc<DecodingKey>,
+}
+
+pub struct JwksCache {
+    url: String,
+    http: reqwest::Client,
+    min_refetch: Duration,
+    keys: RwLock<Arc<Vec<CachedKey>>>,
+    /// When an unknown `kid` last caused a refetch.
+    last_unknown_kid_refetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+#[derive(Deserialize)]
+struct RawKeySet {
+    keys: Vec<serde_json::Value>,
+}
+
+impl JwksCache {
+    pub fn new(
+        url: String,
+        fetch_timeout: Duration,
+        min_refetch: Duration,
+    ) -> Result<Self, JwksError> {
+        let http = reqwest::Client::builder()
+            .timeout(fetch_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            url,
+            http,
+            min_refetch,
+            keys: RwLock::new(Arc::new(Vec::new())),
+            last_unknown_kid_refetch: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// True once at least one key has been loaded (readiness).
+    pub fn is_loaded(&self) -> bool {
+        !self.snapshot().is_empty()
+    }
+
+    fn snapshot(&self) -> Arc<Vec<CachedKey>> {
+        match self.keys.read() {
+            Ok(keys) => Arc::clone(&keys),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Fetches the JWKS and replaces the cached keys; on error the old keys stay.
+    pub async fn refresh(&self) -> Result<usize, JwksError> {
+        let response = self.http.get(&self.url).send().await?;
+        if !response.status().is_success() {
+            return Err(JwksError::Status(response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err(JwksError::TooLarge);
+        }
+        let body = response.bytes().await?;
+        if body.len() > MAX_JWKS_BYTES {
+            return Err(JwksError::TooLarge);
+        }
+        let raw: RawKeySet = serde_json::from_slice(&body)?;
+        let keys: Vec<CachedKey> = raw.keys.into_iter().filter_map(usable_key).collect();
+        if keys.is_empty() {
+            return Err(JwksError::NoUsableKey);
+        }
+        let count = keys.len();
+        match self.keys.write() {
+            Ok(mut slot) => *slot = Arc::new(keys),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
+        }
+        tracing::debug!(count, "JWKS loaded");
+        Ok(count)
+    }
+
+    /// The key for a token's `kid` and `alg`, refetching once (rate-limited) for an unknown `kid`.
+    pub async fn key_for(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Arc<DecodingKey>, AuthError> {
+        match self.lookup(kid, alg) {
+            Err(AuthError::UnknownKey(_)) => {}
+            found => return found,
+        }
+        let mut last = self.last_unknown_kid_refetch.lock().await;
+        // Another request may have refetched while this one waited for the lock.
+        match self.lookup(kid, alg) {
+            Err(AuthError::UnknownKey(_)) => {}
+            found => return found,
+        }
+        if last.is_some_and(|at| at.elapsed() < self.min_refetch) {
+            return Err(AuthError::UnknownKey(kid.map(str::to_owned)));
+        }
+        *last = Some(Instant::now());
+        if let Err(e) = self.refresh().await {
+            tracing::warn!(error = %crate::error::error_chain(&e), "JWKS refetch for an unknown kid failed");
+        }
+        self.lookup(kid, alg)
+    }
+
+    fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<DecodingKey>, AuthError> {
+        let keys = self.snapshot();
+        let found = match kid {
+            Some(kid) => keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
+            // Without `kid`, only an unambiguous key will do.
+            None => {
+                let mut candidates = keys.iter().filter(|k| k.alg == alg);
+                match (candidates.next(), candidates.next()) {
+                    (Some(only), None) => Some(only),
+                    _ => None,
+                }
+            }
+        };
+        match found {
+            Some(k) if k.alg == alg => Ok(Arc::clone(&k.key)),
+            Some(k) => Err(AuthError::AlgorithmMismatch(
+                k.kid.clone().unwrap_or_default(),
+            )),
+            None => Err(AuthError::UnknownKey(kid.map(str::to_owned))),
+        }
+    }
+
+    /// Refreshes in the background until the cache is dropped.
+    pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let weak: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut delay = every;
+            loop {
+                tokio::time::sleep(delay).await;
+                let Some(cache) = weak.upgrade() else { break };
+                delay = match cache.refresh().await {
+                    Ok(_) => every,
+                    Err(e) => {
+                        tracing::warn!(error = %crate::error::error_chain(&e), "JWKS refresh failed; serving cached keys");
+                        every.min(RETRY_AFTER_FAILURE)
+                    }
+                };
+            }
+        })
+    }
+}
+
+/// A signing key we accept, with the one algorithm it may verify. Symmetric (`oct`) keys and
+/// encryption keys are ignored: a JWKS is public, so an HMAC key in it would be a forgery kit.
+fn usable_key(raw: serde_json::Value) -> Option<CachedKey> {
+    let jwk: Jwk = serde_json::from_value(raw).ok()?;
+    if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+        return None;
+    }
+    let inferred = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+        AlgorithmParameters::EllipticCurve(p) => match p.curve {
+            EllipticCurve::P256 => Some(Algorithm::ES256),
+            EllipticCurve::P384 => Some(Algorithm::ES384),
+            _ => None,
+        },
+        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+            Some(Algorithm::EdDSA)
+        }
+        _ => None,
+    }?;
+    let alg = match jwk.common.key_algorithm {
+        Some(declared) => Algorithm::try_from(declared).ok()?,
+        None => inferred,
+    };
+    if !ASYMMETRIC.contains(&alg) {
+        return None;
+    }
+    let key = DecodingKey::from_jwk(&jwk).ok()?;
+    Some(CachedKey {
+        kid: jwk.common.key_id,
+        alg,
+        key: Arc::new(key),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn symmetric_and_encryption_keys_are_ignored() {
+        assert!(
+            usable_key(json!({"kty": "oct", "k": "c2VjcmV0", "alg": "HS256", "kid": "h"}))
+                .is_none()
+        );
+        let enc = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "use": "enc"});
+        assert!(usable_key(enc).is_none());
+        assert!(usable_key(json!({"kty": "weird"})).is_none());
+    }
+
+    #[test]
+    fn okp_key_without_alg_is_eddsa() {
+        let key = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "e"});
+        let cached = usable_key(key).expect("usable");
+        assert_eq!(cached.alg, Algorithm::EdDSA);
+        assert_eq!(cached.kid.as_deref(), Some("e"));
+    }
+}

@@ -1,0 +1,47 @@
+//! Who is calling: `Authorization: Bearer <jwt>` verified with HS256 (shared secret) or
+//! RS256 / ES256 / EdDSA (keys from a JWKS URL).
+
+mod extractor;
+mod jwks;
+mod mint;
+mod verifier;
+
+pub use jwks::{JwksCache, JwksError};
+pub use mint::{MintError, TokenRequest, mint_hs256};
+pub use verifier::TokenVerifier;
+
+/// An authenticated caller, as the entitlement policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's `sub`.
+    pub subject: String,
+    /// Tiers the caller paid for (claim `auth.entitlements_claim`).
+    pub entitlements: Vec<String>,
+    /// Roles (claim `auth.roles_claim`).
+    pub roles: Vec<String>,
+}
+
+/// Why a token was refused. Logged, never sent to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("Authorization header is not `Bearer <token>`")]
+    MalformedHeader,
+    #[error("token is longer than {0} bytes")]
+    TooLarge(usize),
+    #[error("token header carries `crit`, which tollgate does not understand")]
+    CriticalHeader,
+    #[error("algorithm {0:?} is not accepted")]
+    UnsupportedAlgorithm(jsonwebtoken::Algorithm),
+    #[error("no JWKS key matches kid {0:?}")]
+    UnknownKey(Option<String>),
+    #[error("JWKS key {0:?} is for another algorithm")]
+    AlgorithmMismatch(String),
+    #[error("token rejected")]
+    Rejected(#[source] jsonwebtoken::errors::Error),
+    #[error("token expired")]
+    Expired,
+    #[error("token not valid yet (nbf)")]
+    NotYetValid,
+    #[error("claim {0:?} is missing or malformed")]
+    BadClaim(&'static str),
+}

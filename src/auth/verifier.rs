@@ -1,0 +1,212 @@
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde_json::{Map, Value};
+
+use super::{AuthError, Caller, JwksCache};
+use crate::clock::{SharedClock, unix_secs};
+use crate::config::AuthSettings;
+
+/// Algorithms whose keys come from the JWKS. HS256 is accepted only with the configured secret,
+/// so a public key can never be used as an HMAC secret (algorithm confusion).
+pub(super) const ASYMMETRIC: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Verifies bearer tokens: size, header, signature, `iss`/`aud`, then `exp`/`nbf` against the
+/// injectable clock, and turns the claims into a [`Caller`].
+pub struct TokenVerifier {
+    hmac: Option<Arc<DecodingKey>>,
+    jwks: Option<Arc<JwksCache>>,
+    /// One prepared `Validation` per accepted algorithm (building one allocates).
+    validations: Vec<(Algorithm, Validation)>,
+    clock: SharedClock,
+    leeway_secs: i64,
+    max_token_bytes: usize,
+    entitlements_claim: String,
+    roles_claim: String,
+}
+
+impl TokenVerifier {
+    pub fn new(settings: &AuthSettings, jwks: Option<Arc<JwksCache>>, clock: SharedClock) -> Self {
+        let hmac = settings
+            .hmac_secret
+            .as_ref()
+            .map(|s| Arc::new(DecodingKey::from_secret(s.expose().as_bytes())));
+        let mut algorithms = Vec::new();
+        if hmac.is_some() {
+            algorithms.push(Algorithm::HS256);
+        }
+        if jwks.is_some() {
+            algorithms.extend(ASYMMETRIC);
+        }
+        let validations = algorithms
+            .into_iter()
+            .map(|alg| (alg, validation_for(alg, settings)))
+            .collect();
+        Self {
+            hmac,
+            jwks,
+            validations,
+            clock,
+            leeway_secs: i64::try_from(settings.leeway_secs).unwrap_or(300),
+            max_token_bytes: settings.max_token_bytes,
+            entitlements_claim: settings.entitlements_claim.clone(),
+            roles_claim: settings.roles_claim.clone(),
+        }
+    }
+
+    pub fn jwks(&self) -> Option<&Arc<JwksCache>> {
+        self.jwks.as_ref()
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        // Step 1: cheap checks before any parsing.
+        if token.len() > self.max_token_bytes {
+            return Err(AuthError::TooLarge(self.max_token_bytes));
+        }
+        let header = decode_header(token).map_err(AuthError::Rejected)?;
+        // RFC 7515 §4.1.11: an extension we do not understand must make the token invalid.
+        if header.crit.is_some() {
+            return Err(AuthError::CriticalHeader);
+        }
+        let validation = self
+            .validations
+            .iter()
+            .find(|(alg, _)| *alg == header.alg)
+            .map(|(_, v)| v)
+            .ok_or(AuthError::UnsupportedAlgorithm(header.alg))?;
+
+        // Step 2: the key is chosen by the algorithm family first, then by `kid`.
+        let key = match (header.alg, &self.hmac, &self.jwks) {
+            (Algorithm::HS256, Some(secret), _) => Arc::clone(secret),
+            (alg, _, Some(jwks)) if alg != Algorithm::HS256 => {
+                jwks.key_for(header.kid.as_deref(), alg).await?
+            }
+            (alg, _, _) => return Err(AuthError::UnsupportedAlgorithm(alg)),
+        };
+
+        // Step 3: signature, `iss`, `aud`, presence of `exp` and `sub`.
+        let claims = decode::<Map<String, Value>>(token, &key, validation)
+            .map_err(AuthError::Rejected)?
+            .claims;
+
+        // Step 4: time, from our clock.
+        let now = unix_secs(self.clock.now());
+        let exp = numeric_date(claims.get("exp")).ok_or(AuthError::BadClaim("exp"))?;
+        if now >= exp.saturating_add(self.leeway_secs) {
+            return Err(AuthError::Expired);
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = numeric_date(Some(nbf)).ok_or(AuthError::BadClaim("nbf"))?;
+            if nbf > now.saturating_add(self.leeway_secs) {
+                return Err(AuthError::NotYetValid);
+            }
+        }
+
+        // Step 5: the caller.
+        let subject = match claims.get("sub") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err(AuthError::BadClaim("sub")),
+        };
+        Ok(Caller {
+            subject,
+            entitlements: string_list(claims.get(&self.entitlements_claim))
+                .ok_or(AuthError::BadClaim("entitlements"))?,
+            roles: string_list(claims.get(&self.roles_claim))
+                .ok_or(AuthError::BadClaim("roles"))?,
+        })
+    }
+}
+
+fn validation_for(alg: Algorithm, settings: &AuthSettings) -> Validation {
+    let mut v = Validation::new(alg);
+    // exp/nbf are checked against the injectable clock in `verify`.
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.leeway = 0;
+    let mut required = vec!["exp", "sub"];
+    if let Some(iss) = &settings.issuer {
+        v.set_issuer(&[iss]);
+        required.push("iss");
+    }
+    match &settings.audience {
+        Some(aud) => {
+            v.set_audience(&[aud]);
+            required.push("aud");
+        }
+        None => v.validate_aud = false,
+    }
+    v.set_required_spec_claims(&required);
+    v
+}
+
+/// RFC 7519 NumericDate: seconds, possibly fractional.
+fn numeric_date(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            #[allow(clippy::cast_possible_truncation)]
+            n.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.floor() as i64)
+        }),
+        _ => None,
+    }
+}
+
+/// A claim that lists names: an array of strings, or one space-separated string (as OAuth
+/// `scope`). Absent means empty; anything else is malformed.
+fn string_list(value: Option<&Value>) -> Option<Vec<String>> {
+    match value {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::String(s)) => Some(s.split_whitespace().map(str::to_owned).collect()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numeric_dates_accept_integers_and_fractions() {
+        assert_eq!(
+            numeric_date(Some(&json!(1_700_000_000))),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            numeric_date(Some(&json!(1_700_000_000.7))),
+            Some(1_700_000_000)
+        );
+        assert_eq!(numeric_date(Some(&json!("1700000000"))), None);
+        assert_eq!(numeric_date(None), None);
+    }
+
+    #[test]
+    fn string_lists_accept_arrays_and_space_separated_strings() {
+        assert_eq!(
+            string_list(Some(&json!(["a", "b"]))),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            string_list(Some(&json!("a b"))),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(string_list(None), Some(vec![]));
+        assert_eq!(string_list(Some(&json!(["a", 1]))), None);
+        assert_eq!(string_list(Some(&json!({"a": 1}))), None);
+    }
+}

@@ -1,0 +1,488 @@
+//! Typed settings, layered as `config/default.toml` → `config/{TOLLGATE_ENV}.toml` →
+//! `TOLLGATE__SECTION__KEY` environment variables, and validated once at start-up.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+
+/// S3's hard limit on a presigned URL's lifetime (7 days).
+pub const MAX_PRESIGN_EXPIRY_SECS: u64 = 604_800;
+/// Shortest HMAC secret accepted for HS256 (RFC 7518 §3.2: at least the hash size).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+
+/// The base layer, compiled in so that the binary runs even without a `config/` folder.
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not read configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+/// A secret string: never printed by `Debug`, masked by `Serialize`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Name of the environment, from `TOLLGATE_ENV` (default `local`); not read from files.
+    #[serde(skip_deserializing)]
+    pub environment: String,
+    pub server: ServerSettings,
+    pub log: LogSettings,
+    pub auth: AuthSettings,
+    pub entitlement: EntitlementSettings,
+    pub storage: StorageSettings,
+    pub presign: PresignSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address the HTTP API listens on.
+    pub host: String,
+    /// Port of the HTTP API; 0 picks a free one (tests).
+    pub port: u16,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` for humans, `json` for log shippers.
+    pub format: LogFormat,
+    /// tracing `EnvFilter` directives; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HS256 shared secret, at least 32 bytes.
+    pub hmac_secret: Option<Secret>,
+    /// JWKS URL for RS256 / ES256 / EdDSA tokens.
+    pub jwks_url: Option<String>,
+    /// Seconds between JWKS refreshes.
+    pub jwks_refresh_secs: u64,
+    /// Minimum seconds between two refetches caused by an unknown `kid`.
+    pub jwks_min_refetch_secs: u64,
+    /// Timeout of one JWKS fetch, in seconds.
+    pub jwks_fetch_timeout_secs: u64,
+    /// Required `iss` value.
+    pub issuer: Option<String>,
+    /// Required `aud` value.
+    pub audience: Option<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// Tokens longer than this are rejected unparsed.
+    pub max_token_bytes: usize,
+    /// Claim holding the caller's entitlements.
+    pub entitlements_claim: String,
+    /// Claim holding the caller's roles.
+    pub roles_claim: String,
+    /// Role that may read every video.
+    pub admin_role: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntitlementSettings {
+    /// Tiers every authenticated caller may watch.
+    pub open_tiers: Vec<String>,
+    /// Tier of objects without `x-amz-meta-access`.
+    pub default_tier: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    pub bucket: String,
+    pub region: String,
+    /// Endpoint tollgate calls; `None` means AWS. Replaced by the embedded store's address.
+    pub endpoint: Option<String>,
+    /// Host written into presigned URLs; defaults to `endpoint`.
+    pub public_endpoint: Option<String>,
+    pub force_path_style: bool,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    /// Object key of video `{id}` is `key_prefix + id`.
+    pub key_prefix: String,
+    pub metadata_cache_ttl_secs: u64,
+    pub metadata_cache_capacity: u64,
+    pub not_found_cache_ttl_secs: u64,
+    pub readiness_timeout_ms: u64,
+    pub embedded: EmbeddedStoreSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedStoreSettings {
+    /// Run s3s-fs in-process (feature `embedded-store`).
+    pub enabled: bool,
+    /// Loopback address of the embedded store; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// Where the embedded store keeps objects (one folder per bucket).
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresignSettings {
+    /// Longest lifetime of a presigned GET URL, in seconds.
+    pub get_max_expires_secs: u64,
+}
+
+impl Settings {
+    /// Reads the layers for the environment named by `TOLLGATE_ENV` from `config_dir`
+    /// (`TOLLGATE_CONFIG_DIR`, default `./config`) and validates them.
+    pub fn load() -> Result<Self, ConfigError> {
+        let environment = std::env::var("TOLLGATE_ENV").unwrap_or_else(|_| "local".to_owned());
+        let config_dir = std::env::var_os("TOLLGATE_CONFIG_DIR")
+            .map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        Self::load_from(&config_dir, &environment)
+    }
+
+    /// Layers defaults, `{config_dir}/{environment}.toml` (when present) and the environment
+    /// variables, then validates.
+    pub fn load_from(config_dir: &Path, environment: &str) -> Result<Self, ConfigError> {
+        let env_file = config_dir.join(format!("{environment}.toml"));
+        let mut settings: Self = Figment::new()
+            .merge(Toml::string(DEFAULT_TOML))
+            .merge(Toml::file(&env_file))
+            .merge(Env::prefixed("TOLLGATE__").split("__"))
+            .extract()
+            .map_err(Box::new)?;
+        environment.clone_into(&mut settings.environment);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+
+    /// Every problem at once, so that an operator fixes the file in one go.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        self.auth.validate(self.is_production(), &mut problems);
+        self.storage.validate(self.is_production(), &mut problems);
+        let max = self.presign.get_max_expires_secs;
+        if max == 0 || max > MAX_PRESIGN_EXPIRY_SECS {
+            problems.push(format!(
+                "presign.get_max_expires_secs must be 1..={MAX_PRESIGN_EXPIRY_SECS} (S3's 7-day limit), got {max}"
+            ));
+        }
+        if self.entitlement.default_tier.trim().is_empty() {
+            problems.push("entitlement.default_tier must not be empty".to_owned());
+        }
+        if self
+            .entitlement
+            .open_tiers
+            .iter()
+            .any(|t| t.trim().is_empty())
+        {
+            problems.push("entitlement.open_tiers must not contain empty names".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The effective configuration as JSON, secrets masked by `Secret`'s `Serialize`
+    /// (for `tollgate check-config`).
+    pub fn to_masked_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("<unprintable: {e}>"))
+    }
+}
+
+impl AuthSettings {
+    fn validate(&self, production: bool, problems: &mut Vec<String>) {
+        if self.hmac_secret.is_none() && self.jwks_url.is_none() {
+            problems.push(
+                "auth: set auth.hmac_secret (HS256) and/or auth.jwks_url (RS256/ES256/EdDSA); no token could be verified"
+                    .to_owned(),
+            );
+        }
+        if let Some(secret) = &self.hmac_secret {
+            let len = secret.expose().len();
+            if len < MIN_HMAC_SECRET_BYTES {
+                problems.push(format!(
+                    "auth.hmac_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes, got {len}"
+                ));
+            }
+            if production && secret.expose().starts_with("dev-only") {
+                problems.push("auth.hmac_secret is the published dev-only secret".to_owned());
+            }
+        }
+        if let Some(Err(e)) = self.jwks_url.as_deref().map(|url| check_url(url, true)) {
+            problems.push(format!("auth.jwks_url: {e}"));
+        }
+        if production && (self.issuer.is_none() || self.audience.is_none()) {
+            problems.push("auth.issuer and auth.audience are required in production".to_owned());
+        }
+        if self.leeway_secs > 300 {
+            problems.push(format!(
+                "auth.leeway_secs must be at most 300, got {}",
+                self.leeway_secs
+            ));
+        }
+        if self.max_token_bytes == 0 {
+            problems.push("auth.max_token_bytes must be positive".to_owned());
+        }
+        if self.jwks_refresh_secs == 0 || self.jwks_fetch_timeout_secs == 0 {
+            problems.push(
+                "auth.jwks_refresh_secs and auth.jwks_fetch_timeout_secs must be positive"
+                    .to_owned(),
+            );
+        }
+        for (name, value) in [
+            ("entitlements_claim", &self.entitlements_claim),
+            ("roles_claim", &self.roles_claim),
+            ("admin_role", &self.admin_role),
+        ] {
+            if value.trim().is_empty() {
+                problems.push(format!("auth.{name} must not be empty"));
+            }
+        }
+    }
+
+    pub fn leeway(&self) -> Duration {
+        Duration::from_secs(self.leeway_secs)
+    }
+}
+
+impl StorageSettings {
+    fn validate(&self, production: bool, problems: &mut Vec<String>) {
+        if !is_valid_bucket_name(&self.bucket) {
+            problems.push(format!(
+                "storage.bucket {:?} is not a valid bucket name (3-63 of a-z 0-9 . -)",
+                self.bucket
+            ));
+        }
+        if self.region.trim().is_empty() {
+            problems.push("storage.region must not be empty".to_owned());
+        }
+        for (name, value) in [
+            ("endpoint", &self.endpoint),
+            ("public_endpoint", &self.public_endpoint),
+        ] {
+            if let Some(Err(e)) = value.as_deref().map(|url| check_url(url, false)) {
+                problems.push(format!("storage.{name}: {e}"));
+            }
+        }
+        if self.access_key_id.is_some() != self.secret_access_key.is_some() {
+            problems
+                .push("storage.access_key_id and storage.secret_access_key go together".to_owned());
+        }
+        if let Err(e) = crate::domain::ObjectKey::check_prefix(&self.key_prefix) {
+            problems.push(format!("storage.key_prefix: {e}"));
+        }
+        if self.metadata_cache_capacity == 0 {
+            problems.push("storage.metadata_cache_capacity must be positive".to_owned());
+        }
+        if self.readiness_timeout_ms == 0 {
+            problems.push("storage.readiness_timeout_ms must be positive".to_owned());
+        }
+        if self.embedded.enabled {
+            if production {
+                problems.push("storage.embedded.enabled must be false in production".to_owned());
+            }
+            if !cfg!(feature = "embedded-store") {
+                problems.push(
+                    "storage.embedded.enabled is true but this build lacks the `embedded-store` feature".to_owned(),
+                );
+            }
+            if self.access_key_id.is_none() {
+                problems.push(
+                    "the embedded store needs storage.access_key_id and storage.secret_access_key"
+                        .to_owned(),
+                );
+            }
+            if !self.embedded.addr.ip().is_loopback() {
+                problems.push(format!(
+                    "storage.embedded.addr must be a loopback address, got {}",
+                    self.embedded.addr
+                ));
+            }
+        }
+    }
+
+    pub fn readiness_timeout(&self) -> Duration {
+        Duration::from_millis(self.readiness_timeout_ms)
+    }
+}
+
+/// Bucket naming rules shared by AWS, MinIO and Garage (the strict subset).
+fn is_valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_alphanumeric)
+        && name
+            .as_bytes()
+            .last()
+            .is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// http(s) URL with a host; with `https_unless_loopback`, plain http only towards loopback.
+fn check_url(raw: &str, https_unless_loopback: bool) -> Result<(), String> {
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| format!("{raw:?} has no host"))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if !https_unless_loopback => Ok(()),
+        "http" if is_loopback_host(host) => Ok(()),
+        "http" => Err(format!(
+            "{raw:?} must use https (http is accepted only on loopback)"
+        )),
+        other => Err(format!("{raw:?} has unsupported scheme {other:?}")),
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare == "localhost"
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Settings {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        Settings::load_from(&dir, "local").expect("local config is valid")
+    }
+
+    fn problems(settings: &Settings) -> String {
+        match settings.validate() {
+            Err(ConfigError::Invalid(p)) => p.join("\n"),
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn local_config_is_valid_and_uses_the_embedded_store() {
+        let s = base();
+        assert_eq!(s.server.port, 8080);
+        assert!(s.storage.embedded.enabled);
+        assert_eq!(s.storage.bucket, "videos");
+        assert_eq!(s.presign.get_max_expires_secs, 300);
+    }
+
+    #[test]
+    fn short_hmac_secret_is_rejected() {
+        let mut s = base();
+        s.auth.hmac_secret = Some(Secret::new("too-short"));
+        assert!(problems(&s).contains("at least 32 bytes"));
+    }
+
+    #[test]
+    fn expiry_above_seven_days_is_rejected() {
+        let mut s = base();
+        s.presign.get_max_expires_secs = MAX_PRESIGN_EXPIRY_SECS + 1;
+        assert!(problems(&s).contains("get_max_expires_secs"));
+    }
+
+    #[test]
+    fn production_requires_issuer_audience_and_no_embedded_store() {
+        let mut s = base();
+        s.environment = "production".to_owned();
+        s.auth.issuer = None;
+        let p = problems(&s);
+        assert!(p.contains("issuer and auth.audience are required"), "{p}");
+        assert!(p.contains("embedded.enabled must be false"), "{p}");
+        assert!(p.contains("dev-only"), "{p}");
+    }
+
+    #[test]
+    fn no_verification_method_is_rejected() {
+        let mut s = base();
+        s.auth.hmac_secret = None;
+        s.auth.jwks_url = None;
+        assert!(problems(&s).contains("no token could be verified"));
+    }
+
+    #[test]
+    fn plain_http_jwks_is_only_accepted_on_loopback() {
+        let mut s = base();
+        s.auth.jwks_url = Some("http://idp.example.com/jwks".to_owned());
+        assert!(problems(&s).contains("must use https"));
+        s.auth.jwks_url = Some("http://127.0.0.1:1234/jwks".to_owned());
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_bucket_and_prefix_are_rejected() {
+        let mut s = base();
+        s.storage.bucket = "Videos_".to_owned();
+        s.storage.key_prefix = "../etc/".to_owned();
+        let p = problems(&s);
+        assert!(p.contains("storage.bucket"), "{p}");
+        assert!(p.contains("storage.key_prefix"), "{p}");
+    }
+
+    #[test]
+    fn secrets_are_masked_when_printed() {
+        let s = base();
+        let printed = s.to_masked_json();
+        let debug = format!("{s:?}");
+        let secret = s
+            .auth
+            .hmac_secret
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or_default();
+        assert!(!secret.is_empty());
+        assert!(!printed.contains(secret) && !debug.contains(secret));
+        assert!(printed.contains("***"));
+    }
+}

@@ -1,0 +1,95 @@
+use super::ParseError;
+
+/// A file name offered to the browser in `Content-Disposition: attachment`.
+///
+/// Built from caller input, so it is reduced to something that cannot break out of the header:
+/// control characters, quotes, backslashes and path separators are dropped, and it is cut at 200
+/// characters. The header carries an ASCII fallback and the exact name as RFC 5987 `filename*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadName(String);
+
+impl DownloadName {
+    const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let cleaned: String = raw
+            .chars()
+            .filter(|c| !c.is_control() && !matches!(c, '"' | '\\' | '/' | ';'))
+            .take(Self::MAX_CHARS)
+            .collect();
+        let cleaned = cleaned.trim().trim_start_matches('.').to_owned();
+        if cleaned.is_empty() {
+            return Err(ParseError(
+                "filename is empty once unsafe characters are removed",
+            ));
+        }
+        Ok(Self(cleaned))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266).
+    pub fn content_disposition(&self) -> String {
+        let ascii: String = self
+            .0
+            .chars()
+            .map(|c| if c.is_ascii() { c } else { '_' })
+            .collect();
+        let encoded = percent_encoding::utf8_percent_encode(&self.0, RFC5987_ATTR);
+        format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+    }
+}
+
+/// Everything but RFC 5987 `attr-char` is percent-encoded.
+const RFC5987_ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn header_has_ascii_fallback_and_exact_utf8_name() {
+        let name = DownloadName::parse("Été 2024.mp4").unwrap();
+        assert_eq!(
+            name.content_disposition(),
+            "attachment; filename=\"_t_ 2024.mp4\"; filename*=UTF-8''%C3%89t%C3%A9%202024.mp4"
+        );
+    }
+
+    #[test]
+    fn header_injection_is_neutralised() {
+        let name = DownloadName::parse("a\"; filename=evil.exe\r\nX-Bad: 1/../..\\x").unwrap();
+        let header = name.content_disposition();
+        assert!(!header.contains('\r') && !header.contains('\n'));
+        assert_eq!(header.matches('"').count(), 2, "{header}");
+        assert!(DownloadName::parse("\"/\\;\u{0}").is_err());
+        assert!(DownloadName::parse("...").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn any_input_gives_a_valid_header_value(raw in "\\PC{0,300}|[\\x00-\\x7f]{0,50}") {
+            if let Ok(name) = DownloadName::parse(&raw) {
+                let header = name.content_disposition();
+                prop_assert!(axum::http::HeaderValue::from_str(&header).is_ok(), "{}", header);
+                prop_assert_eq!(header.matches('"').count(), 2);
+                prop_assert!(name.as_str().chars().count() <= 200);
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+use std::fmt;
+
+use unicode_normalization::is_nfc;
+
+use super::{ParseError, VideoId};
+
+/// An S3 object key that is safe to sign: at most 1024 bytes, NFC, no control characters, no
+/// `.`/`..` segments (some stores and proxies normalise them, which would retarget a signed URL)
+/// and no leading `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    pub const MAX_BYTES: usize = 1024;
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        if raw.is_empty() || raw.len() > Self::MAX_BYTES {
+            return Err(ParseError("object key must be 1 to 1024 bytes"));
+        }
+        Self::check_text(raw)?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The key of a video: `prefix + id`. The prefix was checked at start-up.
+    pub fn for_video(prefix: &str, id: &VideoId) -> Result<Self, ParseError> {
+        Self::parse(&format!("{prefix}{id}"))
+    }
+
+    /// A key prefix is a key's beginning: the same rules, and it may be empty.
+    pub fn check_prefix(prefix: &str) -> Result<(), ParseError> {
+        if prefix.len() > Self::MAX_BYTES - VideoId::MAX_LEN {
+            return Err(ParseError("key prefix is too long"));
+        }
+        Self::check_text(prefix)
+    }
+
+    fn check_text(raw: &str) -> Result<(), ParseError> {
+        if raw.starts_with('/') {
+            return Err(ParseError("object key must not start with '/'"));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(ParseError("object key must not contain control characters"));
+        }
+        if raw
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
+            return Err(ParseError(
+                "object key must not contain '.' or '..' segments",
+            ));
+        }
+        if !is_nfc(raw) {
+            return Err(ParseError("object key must be in Unicode NFC"));
+        }
+        Ok(())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn video_keys_join_prefix_and_id() {
+        let id = VideoId::parse("abc").unwrap();
+        assert_eq!(
+            ObjectKey::for_video("videos/", &id).unwrap().as_str(),
+            "videos/abc"
+        );
+    }
+
+    #[test]
+    fn rejects_unsafe_keys() {
+        let too_long = "k".repeat(1025);
+        for raw in [
+            "",
+            "/abs",
+            "a/../b",
+            "..",
+            "a/./b",
+            "a\u{0}b",
+            "a\nb",
+            "e\u{301}",
+            too_long.as_str(),
+        ] {
+            assert!(ObjectKey::parse(raw).is_err(), "{raw:?} was accepted");
+        }
+        assert!(
+            ObjectKey::parse("a..b/c.d").is_ok(),
+            "dots inside a segment are fine"
+        );
+        assert!(ObjectKey::parse("vidéos/été").is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_accepted_keys_are_safe(raw in "\\PC{0,40}|[./a]{0,12}") {
+            if let Ok(key) = ObjectKey::parse(&raw) {
+                prop_assert!(!key.as_str().split('/').any(|s| s == ".." || s == "."));
+                prop_assert!(!key.as_str().chars().any(char::is_control));
+            }
+        }
+    }
+}

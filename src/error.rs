@@ -1,0 +1,153 @@
+//! The HTTP layer's one error type: every failure a client can see, with a stable `code`.
+//! Internal details (S3 messages, token contents) are logged with the request id, never returned.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::domain::ParseError;
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing bearer token")]
+    MissingToken,
+    #[error("invalid token")]
+    InvalidToken(#[source] AuthError),
+    #[error("invalid video id: {0}")]
+    InvalidVideoId(#[source] ParseError),
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    #[error("video not found")]
+    VideoNotFound,
+    #[error("caller is not entitled to this video")]
+    NotEntitled,
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("storage unavailable")]
+    StorageUnavailable(#[source] StorageError),
+    #[error("storage refused tollgate's credentials")]
+    StorageForbidden(#[source] StorageError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::InvalidVideoId(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::VideoNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::NotEntitled => StatusCode::FORBIDDEN,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::StorageUnavailable(_) | Self::StorageForbidden(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, documented code (README "Error codes").
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::InvalidVideoId(_) => "invalid_video_id",
+            Self::BadRequest(_) => "invalid_request",
+            Self::VideoNotFound => "video_not_found",
+            Self::NotEntitled => "not_entitled",
+            Self::RouteNotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::StorageUnavailable(_) => "storage_unavailable",
+            Self::StorageForbidden(_) => "storage_forbidden",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// What the client is told: enough to act on, nothing internal.
+    fn public_message(&self) -> String {
+        match self {
+            Self::MissingToken => "an Authorization: Bearer token is required".to_owned(),
+            Self::InvalidToken(_) => "the bearer token is invalid or expired".to_owned(),
+            Self::InvalidVideoId(e) => format!("invalid video id: {e}"),
+            Self::BadRequest(detail) => detail.clone(),
+            Self::VideoNotFound => "no video with this id".to_owned(),
+            Self::NotEntitled => "your plan does not include this video".to_owned(),
+            Self::RouteNotFound => "no such route".to_owned(),
+            Self::MethodNotAllowed => "method not allowed on this route".to_owned(),
+            Self::StorageUnavailable(_) => {
+                "the object store is unavailable, try again later".to_owned()
+            }
+            Self::StorageForbidden(_) => {
+                "the object store refused tollgate's credentials".to_owned()
+            }
+            Self::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    fn log(&self) {
+        let chain = error_chain(self);
+        match self.status() {
+            s if s.is_server_error() => {
+                tracing::error!(code = self.code(), error = %chain, "request failed");
+            }
+            StatusCode::UNAUTHORIZED => {
+                tracing::info!(code = self.code(), reason = %chain, "authentication failed");
+            }
+            _ => tracing::debug!(code = self.code(), error = %chain, "request rejected"),
+        }
+    }
+}
+
+/// `outer: inner: innermost`, for the log line.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let status = self.status();
+        let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3.1: no error attribute when the request carried no credentials.
+            let challenge = match self {
+                Self::MissingToken => r#"Bearer realm="tollgate""#,
+                _ => r#"Bearer realm="tollgate", error="invalid_token""#,
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}
+
+impl From<ParseError> for ApiError {
+    fn from(e: ParseError) -> Self {
+        Self::InvalidVideoId(e)
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        if e.is_forbidden() {
+            Self::StorageForbidden(e)
+        } else {
+            Self::StorageUnavailable(e)
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! tollgate: short-lived presigned S3 URLs for callers who prove who they are (JWT) and what they
+//! paid for (entitlement).
+//!
+//! A request flows: `routes` (thin handlers) → `auth` (Bearer JWT → `Caller`) → `domain` (parsed
+//! ids and keys) → `storage` (object metadata) → `entitlement` (decision) → `storage` (presign).
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod entitlement;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod telemetry;
+
+pub use routes::router as build_app;
+pub use startup::Application;

@@ -1,0 +1,113 @@
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header::CACHE_CONTROL;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::auth::Caller;
+use crate::domain::{DownloadName, VideoId};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::PresignedUrl;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlParams {
+    /// Requested lifetime in seconds; longer than policy is clamped.
+    expires_in: Option<u64>,
+    /// `true`: the store answers with `Content-Disposition: attachment`.
+    #[serde(default)]
+    download: bool,
+    /// Name offered for the download (needs `download=true`).
+    filename: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UrlResponse {
+    url: String,
+    method: &'static str,
+    headers: serde_json::Map<String, serde_json::Value>,
+    /// RFC 3339, UTC.
+    expires_at: String,
+    expires_in: u64,
+}
+
+impl From<PresignedUrl> for UrlResponse {
+    fn from(p: PresignedUrl) -> Self {
+        let expires_at = OffsetDateTime::from(p.expires_at)
+            .replace_nanosecond(0)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default();
+        Self {
+            url: p.url,
+            method: p.method,
+            headers: p.headers.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            expires_at,
+            expires_in: p.expires_in,
+        }
+    }
+}
+
+/// `GET /videos/{id}/url`: authenticate → parse → look up → decide → presign.
+pub async fn video_url(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<UrlParams>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Path(raw_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let id = VideoId::parse(&raw_id)?;
+    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let disposition = content_disposition(&params, &id)?;
+    if params.expires_in == Some(0) {
+        return Err(ApiError::BadRequest(
+            "expires_in must be at least 1".to_owned(),
+        ));
+    }
+
+    let key = state.storage.key_for(&id)?;
+    let meta = state
+        .storage
+        .metadata
+        .get(&key)
+        .await?
+        .ok_or(ApiError::VideoNotFound)?;
+    let grant = state
+        .policy
+        .decide(&caller, &meta)
+        .ok_or(ApiError::NotEntitled)?;
+    tracing::info!(video = %id, subject = %caller.subject, ?grant, "access granted");
+
+    let presigned = state
+        .storage
+        .presigner
+        .get_object(
+            &key,
+            params.expires_in,
+            state.get_max_expires_secs,
+            disposition,
+        )
+        .await?;
+    Ok((
+        [(CACHE_CONTROL, "no-store")],
+        Json(UrlResponse::from(presigned)),
+    ))
+}
+
+fn content_disposition(params: &UrlParams, id: &VideoId) -> Result<Option<String>, ApiError> {
+    match (params.download, &params.filename) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => Err(ApiError::BadRequest(
+            "filename requires download=true".to_owned(),
+        )),
+        (true, name) => {
+            let name = DownloadName::parse(name.as_deref().unwrap_or(id.as_str()))
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            Ok(Some(name.content_disposition()))
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Wiring: settings in, a listening application out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::auth::{JwksCache, JwksError, TokenVerifier};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::entitlement::Policy;
+use crate::routes;
+use crate::state::AppState;
+use crate::storage::{S3Clients, Storage, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[cfg(feature = "embedded-store")]
+    #[error("could not start the embedded store")]
+    EmbeddedStore(#[from] crate::storage::EmbeddedStoreError),
+    #[error("could not set up the S3 client")]
+    Storage(#[from] StorageError),
+    #[error("could not set up the JWKS client")]
+    Jwks(#[from] JwksError),
+    #[error("could not listen on {0}")]
+    Bind(String, #[source] std::io::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: axum::Router,
+    shutdown_grace: Duration,
+    #[cfg(feature = "embedded-store")]
+    store: Option<Arc<crate::storage::EmbeddedStore>>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As `build`, with the clock every expiry decision reads (tests move it).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: SharedClock,
+    ) -> Result<Self, StartupError> {
+        #[cfg(feature = "embedded-store")]
+        let store = match settings.storage.embedded.enabled {
+            true => Some(Arc::new(
+                crate::storage::EmbeddedStore::start(&settings.storage).await?,
+            )),
+            false => None,
+        };
+        #[cfg(feature = "embedded-store")]
+        let endpoint = store.as_ref().map(|s| s.endpoint());
+        #[cfg(not(feature = "embedded-store"))]
+        let endpoint = None;
+
+        let clients = S3Clients::new(&settings.storage, endpoint, Arc::clone(&clock)).await?;
+        let storage = Arc::new(Storage::new(&settings.storage, clients, Arc::clone(&clock)));
+        let jwks = start_jwks(&settings).await?;
+        let state = AppState {
+            verifier: Arc::new(TokenVerifier::new(&settings.auth, jwks, clock)),
+            policy: Arc::new(Policy::new(&settings.entitlement, &settings.auth)),
+            storage: Arc::clone(&storage),
+            get_max_expires_secs: settings.presign.get_max_expires_secs,
+        };
+
+        let bind = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&bind)
+            .await
+            .map_err(|e| StartupError::Bind(bind.clone(), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(bind, e))?;
+
+        // Not fatal: the store may come up after us; /readyz reports it meanwhile.
+        match storage.check_bucket().await {
+            Ok(()) => tracing::info!(bucket = storage.bucket(), "storage reachable"),
+            Err(e) => {
+                tracing::warn!(bucket = storage.bucket(), error = %e, "storage not ready at start-up");
+            }
+        }
+
+        Ok(Self {
+            listener,
+            addr,
+            router: routes::router(state),
+            shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            #[cfg(feature = "embedded-store")]
+            store,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The embedded store, when it runs (tests stop it to see readiness fail).
+    #[cfg(feature = "embedded-store")]
+    pub fn embedded_store(&self) -> Option<Arc<crate::storage::EmbeddedStore>> {
+        self.store.clone()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then gives in-flight requests the grace period.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(addr = %self.addr, "tollgate listening");
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested; draining in-flight requests");
+            let _ = signalled_tx.send(());
+        });
+        let grace = self.shutdown_grace;
+        tokio::select! {
+            result = server => result,
+            () = async move {
+                if signalled_rx.await.is_ok() {
+                    tokio::time::sleep(grace).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!(?grace, "grace period over; closing remaining connections");
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn start_jwks(settings: &Settings) -> Result<Option<Arc<JwksCache>>, StartupError> {
+    let Some(url) = &settings.auth.jwks_url else {
+        return Ok(None);
+    };
+    let auth = &settings.auth;
+    let cache = Arc::new(JwksCache::new(
+        url.clone(),
+        Duration::from_secs(auth.jwks_fetch_timeout_secs),
+        Duration::from_secs(auth.jwks_min_refetch_secs),
+    )?);
+    match cache.refresh().await {
+        Ok(count) => tracing::info!(count, "JWKS keys loaded"),
+        Err(e) => {
+            tracing::warn!(error = %crate::error::error_chain(&e), "JWKS not loaded at start-up; will retry");
+        }
+    }
+    cache.spawn_refresher(Duration::from_secs(auth.jwks_refresh_secs));
+    Ok(Some(cache))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,23 @@
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use crate::auth::TokenVerifier;
+use crate::entitlement::Policy;
+use crate::storage::Storage;
+
+/// What handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub verifier: Arc<TokenVerifier>,
+    pub policy: Arc<Policy>,
+    pub storage: Arc<Storage>,
+    /// `presign.get_max_expires_secs`.
+    pub get_max_expires_secs: u64,
+}
+
+impl FromRef<AppState> for Arc<TokenVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.verifier)
+    }
+}

@@ -1,0 +1,99 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, IdentityCache, Region, SharedCredentialsProvider,
+};
+use aws_sdk_s3::error::SdkError;
+
+use super::credentials::{CachedProvider, CredentialsCache};
+use super::{StorageError, StorageErrorKind};
+use crate::clock::SharedClock;
+use crate::config::StorageSettings;
+
+/// Two clients over one set of credentials: `internal` for tollgate's own calls, `public` for
+/// presigning (its endpoint is the host written into URLs).
+pub struct S3Clients {
+    pub internal: Client,
+    pub public: Client,
+    pub credentials: Arc<CredentialsCache>,
+}
+
+impl S3Clients {
+    /// `endpoint` overrides `settings.endpoint` (the embedded store's address).
+    pub async fn new(
+        settings: &StorageSettings,
+        endpoint: Option<String>,
+        clock: SharedClock,
+    ) -> Result<Self, StorageError> {
+        let source = match (&settings.access_key_id, &settings.secret_access_key) {
+            (Some(id), Some(secret)) => SharedCredentialsProvider::new(Credentials::new(
+                id,
+                secret.expose(),
+                None,
+                None,
+                "tollgate-config",
+            )),
+            _ => aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(settings.region.clone()))
+                .load()
+                .await
+                .credentials_provider()
+                .ok_or_else(|| {
+                    StorageError::new(
+                        StorageErrorKind::Credentials,
+                        "no AWS credentials provider found",
+                    )
+                })?,
+        };
+        let credentials = Arc::new(CredentialsCache::new(source, clock));
+        let base = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .credentials_provider(CachedProvider(Arc::clone(&credentials)))
+            .identity_cache(IdentityCache::no_cache())
+            .force_path_style(settings.force_path_style)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_timeout(Duration::from_secs(10))
+                    .build(),
+            );
+        let endpoint = endpoint.or_else(|| settings.endpoint.clone());
+        let public_endpoint = settings
+            .public_endpoint
+            .clone()
+            .or_else(|| endpoint.clone());
+        let with_endpoint = |url: Option<String>| {
+            let builder = base.clone();
+            Client::from_conf(match url {
+                Some(url) => builder.endpoint_url(url).build(),
+                None => builder.build(),
+            })
+        };
+        Ok(Self {
+            internal: with_endpoint(endpoint),
+            public: with_endpoint(public_endpoint),
+            credentials,
+        })
+    }
+}
+
+/// Maps an SDK failure to what the handler needs to know: forbidden or unavailable.
+pub(super) fn classify<E: std::error::Error + Send + Sync + 'static>(
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    operation: &str,
+) -> StorageError {
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let kind = match status {
+        Some(401 | 403) => StorageErrorKind::Forbidden,
+        _ => StorageErrorKind::Unavailable,
+    };
+    let detail = format!(
+        "{operation}: {} (status {status:?})",
+        crate::error::error_chain(err)
+    );
+    StorageError::new(kind, detail)
+}

@@ -1,0 +1,109 @@
+//! Object metadata by HEAD, cached: the entitlement decision needs the tier and owner, and a
+//! player asking twice must not cost two round trips to the store.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+use moka::Expiry;
+use moka::future::Cache;
+
+use super::StorageError;
+use super::client::classify;
+use crate::config::StorageSettings;
+use crate::domain::ObjectKey;
+
+/// What tollgate reads from an object's HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// `x-amz-meta-access`.
+    pub tier: Option<String>,
+    /// `x-amz-meta-owner`.
+    pub owner: Option<String>,
+    pub size: Option<u64>,
+    pub content_type: Option<String>,
+}
+
+/// `None` records a missing object (negative caching, shorter TTL).
+type Entry = Option<Arc<ObjectMeta>>;
+
+struct TtlByOutcome {
+    found: Duration,
+    not_found: Duration,
+}
+
+impl Expiry<ObjectKey, Entry> for TtlByOutcome {
+    fn expire_after_create(
+        &self,
+        _key: &ObjectKey,
+        value: &Entry,
+        _now: Instant,
+    ) -> Option<Duration> {
+        Some(if value.is_some() {
+            self.found
+        } else {
+            self.not_found
+        })
+    }
+}
+
+pub struct MetadataCache {
+    client: Client,
+    bucket: String,
+    cache: Cache<ObjectKey, Entry>,
+}
+
+impl MetadataCache {
+    pub fn new(client: Client, settings: &StorageSettings) -> Self {
+        let cache = Cache::builder()
+            .max_capacity(settings.metadata_cache_capacity)
+            .expire_after(TtlByOutcome {
+                found: Duration::from_secs(settings.metadata_cache_ttl_secs),
+                not_found: Duration::from_secs(settings.not_found_cache_ttl_secs),
+            })
+            .build();
+        Self {
+            client,
+            bucket: settings.bucket.clone(),
+            cache,
+        }
+    }
+
+    /// The object's metadata, `None` when it does not exist. Concurrent misses on one key share
+    /// one HEAD; errors are not cached.
+    pub async fn get(&self, key: &ObjectKey) -> Result<Entry, StorageError> {
+        self.cache
+            .try_get_with_by_ref(key, self.head(key))
+            .await
+            .map_err(|e| (*e).clone())
+    }
+
+    /// Forgets one key (after an upload completes or an object changes).
+    pub async fn invalidate(&self, key: &ObjectKey) {
+        self.cache.invalidate(key).await;
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Entry, StorageError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let meta = out.metadata();
+                Ok(Some(Arc::new(ObjectMeta {
+                    tier: meta.and_then(|m| m.get("access")).cloned(),
+                    owner: meta.and_then(|m| m.get("owner")).cloned(),
+                    size: out.content_length().and_then(|n| u64::try_from(n).ok()),
+                    content_type: out.content_type().map(str::to_owned),
+                })))
+            }
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(classify(&e, "HEAD object")),
+        }
+    }
+}

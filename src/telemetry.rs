@@ -1,0 +1,125 @@
+//! Logging setup, request ids, and redaction of what must never reach a log line.
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::{LogFormat, LogSettings};
+
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Query parameters of a presigned URL that grant access: redacted from logs.
+const SECRET_QUERY_PARAMS: [&str; 3] = [
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+];
+
+/// Installs the global subscriber; a second call (tests) is a no-op.
+pub fn init(settings: &LogSettings) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match settings.format {
+        LogFormat::Json => registry
+            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+            .try_init(),
+        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+    };
+}
+
+/// Accepts the caller's `x-request-id` when it is short and printable, otherwise makes one, and
+/// echoes it on the response. Runs outermost so that every log line of the request carries it.
+pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .filter(|v| is_acceptable_request_id(v))
+        .cloned()
+        .unwrap_or_else(new_request_id);
+    request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(REQUEST_ID.clone(), id);
+    response
+}
+
+fn is_acceptable_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+fn new_request_id() -> HeaderValue {
+    let id = uuid::Uuid::new_v4().to_string();
+    HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+/// The span of one request: method, path (never the query or headers) and request id.
+pub fn make_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+/// A URL with its access-granting query values replaced by `REDACTED`, safe to log.
+pub fn redact_url(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+            if SECRET_QUERY_PARAMS
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(name))
+            {
+                format!("{name}=REDACTED")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect();
+    format!("{base}?{}", redacted.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_signature_credential_and_token() {
+        let url = "http://s3/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F2024&X-Amz-Security-Token=tok&X-Amz-Signature=abc&x-id=GetObject";
+        let redacted = redact_url(url);
+        assert_eq!(
+            redacted,
+            "http://s3/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED&x-id=GetObject"
+        );
+        assert_eq!(redact_url("http://s3/b/k"), "http://s3/b/k");
+    }
+
+    #[test]
+    fn only_short_printable_request_ids_are_kept() {
+        assert!(is_acceptable_request_id(&HeaderValue::from_static(
+            "abc-123"
+        )));
+        assert!(!is_acceptable_request_id(&HeaderValue::from_static(
+            "has space"
+        )));
+        let long = "a".repeat(129);
+        assert!(!is_acceptable_request_id(
+            &HeaderValue::from_str(&long).unwrap()
+        ));
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: tollgate spawned on a random port, its embedded S3 store (s3s-fs, which
+//! verifies SigV4 and expiry for real) in a temporary folder, plain HTTP in between.
+
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod cli;
+mod health;
+mod helpers;
+mod jwks;
+mod videos;
