@@ -19,10 +19,29 @@ const SECRET_QUERY_PARAMS: [&str; 3] = [
     "X-Amz-Security-Token",
 ];
 
+/// Caps applied after any filter, `RUST_LOG` included, because these targets print secrets when
+/// verbose: the AWS SDK's signer prints canonical requests (credential scope, session token) at
+/// `trace`, its runtime signed request headers; the embedded store (s3s) prints whole requests,
+/// `Authorization` headers and presigned query strings, at `debug`.
+const SECRET_BEARING_TARGETS: [&str; 4] = [
+    "aws_sigv4=debug",
+    "aws_smithy_runtime=debug",
+    "s3s=info",
+    "s3s_fs=info",
+];
+
+/// `directives` (EnvFilter syntax) with the caps above.
+pub fn env_filter(directives: &str) -> EnvFilter {
+    SECRET_BEARING_TARGETS
+        .iter()
+        .filter_map(|cap| cap.parse().ok())
+        .fold(EnvFilter::new(directives), EnvFilter::add_directive)
+}
+
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(settings: &LogSettings) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.filter.clone());
+    let filter = env_filter(&directives);
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match settings.format {
         LogFormat::Json => registry

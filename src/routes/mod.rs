@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,17 +21,28 @@ use crate::telemetry;
 
 /// The whole application as a `Router` (no listener): what tests and benches drive.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/videos/{id}/url", get(videos::video_url))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    with_middleware(routes)
+}
+
+/// Request ids, access log, header redaction and panic recovery around `routes`.
+fn with_middleware(routes: Router) -> Router {
+    routes
         // Layers run bottom-up on the way in: request id first, so every log line carries it.
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
-        .layer(TraceLayer::new_for_http().make_span_with(telemetry::make_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(telemetry::make_span)
+                // One access-log line per request at the default level.
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .layer(axum::middleware::from_fn(telemetry::request_id))
 }
 
@@ -42,4 +54,35 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("non-string panic payload");
     ApiError::Internal(format!("handler panicked: {detail}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_json_error_with_a_request_id() {
+        async fn boom() -> &'static str {
+            panic!("boom")
+        }
+        let app = with_middleware(Router::new().route("/boom", get(boom)));
+        let response = app
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key("x-request-id"));
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "internal_error", "message": "internal error"}})
+        );
+    }
 }

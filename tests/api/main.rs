@@ -9,4 +9,5 @@ mod cli;
 mod health;
 mod helpers;
 mod jwks;
+mod logs;
 mod videos;

@@ -1,0 +1,92 @@
+//! What reaches the logs: never a token, a URL signature, a credential or a security token.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::helpers::{Meta, spawn_app};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn tokens_and_url_secrets_never_reach_the_logs_even_at_trace() {
+    // With tollgate's own filter, as `RUST_LOG=trace` would give.
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tollgate::telemetry::env_filter("trace"))
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    // #[tokio::test] runs the app's tasks on this thread, so a thread-local subscriber sees them.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = spawn_app().await;
+    app.put_video(
+        "gold-1",
+        b"gold",
+        Meta {
+            access: Some("gold"),
+            owner: None,
+        },
+    )
+    .await;
+    let token = app.token("alice", &["gold"], &[]);
+    let url = app.granted_url("gold-1", &token).await;
+    let (_, _) = app.video_url("gold-1", &format!("{token}x")).await;
+    let (_, _) = app.video_url("gold-1", &app.token("bob", &[], &[])).await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("access granted"), "the capture works");
+    assert!(logs.contains("authentication failed"), "the capture works");
+    assert!(
+        logs.contains("X-Amz-Signature=REDACTED"),
+        "the presign debug line is redacted"
+    );
+
+    let signature = url.split("X-Amz-Signature=").nth(1).unwrap();
+    let secret_key = app
+        .settings
+        .storage
+        .secret_access_key
+        .as_ref()
+        .unwrap()
+        .expose();
+    let token_signature = token.rsplit('.').next().unwrap();
+    for (what, secret) in [
+        ("URL signature", signature),
+        ("token", token.as_str()),
+        ("token signature", token_signature),
+        ("store secret key", secret_key),
+        ("credential in a URL", "tollgate-dev-access-key%2F"),
+        (
+            "credential in an Authorization header",
+            "tollgate-dev-access-key/",
+        ),
+    ] {
+        let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(secret)).collect();
+        assert!(
+            leaks.is_empty(),
+            "{what} leaked into the logs:\n{}",
+            leaks.join("\n")
+        );
+    }
+}
