@@ -4,6 +4,8 @@ use std::time::{Duration, SystemTime};
 use clap::{Parser, Subcommand};
 use tollgate::auth::{TokenRequest, mint_hs256};
 use tollgate::config::Settings;
+use tollgate::domain::VideoId;
+use tollgate::storage::{VideoMetadata, put_video};
 use tollgate::{Application, telemetry};
 
 /// Short-lived presigned S3 URLs for authenticated, entitled callers.
@@ -35,6 +37,23 @@ enum Command {
     },
     /// Validate the configuration and print it with secrets masked.
     CheckConfig,
+    /// Store a file as video `--id` with its tier and owner (the store must be running: for the
+    /// embedded one, a `tollgate serve` in another terminal).
+    Put {
+        /// The video id (`[A-Za-z0-9_-]{1,128}`).
+        #[arg(long)]
+        id: String,
+        /// Tier (`x-amz-meta-access`); without it the video is in `entitlement.default_tier`.
+        #[arg(long)]
+        access: Option<String>,
+        /// Owner's `sub` (`x-amz-meta-owner`).
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long, default_value = "video/mp4")]
+        content_type: String,
+        /// The file to upload.
+        file: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,6 +94,20 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Put {
+            id,
+            access,
+            owner,
+            content_type,
+            file,
+        } => {
+            let metadata = VideoMetadata {
+                content_type,
+                tier: access,
+                owner,
+            };
+            put(&settings, &id, &file, metadata)
+        }
         Command::CheckConfig => {
             println!("{}", settings.to_masked_json());
             eprintln!(
@@ -82,6 +115,43 @@ fn main() -> ExitCode {
                 settings.environment
             );
             ExitCode::SUCCESS
+        }
+    }
+}
+
+fn put(settings: &Settings, id: &str, file: &std::path::Path, metadata: VideoMetadata) -> ExitCode {
+    let id = match VideoId::parse(id) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let body = match std::fs::read(file) {
+        Ok(body) => body,
+        Err(e) => {
+            eprintln!("tollgate: cannot read {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tollgate: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(put_video(&settings.storage, &id, body, metadata)) {
+        Ok(key) => {
+            println!("stored s3://{}/{key}", settings.storage.bucket);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tollgate: upload failed: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -7,6 +7,7 @@ mod credentials;
 mod embedded;
 mod metadata;
 mod presign;
+mod put;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ pub use credentials::CredentialsCache;
 pub use embedded::{EmbeddedStore, EmbeddedStoreError};
 pub use metadata::{MetadataCache, ObjectMeta};
 pub use presign::{PresignedUrl, Presigner, effective_expiry_secs};
+pub use put::{VideoMetadata, put_video};
 
 use crate::config::StorageSettings;
 use crate::domain::{ObjectKey, VideoId};
@@ -41,6 +43,8 @@ pub enum StorageErrorKind {
     Credentials,
     #[error("could not presign")]
     Presign,
+    #[error("invalid object key")]
+    InvalidKey,
 }
 
 impl StorageError {

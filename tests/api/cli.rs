@@ -157,3 +157,51 @@ fn token_refuses_without_a_secret() {
     assert!(output.stdout.is_empty());
     assert!(Path::new(dir_str).exists());
 }
+
+#[tokio::test]
+async fn put_stores_a_video_that_the_service_then_serves() {
+    let app = crate::helpers::spawn_app().await;
+    let store = app.store.as_ref().unwrap().addr().to_string();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), b"uploaded by the CLI").unwrap();
+    let path = file.path().to_str().unwrap().to_owned();
+
+    let output = tokio::task::spawn_blocking(move || {
+        tollgate(
+            &[
+                "put", "--id", "cli-1", "--access", "free", "--owner", "olga", &path,
+            ],
+            &[("TOLLGATE__STORAGE__EMBEDDED__ADDR", &store)],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "stored s3://videos/videos/cli-1"
+    );
+
+    // Free tier: any caller; the bytes are the file's.
+    let url = app.granted_url("cli-1", &app.token("bob", &[], &[])).await;
+    assert_eq!(
+        app.fetch(&url).await.bytes().await.unwrap().as_ref(),
+        b"uploaded by the CLI"
+    );
+    let head = app
+        .s3
+        .head_object()
+        .bucket("videos")
+        .key("videos/cli-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.metadata().unwrap()["owner"], "olga");
+}
+
+#[test]
+fn put_rejects_a_bad_id_before_touching_the_store() {
+    let output = tollgate(&["put", "--id", "../etc", "Cargo.toml"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("video id"), "{}", stderr(&output));
+}

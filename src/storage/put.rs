@@ -1,0 +1,56 @@
+//! `tollgate put`: store a file as a video with tollgate's metadata, through the S3 API, so that
+//! the local walk-through (and a MinIO set-up) needs no other S3 tool.
+
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::client::classify;
+use super::{S3Clients, StorageError};
+use crate::clock::SystemClock;
+use crate::config::StorageSettings;
+use crate::domain::{ObjectKey, VideoId};
+
+/// What `put_video` writes besides the bytes.
+#[derive(Debug, Clone, Default)]
+pub struct VideoMetadata {
+    pub content_type: String,
+    /// `x-amz-meta-access`.
+    pub tier: Option<String>,
+    /// `x-amz-meta-owner`.
+    pub owner: Option<String>,
+}
+
+/// Uploads `body` as video `id`. Talks to `storage.endpoint`, or to the embedded store's address
+/// when that is enabled (the store of a running `tollgate serve`).
+pub async fn put_video(
+    settings: &StorageSettings,
+    id: &VideoId,
+    body: Vec<u8>,
+    metadata: VideoMetadata,
+) -> Result<ObjectKey, StorageError> {
+    let endpoint = settings.endpoint.clone().or_else(|| {
+        settings
+            .embedded
+            .enabled
+            .then(|| format!("http://{}", settings.embedded.addr))
+    });
+    let clients = S3Clients::new(settings, endpoint, Arc::new(SystemClock)).await?;
+    let key = ObjectKey::for_video(&settings.key_prefix, id)
+        .map_err(|e| StorageError::new(super::StorageErrorKind::InvalidKey, e.to_string()))?;
+    let mut put = clients
+        .internal
+        .put_object()
+        .bucket(&settings.bucket)
+        .key(key.as_str())
+        .content_type(metadata.content_type)
+        .body(ByteStream::from(body));
+    if let Some(tier) = metadata.tier {
+        put = put.metadata("access", tier);
+    }
+    if let Some(owner) = metadata.owner {
+        put = put.metadata("owner", owner);
+    }
+    put.send().await.map_err(|e| classify(&e, "PUT object"))?;
+    Ok(key)
+}
