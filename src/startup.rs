@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::entitlement::Policy;
 use crate::routes;
 use crate::state::AppState;
-use crate::storage::{S3Clients, Storage, StorageError};
+use crate::storage::{S3Clients, Storage, StorageError, StorageErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -76,11 +76,23 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Bind(bind, e))?;
 
-        // Not fatal: the store may come up after us; /readyz reports it meanwhile.
-        match storage.check_bucket().await {
-            Ok(()) => tracing::info!(bucket = storage.bucket(), "storage reachable"),
-            Err(e) => {
-                tracing::warn!(bucket = storage.bucket(), error = %e, "storage not ready at start-up");
+        // Not fatal: the store may come up after us; /readyz reports it meanwhile. A key that may
+        // not read, or a wrong region, is an operator error worth shouting about.
+        match tokio::join!(storage.check_bucket(), storage.check_read()) {
+            (Ok(()), Ok(())) => {
+                tracing::info!(bucket = storage.bucket(), "storage reachable and readable");
+            }
+            (bucket, read) => {
+                for e in [bucket.err(), read.err()].into_iter().flatten() {
+                    if matches!(
+                        e.kind,
+                        StorageErrorKind::Forbidden | StorageErrorKind::WrongRegion
+                    ) {
+                        tracing::error!(bucket = storage.bucket(), error = %e, "storage misconfigured: playback will answer 503");
+                    } else {
+                        tracing::warn!(bucket = storage.bucket(), error = %e, "storage not ready at start-up");
+                    }
+                }
             }
         }
 

@@ -4,27 +4,37 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::state::AppState;
+use crate::storage::StorageError;
+
+fn check_json(name: &str, result: Result<(), StorageError>) -> Value {
+    match result {
+        Ok(()) => json!({ "status": "ok" }),
+        Err(e) => {
+            tracing::warn!(check = name, error = %e, "readiness check failed");
+            json!({ "status": "error", "reason": e.public_reason() })
+        }
+    }
+}
 
 /// Liveness: the process answers. Touches no dependency, so a store outage never restarts pods.
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the bucket answers a HEAD in time, and JWKS keys are loaded when JWKS is used.
+/// Readiness: the bucket answers a HEAD in time, tollgate's key may read objects (and signs for
+/// the store's region), and JWKS keys are loaded when JWKS is used.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let storage = match state.storage.check_bucket().await {
-        Ok(()) => json!({ "status": "ok" }),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: storage check failed");
-            json!({ "status": "error", "reason": e.kind.to_string() })
-        }
-    };
+    let (bucket, read) = tokio::join!(state.storage.check_bucket(), state.storage.check_read());
+    let storage = check_json("storage", bucket);
+    let storage_read = check_json("storage_read", read);
     let jwks = match state.verifier.jwks() {
         None => json!({ "status": "skipped" }),
         Some(cache) if cache.is_loaded() => json!({ "status": "ok" }),
         Some(_) => json!({ "status": "error", "reason": "no JWKS keys loaded yet" }),
     };
-    let ready = [&storage, &jwks].iter().all(|c| c["status"] != "error");
+    let ready = [&storage, &storage_read, &jwks]
+        .iter()
+        .all(|c| c["status"] != "error");
     let status = if ready {
         StatusCode::OK
     } else {
@@ -32,7 +42,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     };
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
-        "checks": { "storage": storage, "jwks": jwks },
+        "checks": { "storage": storage, "storage_read": storage_read, "jwks": jwks },
     });
     (status, Json(body))
 }

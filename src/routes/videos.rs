@@ -72,8 +72,7 @@ pub async fn video_url(
     let key = state.storage.key_for(&id)?;
     let meta = state
         .storage
-        .metadata
-        .get(&key)
+        .object_meta(&key)
         .await?
         .ok_or(ApiError::VideoNotFound)?;
     let grant = state
@@ -82,6 +81,7 @@ pub async fn video_url(
         .ok_or(ApiError::NotEntitled)?;
     tracing::info!(video = %id, subject = %caller.subject, ?grant, "access granted");
 
+    state.storage.ensure_readable().await?;
     let presigned = state
         .storage
         .presigner

@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
+use s3s::{S3Result, s3_error};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -26,6 +28,61 @@ pub enum EmbeddedStoreError {
     Bind(SocketAddr, #[source] std::io::Error),
 }
 
+/// An access key of the embedded store and what it may do, like an IAM policy or a Garage
+/// key's bucket permissions: a URL signed by a key without `read` gets 403 from the store.
+#[derive(Debug, Clone)]
+pub struct StoreKey {
+    pub access_key: String,
+    pub secret_key: String,
+    pub read: bool,
+    pub write: bool,
+}
+
+/// Operations that need `write`; every other operation needs `read`.
+const WRITE_OPERATIONS: [&str; 9] = [
+    "PutObject",
+    "UploadPart",
+    "UploadPartCopy",
+    "CopyObject",
+    "CreateMultipartUpload",
+    "CompleteMultipartUpload",
+    "AbortMultipartUpload",
+    "DeleteObject",
+    "DeleteObjects",
+];
+
+struct KeyPermissions(Vec<StoreKey>);
+
+#[async_trait::async_trait]
+impl S3Access for KeyPermissions {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        // Unsigned requests are anonymous: the bucket is private.
+        let Some(credentials) = cx.credentials() else {
+            return Err(s3_error!(AccessDenied, "anonymous access is not allowed"));
+        };
+        let Some(key) = self
+            .0
+            .iter()
+            .find(|k| k.access_key == credentials.access_key)
+        else {
+            return Err(s3_error!(AccessDenied, "unknown access key"));
+        };
+        let allowed = if WRITE_OPERATIONS.contains(&cx.s3_op().name()) {
+            key.write
+        } else {
+            key.read
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(s3_error!(
+                AccessDenied,
+                "Operation is not allowed for this key"
+            ))
+        }
+    }
+}
+
 /// A running embedded store; stopped when dropped.
 pub struct EmbeddedStore {
     addr: SocketAddr,
@@ -33,13 +90,31 @@ pub struct EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Creates the bucket folder if missing and starts serving on `settings.embedded.addr`.
+    /// Creates the bucket folder if missing and starts serving on `settings.embedded.addr`, with
+    /// tollgate's configured key allowed to read and write.
     pub async fn start(settings: &StorageSettings) -> Result<Self, EmbeddedStoreError> {
         let (Some(access_key), Some(secret_key)) =
             (&settings.access_key_id, &settings.secret_access_key)
         else {
             return Err(EmbeddedStoreError::NoCredentials);
         };
+        let key = StoreKey {
+            access_key: access_key.clone(),
+            secret_key: secret_key.expose().to_owned(),
+            read: true,
+            write: true,
+        };
+        Self::start_with_keys(settings, vec![key]).await
+    }
+
+    /// As `start`, with these keys instead of the configured one (tests of signer permissions).
+    pub async fn start_with_keys(
+        settings: &StorageSettings,
+        keys: Vec<StoreKey>,
+    ) -> Result<Self, EmbeddedStoreError> {
+        if keys.is_empty() {
+            return Err(EmbeddedStoreError::NoCredentials);
+        }
         let root = &settings.embedded.data_dir;
         // s3s-fs keeps one folder per bucket: creating it is creating the bucket.
         let bucket_dir = root.join(&settings.bucket);
@@ -47,11 +122,13 @@ impl EmbeddedStore {
             .map_err(|e| EmbeddedStoreError::DataDir(bucket_dir.display().to_string(), e))?;
         let fs = s3s_fs::FileSystem::new(root)
             .map_err(|e| EmbeddedStoreError::Open(format!("{e:?}")))?;
+        let mut auth = SimpleAuth::new();
+        for key in &keys {
+            auth.register(key.access_key.clone(), key.secret_key.clone().into());
+        }
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(
-            access_key.clone(),
-            secret_key.expose().to_owned(),
-        ));
+        builder.set_auth(auth);
+        builder.set_access(KeyPermissions(keys));
         let service = builder.build();
 
         let listener = TcpListener::bind(settings.embedded.addr)

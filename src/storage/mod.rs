@@ -7,6 +7,7 @@ mod credentials;
 mod embedded;
 mod metadata;
 mod presign;
+mod probe;
 mod put;
 
 use std::sync::Arc;
@@ -16,9 +17,10 @@ use aws_sdk_s3::Client;
 pub use client::S3Clients;
 pub use credentials::CredentialsCache;
 #[cfg(feature = "embedded-store")]
-pub use embedded::{EmbeddedStore, EmbeddedStoreError};
+pub use embedded::{EmbeddedStore, EmbeddedStoreError, StoreKey};
 pub use metadata::{MetadataCache, ObjectMeta};
 pub use presign::{PresignedUrl, Presigner, effective_expiry_secs};
+pub use probe::{PROBE_KEY, ReadProbe};
 pub use put::{VideoMetadata, put_video};
 
 use crate::config::StorageSettings;
@@ -45,6 +47,8 @@ pub enum StorageErrorKind {
     Presign,
     #[error("invalid object key")]
     InvalidKey,
+    #[error("configured region does not match the store's")]
+    WrongRegion,
 }
 
 impl StorageError {
@@ -58,6 +62,15 @@ impl StorageError {
     pub fn is_forbidden(&self) -> bool {
         self.kind == StorageErrorKind::Forbidden
     }
+
+    /// What an operator may be told (`/readyz`): the kind, and the detail when it is ours
+    /// rather than the store's text.
+    pub fn public_reason(&self) -> String {
+        match self.kind {
+            StorageErrorKind::Forbidden | StorageErrorKind::WrongRegion => self.detail.clone(),
+            _ => self.kind.to_string(),
+        }
+    }
 }
 
 /// Everything the request handlers need from the store.
@@ -66,6 +79,7 @@ pub struct Storage {
     key_prefix: String,
     internal: Client,
     readiness_timeout: std::time::Duration,
+    pub read_probe: ReadProbe,
     pub metadata: MetadataCache,
     pub presigner: Presigner,
 }
@@ -80,6 +94,11 @@ impl Storage {
         Self {
             bucket: settings.bucket.clone(),
             key_prefix: settings.key_prefix.clone(),
+            read_probe: ReadProbe::new(
+                clients.internal.clone(),
+                settings.bucket.clone(),
+                settings.region.clone(),
+            ),
             metadata: MetadataCache::new(clients.internal.clone(), settings),
             presigner: Presigner::new(clients.public, settings.bucket.clone(), credentials, clock),
             internal: clients.internal,
@@ -97,14 +116,62 @@ impl Storage {
 
     /// Readiness: HEAD the bucket within the configured timeout.
     pub async fn check_bucket(&self) -> Result<(), StorageError> {
-        let head = self.internal.head_bucket().bucket(&self.bucket).send();
-        match tokio::time::timeout(self.readiness_timeout, head).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(client::classify(&e, "HEAD bucket")),
-            Err(_) => Err(StorageError::new(
-                StorageErrorKind::Unavailable,
-                format!("HEAD bucket timed out after {:?}", self.readiness_timeout),
-            )),
+        let head = async {
+            let result = self
+                .internal
+                .head_bucket()
+                .bucket(&self.bucket)
+                .send()
+                .await;
+            result
+                .map(|_| ())
+                .map_err(|e| client::classify(&e, "HEAD bucket"))
+        };
+        self.within_timeout("HEAD bucket", head).await
+    }
+
+    /// Readiness: may tollgate's key read objects (and is the region right)?
+    pub async fn check_read(&self) -> Result<(), StorageError> {
+        self.within_timeout("read probe", self.read_probe.check())
+            .await
+    }
+
+    async fn within_timeout(
+        &self,
+        what: &str,
+        check: impl Future<Output = Result<(), StorageError>>,
+    ) -> Result<(), StorageError> {
+        tokio::time::timeout(self.readiness_timeout, check)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StorageError::new(
+                    StorageErrorKind::Unavailable,
+                    format!("{what} timed out after {:?}", self.readiness_timeout),
+                ))
+            })
+    }
+
+    /// The object's metadata (cached); a 403 marks tollgate's key as unable to read.
+    pub async fn object_meta(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<Arc<ObjectMeta>>, StorageError> {
+        let result = self.metadata.get(key).await;
+        if matches!(&result, Err(e) if e.is_forbidden()) {
+            self.read_probe.observe(false);
+        }
+        result
+    }
+
+    /// Refuses to sign with a key the store does not let read: such URLs could only fail.
+    pub async fn ensure_readable(&self) -> Result<(), StorageError> {
+        if self.read_probe.readable().await {
+            Ok(())
+        } else {
+            Err(StorageError::new(
+                StorageErrorKind::Forbidden,
+                "tollgate's key may not read objects; not signing URLs that would fail",
+            ))
         }
     }
 }

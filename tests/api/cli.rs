@@ -161,7 +161,7 @@ fn token_refuses_without_a_secret() {
 #[tokio::test]
 async fn put_stores_a_video_that_the_service_then_serves() {
     let app = crate::helpers::spawn_app().await;
-    let store = app.store.as_ref().unwrap().addr().to_string();
+    let env = app.cli_storage_env();
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), b"uploaded by the CLI").unwrap();
     let path = file.path().to_str().unwrap().to_owned();
@@ -171,7 +171,9 @@ async fn put_stores_a_video_that_the_service_then_serves() {
             &[
                 "put", "--id", "cli-1", "--access", "free", "--owner", "olga", &path,
             ],
-            &[("TOLLGATE__STORAGE__EMBEDDED__ADDR", &store)],
+            &env.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
         )
     })
     .await
@@ -179,7 +181,11 @@ async fn put_stores_a_video_that_the_service_then_serves() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),
-        "stored s3://videos/videos/cli-1"
+        format!(
+            "stored s3://{}/{}",
+            app.settings.storage.bucket,
+            app.key("cli-1")
+        )
     );
 
     // Free tier: any caller; the bytes are the file's.

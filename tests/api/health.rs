@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{Options, assert_error, spawn_app, spawn_app_opts};
 
 #[tokio::test]
 async fn healthz_is_ok() {
@@ -16,15 +16,23 @@ async fn healthz_is_ok() {
 
 #[tokio::test]
 async fn readyz_is_ready_then_503_when_the_store_stops_while_healthz_stays_ok() {
-    let app = spawn_app().await;
+    let app = spawn_app_opts(
+        Options {
+            gated: true,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await;
     let response = app.get("/readyz", None).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ready");
     assert_eq!(body["checks"]["storage"]["status"], "ok");
+    assert_eq!(body["checks"]["storage_read"]["status"], "ok");
     assert_eq!(body["checks"]["jwks"]["status"], "skipped");
 
-    app.store.as_ref().expect("embedded store").stop();
+    app.gate().close();
 
     let response = app.get("/readyz", None).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -37,9 +45,16 @@ async fn readyz_is_ready_then_503_when_the_store_stops_while_healthz_stays_ok() 
 
 #[tokio::test]
 async fn video_url_is_503_when_the_store_is_down() {
-    let app = spawn_app().await;
+    let app = spawn_app_opts(
+        Options {
+            gated: true,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await;
     let token = app.token("alice", &["premium"], &[]);
-    app.store.as_ref().expect("embedded store").stop();
+    app.gate().close();
     let (status, body) = app.video_url("never-cached", &token).await;
     assert_error(
         status,

@@ -1,5 +1,10 @@
-//! Spawns tollgate on a random port with its embedded S3 store in a temporary folder, and gives
-//! tests what they need to talk to both: an HTTP client, an S3 client, and token minting.
+//! Spawns tollgate on a random port against the store under test, and gives tests what they need
+//! to talk to both: an HTTP client, an S3 client, and token minting.
+//!
+//! The store under test is the embedded s3s-fs store (default), or the external S3-compatible
+//! store named by `TOLLGATE_TEST_S3_*` (`scripts/garage.sh -- cargo test` sets them for Garage):
+//! the same tests run against both, and what differs between stores is declared in
+//! [`StoreProfile`].
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,11 +19,12 @@ use axum::routing::get;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tokio::sync::watch;
 use tollgate::Application;
 use tollgate::auth::{TokenRequest, mint_hs256};
 use tollgate::clock::{OffsetClock, SharedClock};
 use tollgate::config::Settings;
-use tollgate::storage::EmbeddedStore;
+use tollgate::storage::{EmbeddedStore, StoreKey};
 
 /// Logs of the app under test: `TEST_LOG=debug cargo test` shows them.
 static TRACING: LazyLock<()> = LazyLock::new(|| {
@@ -31,13 +37,140 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
+/// An S3-compatible store outside this process (Garage in CI, MinIO by hand).
+#[derive(Clone)]
+pub struct ExternalStore {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub read_write: (String, String),
+    pub write_only: Option<(String, String)>,
+}
+
+static EXTERNAL: LazyLock<Option<ExternalStore>> = LazyLock::new(|| {
+    let var = |name: &str| std::env::var(format!("TOLLGATE_TEST_S3_{name}")).ok();
+    let endpoint = var("ENDPOINT")?;
+    Some(ExternalStore {
+        endpoint,
+        region: var("REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+        bucket: var("BUCKET").unwrap_or_else(|| "videos".to_owned()),
+        read_write: (
+            var("ACCESS_KEY").expect("TOLLGATE_TEST_S3_ACCESS_KEY"),
+            var("SECRET_KEY").expect("TOLLGATE_TEST_S3_SECRET_KEY"),
+        ),
+        write_only: var("WRITE_ONLY_ACCESS_KEY").zip(var("WRITE_ONLY_SECRET_KEY")),
+    })
+});
+
+pub fn external_store() -> Option<&'static ExternalStore> {
+    EXTERNAL.as_ref()
+}
+
+/// What differs between stores, declared in one place rather than skipped.
+pub struct StoreProfile {
+    pub name: &'static str,
+    /// Status of a GET with an expired presigned URL (AWS and s3s-fs: 403; Garage: 400).
+    pub expired_url: StatusCode,
+    /// Whether the store refuses signatures made for another region (s3s-fs ignores regions).
+    pub checks_region: bool,
+}
+
+pub fn profile() -> StoreProfile {
+    match (
+        external_store(),
+        std::env::var("TOLLGATE_TEST_STORE").as_deref(),
+    ) {
+        (None, _) => StoreProfile {
+            name: "s3s-fs (embedded)",
+            expired_url: StatusCode::FORBIDDEN,
+            checks_region: false,
+        },
+        (Some(_), Ok("garage")) => StoreProfile {
+            name: "garage",
+            expired_url: StatusCode::BAD_REQUEST,
+            checks_region: true,
+        },
+        // MinIO and AWS behave alike here.
+        (Some(_), _) => StoreProfile {
+            name: "s3",
+            expired_url: StatusCode::FORBIDDEN,
+            checks_region: true,
+        },
+    }
+}
+
+/// A TCP relay in front of the store that a test can close, to see tollgate with its store down.
+pub struct StoreGate {
+    pub endpoint: String,
+    closed: watch::Sender<bool>,
+}
+
+impl StoreGate {
+    async fn open(target_endpoint: &str) -> Self {
+        let target = target_endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind gate");
+        let endpoint = format!("http://{}", listener.local_addr().expect("gate addr"));
+        let (closed, mut on_close) = watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let mut inbound = tokio::select! {
+                    accepted = listener.accept() => match accepted { Ok((s, _)) => s, Err(_) => continue },
+                    _ = on_close.changed() => break,
+                };
+                let target = target.clone();
+                let mut conn_closed = on_close.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = conn_closed.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { endpoint, closed }
+    }
+
+    /// Refuses new connections and cuts the open ones.
+    pub fn close(&self) {
+        let _ = self.closed.send(true);
+    }
+}
+
+/// Which key tollgate signs with.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+pub enum Signer {
+    #[default]
+    ReadWrite,
+    /// A key allowed to write but not to read: the seeds' "signer lacks permission" case.
+    WriteOnly,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct Options {
+    pub signer: Signer,
+    /// Put a [`StoreGate`] between tollgate and its store.
+    pub gated: bool,
+}
+
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
+    /// A client with the read-write key, straight to the store (seeding, checks).
     pub s3: aws_sdk_s3::Client,
     pub settings: Settings,
     pub clock: Arc<OffsetClock>,
-    pub store: Option<Arc<EmbeddedStore>>,
+    /// The store's own endpoint (not the gate's).
+    pub store_endpoint: String,
+    pub gate: Option<StoreGate>,
+    _harness_store: Option<EmbeddedStore>,
     _data: TempDir,
 }
 
@@ -55,66 +188,134 @@ pub fn test_settings(data: &TempDir) -> Settings {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+    spawn_app_opts(Options::default(), |_| {}).await
 }
 
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_opts(Options::default(), customize).await
+}
+
+pub async fn spawn_app_opts(options: Options, customize: impl FnOnce(&mut Settings)) -> TestApp {
     LazyLock::force(&TRACING);
     let data = tempfile::tempdir().expect("tempdir");
     let mut settings = test_settings(&data);
+    let dev_key = (
+        settings.storage.access_key_id.clone().expect("dev key"),
+        settings
+            .storage
+            .secret_access_key
+            .as_ref()
+            .expect("dev secret")
+            .expose()
+            .to_owned(),
+    );
+
+    // Step 1: the store, and the keys it knows.
+    let needs_harness_store = options.gated || options.signer == Signer::WriteOnly;
+    let mut harness_store = None;
+    let (store_endpoint, read_write, write_only) = match external_store() {
+        Some(ext) => {
+            // A shared bucket: each app gets its own key prefix.
+            settings.storage.key_prefix = format!("t{}/", uuid::Uuid::new_v4().simple());
+            settings.storage.bucket.clone_from(&ext.bucket);
+            settings.storage.region.clone_from(&ext.region);
+            (
+                Some(ext.endpoint.clone()),
+                ext.read_write.clone(),
+                ext.write_only.clone(),
+            )
+        }
+        None if needs_harness_store => {
+            let write_only = (
+                "write-only-key".to_owned(),
+                "write-only-secret-0123456789".to_owned(),
+            );
+            let keys = vec![
+                StoreKey {
+                    access_key: dev_key.0.clone(),
+                    secret_key: dev_key.1.clone(),
+                    read: true,
+                    write: true,
+                },
+                StoreKey {
+                    access_key: write_only.0.clone(),
+                    secret_key: write_only.1.clone(),
+                    read: false,
+                    write: true,
+                },
+            ];
+            let store = EmbeddedStore::start_with_keys(&settings.storage, keys)
+                .await
+                .expect("harness store");
+            let endpoint = store.endpoint();
+            harness_store = Some(store);
+            (Some(endpoint), dev_key, Some(write_only))
+        }
+        None => (None, dev_key, None),
+    };
+
+    // Step 2: tollgate's view of it: its own embedded store, or an endpoint (maybe gated).
+    let mut gate = None;
+    if let Some(endpoint) = &store_endpoint {
+        settings.storage.embedded.enabled = false;
+        let tollgate_endpoint = if options.gated {
+            let g = StoreGate::open(endpoint).await;
+            let e = g.endpoint.clone();
+            gate = Some(g);
+            e
+        } else {
+            endpoint.clone()
+        };
+        settings.storage.endpoint = Some(tollgate_endpoint);
+    }
+    let signer = match options.signer {
+        Signer::ReadWrite => read_write.clone(),
+        Signer::WriteOnly => write_only.expect("the store under test has a write-only key"),
+    };
+    settings.storage.access_key_id = Some(signer.0);
+    settings.storage.secret_access_key = Some(tollgate::config::Secret::new(signer.1));
     customize(&mut settings);
     settings.validate().expect("test settings are valid");
 
+    // Step 3: tollgate itself.
     let clock = Arc::new(OffsetClock::default());
     let shared: SharedClock = clock.clone();
     let app = Application::build_with_clock(settings.clone(), shared)
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let store = app.embedded_store();
-    let endpoint = store.as_ref().map(|s| s.endpoint());
+    let store_endpoint = store_endpoint
+        .or_else(|| app.embedded_store().map(|s| s.endpoint()))
+        .expect("a store");
     tokio::spawn(app.run_until_stopped());
 
-    let s3 = s3_client(&settings, endpoint.as_deref());
     TestApp {
         address,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("http client"),
-        s3,
+        s3: s3_client(&settings.storage.region, &store_endpoint, &read_write),
         settings,
         clock,
-        store,
+        store_endpoint,
+        gate,
+        _harness_store: harness_store,
         _data: data,
     }
 }
 
-fn s3_client(settings: &Settings, endpoint: Option<&str>) -> aws_sdk_s3::Client {
-    let storage = &settings.storage;
-    let credentials = Credentials::new(
-        storage.access_key_id.clone().expect("test store has a key"),
-        storage
-            .secret_access_key
-            .as_ref()
-            .expect("test store has a secret")
-            .expose(),
-        None,
-        None,
-        "tests",
-    );
-    let mut config = aws_sdk_s3::Config::builder()
+/// A plain SDK client for `key` (access key, secret) at `endpoint`.
+pub fn s3_client(region: &str, endpoint: &str, key: &(String, String)) -> aws_sdk_s3::Client {
+    let credentials = Credentials::new(&key.0, &key.1, None, None, "tests");
+    let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(storage.region.clone()))
+        .region(Region::new(region.to_owned()))
         .credentials_provider(credentials)
-        .force_path_style(true);
-    if let Some(endpoint) = endpoint
-        .map(str::to_owned)
-        .or_else(|| storage.endpoint.clone())
-    {
-        config = config.endpoint_url(endpoint);
-    }
-    aws_sdk_s3::Client::from_conf(config.build())
+        .force_path_style(true)
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 /// Metadata of a seeded video.
@@ -125,6 +326,43 @@ pub struct Meta<'a> {
 }
 
 impl TestApp {
+    pub fn gate(&self) -> &StoreGate {
+        self.gate.as_ref().expect("spawned with `gated: true`")
+    }
+
+    /// Settings as environment variables, for running the `tollgate` binary against this store.
+    pub fn cli_storage_env(&self) -> Vec<(String, String)> {
+        let storage = &self.settings.storage;
+        vec![
+            (
+                "TOLLGATE__STORAGE__EMBEDDED__ENABLED".into(),
+                "false".into(),
+            ),
+            (
+                "TOLLGATE__STORAGE__ENDPOINT".into(),
+                self.store_endpoint.clone(),
+            ),
+            ("TOLLGATE__STORAGE__REGION".into(), storage.region.clone()),
+            ("TOLLGATE__STORAGE__BUCKET".into(), storage.bucket.clone()),
+            (
+                "TOLLGATE__STORAGE__KEY_PREFIX".into(),
+                storage.key_prefix.clone(),
+            ),
+            (
+                "TOLLGATE__STORAGE__ACCESS_KEY_ID".into(),
+                storage.access_key_id.clone().unwrap_or_default(),
+            ),
+            (
+                "TOLLGATE__STORAGE__SECRET_ACCESS_KEY".into(),
+                storage
+                    .secret_access_key
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+                    .unwrap_or_default(),
+            ),
+        ]
+    }
+
     pub fn key(&self, id: &str) -> String {
         format!("{}{id}", self.settings.storage.key_prefix)
     }

@@ -10,4 +10,5 @@ mod health;
 mod helpers;
 mod jwks;
 mod logs;
+mod storage;
 mod videos;
