@@ -197,8 +197,8 @@ async fn put_stores_a_video_that_the_service_then_serves() {
     let head = app
         .s3
         .head_object()
-        .bucket("videos")
-        .key("videos/cli-1")
+        .bucket(&app.settings.storage.bucket)
+        .key(app.key("cli-1"))
         .send()
         .await
         .unwrap();

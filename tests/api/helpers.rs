@@ -54,11 +54,17 @@ static EXTERNAL: LazyLock<Option<ExternalStore>> = LazyLock::new(|| {
         endpoint,
         region: var("REGION").unwrap_or_else(|| "us-east-1".to_owned()),
         bucket: var("BUCKET").unwrap_or_else(|| "videos".to_owned()),
+        // Defaults: the DEV-ONLY users that docker-compose.yml creates in MinIO.
         read_write: (
-            var("ACCESS_KEY").expect("TOLLGATE_TEST_S3_ACCESS_KEY"),
-            var("SECRET_KEY").expect("TOLLGATE_TEST_S3_SECRET_KEY"),
+            var("ACCESS_KEY").unwrap_or_else(|| "tollgate-dev-access-key".to_owned()),
+            var("SECRET_KEY")
+                .unwrap_or_else(|| "tollgate-dev-secret-key-not-for-production".to_owned()),
         ),
-        write_only: var("WRITE_ONLY_ACCESS_KEY").zip(var("WRITE_ONLY_SECRET_KEY")),
+        write_only: Some((
+            var("WRITE_ONLY_ACCESS_KEY").unwrap_or_else(|| "tollgate-write-only".to_owned()),
+            var("WRITE_ONLY_SECRET_KEY")
+                .unwrap_or_else(|| "tollgate-write-only-secret-dev-only".to_owned()),
+        )),
     })
 });
 
