@@ -64,6 +64,7 @@ pub struct Settings {
     pub entitlement: EntitlementSettings,
     pub storage: StorageSettings,
     pub presign: PresignSettings,
+    pub uploads: UploadSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -125,6 +126,8 @@ pub struct AuthSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntitlementSettings {
+    /// Every tier tollgate knows.
+    pub tiers: Vec<String>,
     /// Tiers every authenticated caller may watch.
     pub open_tiers: Vec<String>,
     /// Tier of objects without `x-amz-meta-access`.
@@ -163,12 +166,39 @@ pub struct EmbeddedStoreSettings {
     pub data_dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PresignSettings {
     /// Longest lifetime of a presigned GET URL, in seconds.
     pub get_max_expires_secs: u64,
+    /// Longest lifetime of a presigned PUT URL, in seconds.
+    pub put_max_expires_secs: u64,
 }
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadSettings {
+    /// Role that may upload (admins may too).
+    pub uploader_role: String,
+    /// Content types a client may upload.
+    pub allowed_content_types: Vec<String>,
+    /// Largest single-request upload, in bytes.
+    pub max_size_bytes: u64,
+    /// Tier of an upload that names none.
+    pub default_access: String,
+    /// Sign `If-None-Match: *` into upload URLs.
+    pub if_none_match: bool,
+}
+
+/// S3's limit for one PUT.
+pub const MAX_SINGLE_PUT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// Types that run script when served from the bucket's origin: never uploadable.
+const ACTIVE_CONTENT_TYPES: [&str; 4] = [
+    "text/html",
+    "image/svg+xml",
+    "application/xhtml+xml",
+    "text/javascript",
+];
 
 impl Settings {
     /// Reads the layers for the environment named by `TOLLGATE_ENV` from `config_dir`
@@ -204,12 +234,19 @@ impl Settings {
         let mut problems = Vec::new();
         self.auth.validate(self.is_production(), &mut problems);
         self.storage.validate(self.is_production(), &mut problems);
-        let max = self.presign.get_max_expires_secs;
-        if max == 0 || max > MAX_PRESIGN_EXPIRY_SECS {
-            problems.push(format!(
-                "presign.get_max_expires_secs must be 1..={MAX_PRESIGN_EXPIRY_SECS} (S3's 7-day limit), got {max}"
-            ));
+        for (name, max) in [
+            ("get_max_expires_secs", self.presign.get_max_expires_secs),
+            ("put_max_expires_secs", self.presign.put_max_expires_secs),
+        ] {
+            if max == 0 || max > MAX_PRESIGN_EXPIRY_SECS {
+                problems.push(format!(
+                    "presign.{name} must be 1..={MAX_PRESIGN_EXPIRY_SECS} (S3's 7-day limit), got {max}"
+                ));
+            }
         }
+        self.validate_tiers(&mut problems);
+        self.uploads.validate(&mut problems);
+
         if self.entitlement.default_tier.trim().is_empty() {
             problems.push("entitlement.default_tier must not be empty".to_owned());
         }
@@ -225,6 +262,29 @@ impl Settings {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    fn validate_tiers(&self, problems: &mut Vec<String>) {
+        let known = &self.entitlement.tiers;
+        if known.is_empty() {
+            problems.push("entitlement.tiers must name at least one tier".to_owned());
+        }
+        let named = self
+            .entitlement
+            .open_tiers
+            .iter()
+            .map(|t| ("entitlement.open_tiers", t))
+            .chain([
+                ("entitlement.default_tier", &self.entitlement.default_tier),
+                ("uploads.default_access", &self.uploads.default_access),
+            ]);
+        for (setting, tier) in named {
+            if !known.contains(tier) {
+                problems.push(format!(
+                    "{setting}: {tier:?} is not in entitlement.tiers {known:?}"
+                ));
+            }
         }
     }
 
@@ -288,6 +348,43 @@ impl AuthSettings {
 
     pub fn leeway(&self) -> Duration {
         Duration::from_secs(self.leeway_secs)
+    }
+}
+
+impl UploadSettings {
+    fn validate(&self, problems: &mut Vec<String>) {
+        if self.max_size_bytes == 0 || self.max_size_bytes > MAX_SINGLE_PUT_BYTES {
+            problems.push(format!(
+                "uploads.max_size_bytes must be 1..={MAX_SINGLE_PUT_BYTES} (S3's single-PUT limit), got {}",
+                self.max_size_bytes
+            ));
+        }
+        if self.uploader_role.trim().is_empty() {
+            problems.push("uploads.uploader_role must not be empty".to_owned());
+        }
+        for ct in &self.allowed_content_types {
+            let Some((kind, subtype)) = ct.split_once('/') else {
+                problems.push(format!(
+                    "uploads.allowed_content_types: {ct:?} is not type/subtype"
+                ));
+                continue;
+            };
+            let token = |s: &str| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+            };
+            if !token(kind) || !token(subtype) || ct.chars().any(|c| c.is_ascii_uppercase()) {
+                problems.push(format!(
+                    "uploads.allowed_content_types: {ct:?} is not a lowercase type/subtype"
+                ));
+            }
+            if ACTIVE_CONTENT_TYPES.contains(&ct.as_str()) {
+                problems.push(format!(
+                    "uploads.allowed_content_types: {ct:?} runs script in browsers and is never uploadable"
+                ));
+            }
+        }
     }
 }
 
@@ -441,6 +538,27 @@ mod tests {
         assert!(p.contains("issuer and auth.audience are required"), "{p}");
         assert!(p.contains("embedded.enabled must be false"), "{p}");
         assert!(p.contains("dev-only"), "{p}");
+    }
+
+    #[test]
+    fn tiers_must_be_known_and_active_content_is_never_uploadable() {
+        let mut s = base();
+        s.entitlement.default_tier = "gold".to_owned();
+        s.uploads
+            .allowed_content_types
+            .push("image/svg+xml".to_owned());
+        s.uploads.allowed_content_types.push("Video/MP4".to_owned());
+        s.uploads.max_size_bytes = MAX_SINGLE_PUT_BYTES + 1;
+        s.presign.put_max_expires_secs = 0;
+        let p = problems(&s);
+        assert!(
+            p.contains("entitlement.default_tier: \"gold\" is not in entitlement.tiers"),
+            "{p}"
+        );
+        assert!(p.contains("never uploadable"), "{p}");
+        assert!(p.contains("lowercase"), "{p}");
+        assert!(p.contains("uploads.max_size_bytes"), "{p}");
+        assert!(p.contains("put_max_expires_secs"), "{p}");
     }
 
     #[test]

@@ -24,6 +24,18 @@ pub enum ApiError {
     VideoNotFound,
     #[error("caller is not entitled to this video")]
     NotEntitled,
+    #[error("caller may not do this: {0}")]
+    Forbidden(&'static str),
+    #[error("content type may not be uploaded")]
+    UnsupportedMediaType,
+    #[error("declared size above the upload limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("upload not found")]
+    UploadNotFound,
+    #[error("uploaded object differs from what was authorised: {0}")]
+    UploadMismatch(String),
     #[error("no such route")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -42,7 +54,11 @@ impl ApiError {
             Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidVideoId(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::VideoNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
-            Self::NotEntitled => StatusCode::FORBIDDEN,
+            Self::NotEntitled | Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooLarge(_) | Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UploadNotFound => StatusCode::NOT_FOUND,
+            Self::UploadMismatch(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::StorageUnavailable(_) | Self::StorageForbidden(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -60,6 +76,12 @@ impl ApiError {
             Self::BadRequest(_) => "invalid_request",
             Self::VideoNotFound => "video_not_found",
             Self::NotEntitled => "not_entitled",
+            Self::Forbidden(_) => "forbidden",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooLarge(_) => "too_large",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UploadNotFound => "upload_not_found",
+            Self::UploadMismatch(_) => "upload_mismatch",
             Self::RouteNotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::StorageUnavailable(_) => "storage_unavailable",
@@ -77,6 +99,16 @@ impl ApiError {
             Self::BadRequest(detail) => detail.clone(),
             Self::VideoNotFound => "no video with this id".to_owned(),
             Self::NotEntitled => "your plan does not include this video".to_owned(),
+            Self::Forbidden(what) => format!("not allowed: {what}"),
+            Self::UnsupportedMediaType => "this content type may not be uploaded".to_owned(),
+            Self::TooLarge(max) => {
+                format!("the declared size is above the upload limit of {max} bytes")
+            }
+            Self::PayloadTooLarge => "the request body is too large".to_owned(),
+            Self::UploadNotFound => "nothing was uploaded under this id".to_owned(),
+            Self::UploadMismatch(what) => {
+                format!("the uploaded object differs from what was authorised: {what}")
+            }
             Self::RouteNotFound => "no such route".to_owned(),
             Self::MethodNotAllowed => "method not allowed on this route".to_owned(),
             Self::StorageUnavailable(_) => {

@@ -63,9 +63,14 @@ impl Application {
         let jwks = start_jwks(&settings).await?;
         let state = AppState {
             verifier: Arc::new(TokenVerifier::new(&settings.auth, jwks, clock)),
-            policy: Arc::new(Policy::new(&settings.entitlement, &settings.auth)),
+            policy: Arc::new(Policy::new(
+                &settings.entitlement,
+                &settings.auth,
+                &settings.uploads,
+            )),
             storage: Arc::clone(&storage),
-            get_max_expires_secs: settings.presign.get_max_expires_secs,
+            presign: settings.presign,
+            uploads: Arc::new(settings.uploads.clone()),
         };
 
         let bind = format!("{}:{}", settings.server.host, settings.server.port);

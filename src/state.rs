@@ -12,8 +12,8 @@ pub struct AppState {
     pub verifier: Arc<TokenVerifier>,
     pub policy: Arc<Policy>,
     pub storage: Arc<Storage>,
-    /// `presign.get_max_expires_secs`.
-    pub get_max_expires_secs: u64,
+    pub presign: crate::config::PresignSettings,
+    pub uploads: Arc<crate::config::UploadSettings>,
 }
 
 impl FromRef<AppState> for Arc<TokenVerifier> {

@@ -30,6 +30,12 @@ impl DownloadName {
         &self.0
     }
 
+    /// The name percent-encoded (RFC 5987 `attr-char` kept): ASCII, safe as a header or
+    /// `x-amz-meta-*` value.
+    pub fn percent_encoded(&self) -> String {
+        percent_encoding::utf8_percent_encode(&self.0, RFC5987_ATTR).to_string()
+    }
+
     /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266).
     pub fn content_disposition(&self) -> String {
         let ascii: String = self
@@ -37,7 +43,7 @@ impl DownloadName {
             .chars()
             .map(|c| if c.is_ascii() { c } else { '_' })
             .collect();
-        let encoded = percent_encoding::utf8_percent_encode(&self.0, RFC5987_ATTR);
+        let encoded = self.percent_encoded();
         format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
     }
 }

@@ -1,9 +1,11 @@
 //! Values that are valid by construction: parse, don't validate.
 
+mod content_type;
 mod download_name;
 mod object_key;
 mod video_id;
 
+pub use content_type::ContentType;
 pub use download_name::DownloadName;
 pub use object_key::ObjectKey;
 pub use video_id::VideoId;

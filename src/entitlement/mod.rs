@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::auth::Caller;
-use crate::config::{AuthSettings, EntitlementSettings};
+use crate::config::{AuthSettings, EntitlementSettings, UploadSettings};
 use crate::storage::ObjectMeta;
 
 /// Why access was granted (logged).
@@ -16,18 +16,44 @@ pub enum Grant {
 }
 
 pub struct Policy {
+    tiers: HashSet<String>,
     open_tiers: HashSet<String>,
     default_tier: String,
     admin_role: String,
+    uploader_role: String,
 }
 
 impl Policy {
-    pub fn new(entitlement: &EntitlementSettings, auth: &AuthSettings) -> Self {
+    pub fn new(
+        entitlement: &EntitlementSettings,
+        auth: &AuthSettings,
+        uploads: &UploadSettings,
+    ) -> Self {
         Self {
+            tiers: entitlement.tiers.iter().cloned().collect(),
             open_tiers: entitlement.open_tiers.iter().cloned().collect(),
             default_tier: entitlement.default_tier.clone(),
             admin_role: auth.admin_role.clone(),
+            uploader_role: uploads.uploader_role.clone(),
         }
+    }
+
+    pub fn is_known_tier(&self, tier: &str) -> bool {
+        self.tiers.contains(tier)
+    }
+
+    fn is_admin(&self, caller: &Caller) -> bool {
+        caller.roles.iter().any(|r| r == &self.admin_role)
+    }
+
+    /// Uploaders and admins may ask for upload URLs.
+    pub fn may_upload(&self, caller: &Caller) -> bool {
+        self.is_admin(caller) || caller.roles.iter().any(|r| r == &self.uploader_role)
+    }
+
+    /// The owner of an object, or an admin, may finish or manage its upload.
+    pub fn may_manage(&self, caller: &Caller, meta: &ObjectMeta) -> bool {
+        meta.owner.as_deref() == Some(caller.subject.as_str()) || self.is_admin(caller)
     }
 
     /// The tier of an object: its `x-amz-meta-access`, else the configured default.
@@ -44,7 +70,7 @@ impl Policy {
             Some(Grant::Entitled)
         } else if meta.owner.as_deref() == Some(caller.subject.as_str()) {
             Some(Grant::Owner)
-        } else if caller.roles.iter().any(|r| r == &self.admin_role) {
+        } else if self.is_admin(caller) {
             Some(Grant::Admin)
         } else {
             None
@@ -58,9 +84,11 @@ mod tests {
 
     fn policy() -> Policy {
         Policy {
+            tiers: HashSet::from(["free".to_owned(), "premium".to_owned(), "gold".to_owned()]),
             open_tiers: HashSet::from(["free".to_owned()]),
             default_tier: "premium".to_owned(),
             admin_role: "admin".to_owned(),
+            uploader_role: "uploader".to_owned(),
         }
     }
 
@@ -116,6 +144,18 @@ mod tests {
             p.decide(&caller("u", &["premium"], &[]), &meta(None, None)),
             Some(Grant::Entitled)
         );
+    }
+
+    #[test]
+    fn uploaders_and_admins_may_upload_owners_and_admins_may_manage() {
+        let p = policy();
+        assert!(p.may_upload(&caller("u", &[], &["uploader"])));
+        assert!(p.may_upload(&caller("u", &[], &["admin"])));
+        assert!(!p.may_upload(&caller("u", &["gold"], &["viewer"])));
+        let owned = meta(Some("gold"), Some("u"));
+        assert!(p.may_manage(&caller("u", &[], &[]), &owned));
+        assert!(p.may_manage(&caller("root", &[], &["admin"]), &owned));
+        assert!(!p.may_manage(&caller("v", &[], &["uploader"]), &owned));
     }
 
     #[test]

@@ -2,14 +2,16 @@
 
 mod fallback;
 mod health;
+mod uploads;
 mod videos;
 
 use std::any::Any;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -25,6 +27,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/videos/{id}/url", get(videos::video_url))
+        .route(
+            "/uploads",
+            post(uploads::create_upload).layer(DefaultBodyLimit::max(uploads::MAX_BODY_BYTES)),
+        )
+        .route("/uploads/{id}/complete", post(uploads::complete_upload))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state);

@@ -88,7 +88,7 @@ pub async fn video_url(
         .get_object(
             &key,
             params.expires_in,
-            state.get_max_expires_secs,
+            state.presign.get_max_expires_secs,
             disposition,
         )
         .await?;

@@ -20,6 +20,10 @@ pub struct ObjectMeta {
     pub tier: Option<String>,
     /// `x-amz-meta-owner`.
     pub owner: Option<String>,
+    /// `x-amz-meta-filename` (percent-encoded).
+    pub filename: Option<String>,
+    /// `x-amz-meta-size`: the size an upload URL was signed for.
+    pub declared_size: Option<u64>,
     pub size: Option<u64>,
     pub content_type: Option<String>,
 }
@@ -78,9 +82,11 @@ impl MetadataCache {
             .map_err(|e| (*e).clone())
     }
 
-    /// Forgets one key (after an upload completes or an object changes).
-    pub async fn invalidate(&self, key: &ObjectKey) {
-        self.cache.invalidate(key).await;
+    /// HEADs the object now (not from the cache) and caches the answer: after an upload.
+    pub async fn refresh(&self, key: &ObjectKey) -> Result<Entry, StorageError> {
+        let entry = self.head(key).await?;
+        self.cache.insert(key.clone(), entry.clone()).await;
+        Ok(entry)
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Entry, StorageError> {
@@ -97,6 +103,10 @@ impl MetadataCache {
                 Ok(Some(Arc::new(ObjectMeta {
                     tier: meta.and_then(|m| m.get("access")).cloned(),
                     owner: meta.and_then(|m| m.get("owner")).cloned(),
+                    filename: meta.and_then(|m| m.get("filename")).cloned(),
+                    declared_size: meta
+                        .and_then(|m| m.get("size"))
+                        .and_then(|s| s.parse().ok()),
                     size: out.content_length().and_then(|n| u64::try_from(n).ok()),
                     content_type: out.content_type().map(str::to_owned),
                 })))

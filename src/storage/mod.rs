@@ -19,7 +19,7 @@ pub use credentials::CredentialsCache;
 #[cfg(feature = "embedded-store")]
 pub use embedded::{EmbeddedStore, EmbeddedStoreError, StoreKey};
 pub use metadata::{MetadataCache, ObjectMeta};
-pub use presign::{PresignedUrl, Presigner, effective_expiry_secs};
+pub use presign::{PresignedUrl, Presigner, PutObjectGrant, effective_expiry_secs};
 pub use probe::{PROBE_KEY, ReadProbe};
 pub use put::{VideoMetadata, put_video};
 

@@ -44,6 +44,19 @@ pub fn effective_expiry_secs(
     (secs > 0).then_some(secs)
 }
 
+/// What an upload URL allows: exactly this object, type, length and metadata.
+#[derive(Debug, Clone)]
+pub struct PutObjectGrant {
+    pub content_type: String,
+    pub content_length: u64,
+    /// `x-amz-meta-*` pairs (names without the prefix).
+    pub metadata: Vec<(String, String)>,
+    /// Base64 SHA-256 of the body, signed as `x-amz-checksum-sha256`.
+    pub checksum_sha256: Option<String>,
+    /// Sign `If-None-Match: *` (no overwrite).
+    pub if_none_match: bool,
+}
+
 pub struct Presigner {
     client: Client,
     bucket: String,
@@ -66,15 +79,12 @@ impl Presigner {
         }
     }
 
-    /// A presigned GetObject URL; `content_disposition` is signed as
-    /// `response-content-disposition`.
-    pub async fn get_object(
+    /// The lifetime for a new URL and its start, or why none can be given.
+    async fn lifetime(
         &self,
-        key: &ObjectKey,
         requested_secs: Option<u64>,
         policy_max_secs: u64,
-        content_disposition: Option<String>,
-    ) -> Result<PresignedUrl, StorageError> {
+    ) -> Result<(SystemTime, u64, PresigningConfig), StorageError> {
         let now = self.clock.now();
         let credentials_expiry = self.credentials.expiry().await.map_err(|e| {
             StorageError::new(StorageErrorKind::Credentials, crate::error::error_chain(&e))
@@ -91,6 +101,63 @@ impl Presigner {
             .expires_in(Duration::from_secs(secs))
             .build()
             .map_err(|e| StorageError::new(StorageErrorKind::Presign, e.to_string()))?;
+        Ok((now, secs, config))
+    }
+
+    /// A presigned PutObject URL that allows exactly `grant`: the store refuses another length,
+    /// type, metadata or checksum, because they are signed headers the client must send as given.
+    pub async fn put_object(
+        &self,
+        key: &ObjectKey,
+        grant: PutObjectGrant,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        let (now, secs, config) = self.lifetime(None, policy_max_secs).await?;
+        let length = i64::try_from(grant.content_length).map_err(|_| {
+            StorageError::new(StorageErrorKind::Presign, "content length out of range")
+        })?;
+        let mut put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(grant.content_type)
+            .content_length(length)
+            .set_checksum_sha256(grant.checksum_sha256);
+        for (name, value) in grant.metadata {
+            put = put.metadata(name, value);
+        }
+        if grant.if_none_match {
+            put = put.if_none_match("*");
+        }
+        let request = put.presigned(config).await.map_err(|e| {
+            StorageError::new(StorageErrorKind::Presign, crate::error::error_chain(&e))
+        })?;
+        let headers = request
+            .headers()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+            .collect();
+        let url = request.uri().to_owned();
+        tracing::debug!(url = %crate::telemetry::redact_url(&url), expires_in = secs, "presigned PUT");
+        Ok(PresignedUrl {
+            url,
+            method: "PUT",
+            headers,
+            expires_at: now + Duration::from_secs(secs),
+            expires_in: secs,
+        })
+    }
+
+    /// A presigned GetObject URL; `content_disposition` is signed as
+    /// `response-content-disposition`.
+    pub async fn get_object(
+        &self,
+        key: &ObjectKey,
+        requested_secs: Option<u64>,
+        policy_max_secs: u64,
+        content_disposition: Option<String>,
+    ) -> Result<PresignedUrl, StorageError> {
+        let (now, secs, config) = self.lifetime(requested_secs, policy_max_secs).await?;
         let request = self
             .client
             .get_object()

@@ -15,15 +15,7 @@ const PATH: &str = "/videos/free-1/url";
 
 async fn app() -> TestApp {
     let app = spawn_app().await;
-    app.put_video(
-        "free-1",
-        b"free",
-        Meta {
-            access: Some("free"),
-            owner: None,
-        },
-    )
-    .await;
+    app.put_video("free-1", b"free", Meta::tier("free")).await;
     app
 }
 
@@ -198,15 +190,7 @@ async fn hs256_signed_with_the_jwks_public_key_is_401() {
     let jwks = JwksServer::start(vec![rsa.jwk.clone()]).await;
     let jwks_url = jwks.url.clone();
     let app = spawn_app_with(move |s| s.auth.jwks_url = Some(jwks_url)).await;
-    app.put_video(
-        "free-1",
-        b"free",
-        Meta {
-            access: Some("free"),
-            owner: None,
-        },
-    )
-    .await;
+    app.put_video("free-1", b"free", Meta::tier("free")).await;
     app.granted_url("free-1", &rsa.sign(&app.claims("bob")))
         .await;
 

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Options, assert_error, spawn_app, spawn_app_opts};
+use crate::helpers::{assert_error, spawn_app, spawn_gated_app};
 
 #[tokio::test]
 async fn healthz_is_ok() {
@@ -16,14 +16,7 @@ async fn healthz_is_ok() {
 
 #[tokio::test]
 async fn readyz_is_ready_then_503_when_the_store_stops_while_healthz_stays_ok() {
-    let app = spawn_app_opts(
-        Options {
-            gated: true,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_gated_app().await;
     let response = app.get("/readyz", None).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
@@ -45,14 +38,7 @@ async fn readyz_is_ready_then_503_when_the_store_stops_while_healthz_stays_ok() 
 
 #[tokio::test]
 async fn video_url_is_503_when_the_store_is_down() {
-    let app = spawn_app_opts(
-        Options {
-            gated: true,
-            ..Options::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_gated_app().await;
     let token = app.token("alice", &["premium"], &[]);
     app.gate().close();
     let (status, body) = app.video_url("never-cached", &token).await;

@@ -79,6 +79,12 @@ pub struct StoreProfile {
     pub expired_url: StatusCode,
     /// Whether the store refuses signatures made for another region (s3s-fs ignores regions).
     pub checks_region: bool,
+    /// Status of a second PUT through an upload URL signed with `If-None-Match: *`
+    /// (412 where the store enforces it; Garage 2.5 does not).
+    pub overwrite_with_if_none_match: StatusCode,
+    /// s3s-fs 0.14 writes a PUT body before checking its `x-amz-checksum-sha256`: it answers 400
+    /// but keeps the bytes (without the signed metadata).
+    pub keeps_body_of_a_refused_checksum: bool,
 }
 
 pub fn profile() -> StoreProfile {
@@ -90,17 +96,23 @@ pub fn profile() -> StoreProfile {
             name: "s3s-fs (embedded)",
             expired_url: StatusCode::FORBIDDEN,
             checks_region: false,
+            overwrite_with_if_none_match: StatusCode::PRECONDITION_FAILED,
+            keeps_body_of_a_refused_checksum: true,
         },
         (Some(_), Ok("garage")) => StoreProfile {
             name: "garage",
             expired_url: StatusCode::BAD_REQUEST,
             checks_region: true,
+            overwrite_with_if_none_match: StatusCode::OK,
+            keeps_body_of_a_refused_checksum: false,
         },
         // MinIO and AWS behave alike here.
         (Some(_), _) => StoreProfile {
             name: "s3",
             expired_url: StatusCode::FORBIDDEN,
             checks_region: true,
+            overwrite_with_if_none_match: StatusCode::PRECONDITION_FAILED,
+            keeps_body_of_a_refused_checksum: false,
         },
     }
 }
@@ -195,6 +207,18 @@ pub fn test_settings(data: &TempDir) -> Settings {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_opts(Options::default(), |_| {}).await
+}
+
+/// An app whose store connection a test can cut (`app.gate().close()`).
+pub async fn spawn_gated_app() -> TestApp {
+    spawn_app_opts(
+        Options {
+            gated: true,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await
 }
 
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
@@ -329,6 +353,16 @@ pub fn s3_client(region: &str, endpoint: &str, key: &(String, String)) -> aws_sd
 pub struct Meta<'a> {
     pub access: Option<&'a str>,
     pub owner: Option<&'a str>,
+}
+
+impl<'a> Meta<'a> {
+    /// A video in `tier`, without owner.
+    pub fn tier(tier: &'a str) -> Self {
+        Self {
+            access: Some(tier),
+            owner: None,
+        }
+    }
 }
 
 impl TestApp {

@@ -23,15 +23,7 @@ async fn app_with_jwks(jwks: &JwksServer, refresh_secs: u64) -> TestApp {
         s.auth.jwks_refresh_secs = refresh_secs;
     })
     .await;
-    app.put_video(
-        "gold-1",
-        b"gold",
-        Meta {
-            access: Some("gold"),
-            owner: None,
-        },
-    )
-    .await;
+    app.put_video("gold-1", b"gold", Meta::tier("gold")).await;
     app
 }
 

@@ -40,15 +40,7 @@ async fn tokens_and_url_secrets_never_reach_the_logs_even_at_trace() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = spawn_app().await;
-    app.put_video(
-        "gold-1",
-        b"gold",
-        Meta {
-            access: Some("gold"),
-            owner: None,
-        },
-    )
-    .await;
+    app.put_video("gold-1", b"gold", Meta::tier("gold")).await;
     let token = app.token("alice", &["gold"], &[]);
     let url = app.granted_url("gold-1", &token).await;
     let (_, _) = app.video_url("gold-1", &format!("{token}x")).await;

@@ -11,4 +11,5 @@ mod helpers;
 mod jwks;
 mod logs;
 mod storage;
+mod uploads;
 mod videos;

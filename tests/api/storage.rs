@@ -22,15 +22,7 @@ async fn a_signer_without_read_permission_gets_503_storage_forbidden_instead_of_
         |_| {},
     )
     .await;
-    app.put_video(
-        "gold-1",
-        b"gold",
-        Meta {
-            access: Some("gold"),
-            owner: None,
-        },
-    )
-    .await;
+    app.put_video("gold-1", b"gold", Meta::tier("gold")).await;
 
     // What the seeds warn about, on the store itself: a URL signed by a key that may not read
     // is refused, however valid its signature.
@@ -117,15 +109,7 @@ async fn a_wrong_region_is_reported_where_the_store_checks_regions() {
         // s3s-fs ignores the region: nothing to detect, and URLs keep working.
         assert!(external_store().is_none());
         assert_eq!(status, StatusCode::OK, "{body}");
-        app.put_video(
-            "free-1",
-            b"free",
-            Meta {
-                access: Some("free"),
-                owner: None,
-            },
-        )
-        .await;
+        app.put_video("free-1", b"free", Meta::tier("free")).await;
         let url = app.granted_url("free-1", &app.token("bob", &[], &[])).await;
         assert_eq!(app.fetch(&url).await.status(), StatusCode::OK);
     }

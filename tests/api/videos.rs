@@ -16,15 +16,8 @@ async fn app_with_videos() -> TestApp {
         },
     )
     .await;
-    app.put_video(
-        "free-1",
-        b"free bytes",
-        Meta {
-            access: Some("free"),
-            owner: None,
-        },
-    )
-    .await;
+    app.put_video("free-1", b"free bytes", Meta::tier("free"))
+        .await;
     app.put_video("untiered", b"default tier", Meta::default())
         .await;
     app
@@ -163,15 +156,8 @@ async fn malformed_ids_are_400() {
 #[tokio::test]
 async fn a_url_with_altered_key_or_signature_is_refused_by_the_store() {
     let app = app_with_videos().await;
-    app.put_video(
-        "gold-2",
-        b"other object",
-        Meta {
-            access: Some("gold"),
-            owner: None,
-        },
-    )
-    .await;
+    app.put_video("gold-2", b"other object", Meta::tier("gold"))
+        .await;
     let url = app
         .granted_url("gold-1", &app.token("alice", &["gold"], &[]))
         .await;

@@ -1,0 +1,387 @@
+//! Single-request uploads: the URL allows exactly what was authorised, and the store is the judge.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_error, profile, spawn_app};
+
+const VIDEO: &[u8] = b"\x00\x00\x00\x18ftypmp42 an uploaded video, byte-exact";
+
+/// `POST /uploads` as `token`; returns status and body.
+async fn create(app: &TestApp, token: &str, body: &Value) -> (StatusCode, Value) {
+    let response = app
+        .http
+        .post(app.url("/uploads"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn declaration(content_type: &str, size: usize) -> Value {
+    json!({ "content_type": content_type, "size": size, "filename": "Été trip.mp4", "access": "premium" })
+}
+
+/// PUTs `body` to a presigned URL with the returned headers; `override_header` replaces one.
+/// `Content-Length` is always the body's real length, as any HTTP client sends it.
+async fn put(
+    app: &TestApp,
+    created: &Value,
+    body: &[u8],
+    override_header: Option<(&str, &str)>,
+) -> StatusCode {
+    let mut request = app
+        .http
+        .put(created["url"].as_str().unwrap())
+        .body(body.to_vec());
+    for (name, value) in created["headers"].as_object().unwrap() {
+        if name == "content-length" || override_header.is_some_and(|(n, _)| n == name) {
+            continue;
+        }
+        request = request.header(name, value.as_str().unwrap());
+    }
+    if let Some((name, value)) = override_header {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap().status()
+}
+
+async fn complete(app: &TestApp, id: &str, token: &str) -> (StatusCode, Value) {
+    let response = app
+        .http
+        .post(app.url(&format!("/uploads/{id}/complete")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn object_exists(app: &TestApp, key: &str) -> bool {
+    app.s3
+        .head_object()
+        .bucket(&app.settings.storage.bucket)
+        .key(key)
+        .send()
+        .await
+        .is_ok()
+}
+
+fn uploader(app: &TestApp) -> String {
+    app.token("ursula", &[], &["uploader"])
+}
+
+#[tokio::test]
+async fn upload_then_complete_then_play_returns_the_same_bytes() {
+    let app = spawn_app().await;
+    let token = uploader(&app);
+    let (status, created) = create(&app, &token, &declaration("video/mp4", VIDEO.len())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["key"], app.key(id));
+    assert_eq!(created["method"], "PUT");
+    assert_eq!(created["expires_in"], 900);
+    let headers = &created["headers"];
+    assert_eq!(headers["content-type"], "video/mp4", "{created}");
+    assert_eq!(headers["x-amz-meta-owner"], "ursula", "{created}");
+    assert_eq!(headers["x-amz-meta-access"], "premium", "{created}");
+    assert_eq!(
+        headers["x-amz-meta-filename"], "%C3%89t%C3%A9%20trip.mp4",
+        "{created}"
+    );
+    assert_eq!(headers["if-none-match"], "*", "{created}");
+    let signed = created["url"]
+        .as_str()
+        .unwrap()
+        .split("X-Amz-SignedHeaders=")
+        .nth(1)
+        .unwrap();
+    for header in [
+        "content-length",
+        "content-type",
+        "x-amz-meta-owner",
+        "if-none-match",
+    ] {
+        assert!(signed.contains(header), "{header} is signed: {signed}");
+    }
+
+    assert_eq!(put(&app, &created, VIDEO, None).await, StatusCode::OK);
+    let (status, ready) = complete(&app, id, &token).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(
+        ready,
+        json!({"id": id, "size": VIDEO.len(), "content_type": "video/mp4", "access": "premium", "status": "ready"})
+    );
+
+    // The owner plays it without any entitlement; a premium subscriber too; others not.
+    let url = app.granted_url(id, &token).await;
+    assert_eq!(app.fetch(&url).await.bytes().await.unwrap().as_ref(), VIDEO);
+    app.granted_url(id, &app.token("bob", &["premium"], &[]))
+        .await;
+    let (status, body) = app.video_url(id, &app.token("carol", &[], &[])).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "not_entitled");
+}
+
+#[tokio::test]
+async fn the_store_refuses_anything_but_what_was_signed() {
+    let app = spawn_app().await;
+    let token = uploader(&app);
+    let (_, created) = create(&app, &token, &declaration("video/mp4", VIDEO.len())).await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    let longer = [VIDEO, b"!"].concat();
+    let cases: [(&str, &[u8], Option<(&str, &str)>); 4] = [
+        ("one byte more", &longer, None),
+        ("one byte less", &VIDEO[1..], None),
+        (
+            "another content type",
+            VIDEO,
+            Some(("content-type", "text/html")),
+        ),
+        (
+            "altered metadata",
+            VIDEO,
+            Some(("x-amz-meta-owner", "mallory")),
+        ),
+    ];
+    for (what, body, header) in cases {
+        let status = put(&app, &created, body, header).await;
+        assert!(
+            status.is_client_error(),
+            "{what}: {status} on {}",
+            profile().name
+        );
+        assert!(
+            !object_exists(&app, &key).await,
+            "{what}: nothing was written"
+        );
+    }
+    assert_eq!(
+        put(&app, &created, VIDEO, None).await,
+        StatusCode::OK,
+        "the exact upload works"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_match_the_declared_sha256_is_refused() {
+    let app = spawn_app().await;
+    let token = uploader(&app);
+    let digest = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(VIDEO))
+    };
+    let mut body = declaration("video/mp4", VIDEO.len());
+    body["sha256"] = json!(digest);
+    let (status, created) = create(&app, &token, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["headers"]["x-amz-checksum-sha256"], digest);
+    let mut forged = VIDEO.to_vec();
+    forged[0] = b'X';
+    assert!(
+        put(&app, &created, &forged, None).await.is_client_error(),
+        "{}",
+        profile().name
+    );
+
+    // The store refused it; whatever it kept, `complete` does not accept it.
+    let id = created["id"].as_str().unwrap();
+    let (status, answer) = complete(&app, id, &token).await;
+    if profile().keeps_body_of_a_refused_checksum {
+        assert_error(status, &answer, StatusCode::CONFLICT, "upload_mismatch");
+    } else {
+        assert_error(status, &answer, StatusCode::NOT_FOUND, "upload_not_found");
+    }
+
+    // A new upload with the right bytes goes through.
+    let (_, created) = create(&app, &token, &body).await;
+    assert_eq!(put(&app, &created, VIDEO, None).await, StatusCode::OK);
+    let (status, _) = complete(&app, created["id"].as_str().unwrap(), &token).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_expired_put_url_is_refused() {
+    let app = spawn_app().await;
+    let token = uploader(&app);
+    app.clock.set_offset_secs(-7200);
+    let (status, created) = create(&app, &token, &declaration("video/mp4", VIDEO.len())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        put(&app, &created, VIDEO, None).await,
+        profile().expired_url,
+        "{}",
+        profile().name
+    );
+}
+
+#[tokio::test]
+async fn a_used_upload_url_cannot_overwrite_where_the_store_enforces_if_none_match() {
+    let app = spawn_app().await;
+    let token = uploader(&app);
+    let (_, created) = create(&app, &token, &declaration("video/mp4", VIDEO.len())).await;
+    assert_eq!(put(&app, &created, VIDEO, None).await, StatusCode::OK);
+    let mut other = VIDEO.to_vec();
+    other[0] = b'Z';
+    assert_eq!(
+        put(&app, &created, &other, None).await,
+        profile().overwrite_with_if_none_match,
+        "{}",
+        profile().name
+    );
+}
+
+#[tokio::test]
+async fn hostile_declarations_are_refused_with_the_right_status() {
+    let app = spawn_app().await;
+    let token = uploader(&app);
+    let max = app.settings.uploads.max_size_bytes;
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            declaration("text/html", 10),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            declaration("image/svg+xml", 10),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            declaration("application/x-unknown", 10),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            declaration("video/mp4; codecs=x", 10),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            declaration("video/mp4", 0),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"content_type": "video/mp4", "size": max + 1}),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        (
+            json!({"content_type": "video/mp4", "size": -1}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"content_type": "video/mp4", "size": 10, "key": "videos/mine"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"content_type": "video/mp4", "size": 10, "access": "platinum"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"content_type": "video/mp4", "size": 10, "sha256": "not base64!"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"content_type": "video/mp4", "size": 10, "filename": "\"/\\;"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"size": 10}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"content_type": "video/mp4", "size": 10, "pad": "x".repeat(20_000)}),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+    ];
+    for (body, expected, code) in cases {
+        let (status, answer) = create(&app, &token, &body).await;
+        assert_error(status, &answer, expected, code);
+    }
+    let not_json = app
+        .http
+        .post(app.url("/uploads"))
+        .bearer_auth(&token)
+        .body("content_type=video/mp4")
+        .send()
+        .await
+        .unwrap();
+    let status = not_json.status();
+    assert_error(
+        status,
+        &not_json.json().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+}
+
+#[tokio::test]
+async fn only_uploaders_and_admins_may_upload() {
+    let app = spawn_app().await;
+    let body = declaration("video/mp4", 10);
+    let (status, answer) = create(&app, &app.token("bob", &["premium"], &["viewer"]), &body).await;
+    assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
+    let (status, _) = create(&app, &app.token("root", &[], &["admin"]), &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let response = app
+        .http
+        .post(app.url("/uploads"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn complete_checks_existence_ownership_and_what_was_authorised() {
+    let app = spawn_app().await;
+    let token = uploader(&app);
+    let (status, body) = complete(&app, "0190a000-0000-7000-8000-000000000000", &token).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "upload_not_found");
+    let (status, body) = complete(&app, "..%2Fx", &token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (_, created) = create(&app, &token, &declaration("video/mp4", VIDEO.len())).await;
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(put(&app, &created, VIDEO, None).await, StatusCode::OK);
+    let (status, body) = complete(&app, id, &app.token("mallory", &[], &["uploader"])).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, _) = complete(&app, id, &app.token("root", &[], &["admin"])).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Objects that did not come through an upload URL, or differ from what it allowed.
+    let seed = |id: &'static str, size_meta: Option<&'static str>| {
+        let mut put = app
+            .s3
+            .put_object()
+            .bucket(&app.settings.storage.bucket)
+            .key(app.key(id))
+            .content_type("video/mp4")
+            .metadata("owner", "ursula")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"12345"));
+        if let Some(size) = size_meta {
+            put = put.metadata("size", size);
+        }
+        put.send()
+    };
+    seed("no-declaration", None).await.unwrap();
+    seed("other-size", Some("10")).await.unwrap();
+    for id in ["no-declaration", "other-size"] {
+        let (status, body) = complete(&app, id, &token).await;
+        assert_error(status, &body, StatusCode::CONFLICT, "upload_mismatch");
+    }
+}
