@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_error, profile, spawn_app};
 
+/// A header to send instead of the signed one: (name, value).
+type Override<'a> = Option<(&'a str, &'a str)>;
+
 const VIDEO: &[u8] = b"\x00\x00\x00\x18ftypmp42 an uploaded video, byte-exact";
 
 /// `POST /uploads` as `token`; returns status and body.
@@ -31,7 +34,7 @@ async fn put(
     app: &TestApp,
     created: &Value,
     body: &[u8],
-    override_header: Option<(&str, &str)>,
+    override_header: Override<'_>,
 ) -> StatusCode {
     let mut request = app
         .http
@@ -133,7 +136,7 @@ async fn the_store_refuses_anything_but_what_was_signed() {
     let (_, created) = create(&app, &token, &declaration("video/mp4", VIDEO.len())).await;
     let key = created["key"].as_str().unwrap().to_owned();
     let longer = [VIDEO, b"!"].concat();
-    let cases: [(&str, &[u8], Option<(&str, &str)>); 4] = [
+    let cases: [(&str, &[u8], Override); 4] = [
         ("one byte more", &longer, None),
         ("one byte less", &VIDEO[1..], None),
         (
