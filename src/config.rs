@@ -188,7 +188,20 @@ pub struct UploadSettings {
     pub default_access: String,
     /// Sign `If-None-Match: *` into upload URLs.
     pub if_none_match: bool,
+    /// Key of the MAC binding an upload id to its owner (uploads are refused without it).
+    pub id_secret: Option<Secret>,
+    /// Declared sizes above this use a multipart upload.
+    pub multipart_threshold_bytes: u64,
+    /// Largest multipart upload.
+    pub max_multipart_bytes: u64,
+    /// Part size tollgate chooses.
+    pub part_size_bytes: u64,
 }
+
+/// S3's smallest part (all but the last).
+pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+/// S3's largest number of parts.
+pub const MAX_PARTS: u64 = 10_000;
 
 /// S3's limit for one PUT.
 pub const MAX_SINGLE_PUT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -361,6 +374,30 @@ impl UploadSettings {
         }
         if self.uploader_role.trim().is_empty() {
             problems.push("uploads.uploader_role must not be empty".to_owned());
+        }
+        if let Some(secret) = &self.id_secret
+            && secret.expose().len() < MIN_HMAC_SECRET_BYTES
+        {
+            problems.push(format!(
+                "uploads.id_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes"
+            ));
+        }
+        if !(MIN_PART_BYTES..=MAX_SINGLE_PUT_BYTES).contains(&self.part_size_bytes) {
+            problems.push(format!(
+                "uploads.part_size_bytes must be {MIN_PART_BYTES}..={MAX_SINGLE_PUT_BYTES}, got {}",
+                self.part_size_bytes
+            ));
+        }
+        if self.multipart_threshold_bytes < MIN_PART_BYTES
+            || self.multipart_threshold_bytes > self.max_size_bytes
+        {
+            problems.push(format!(
+                "uploads.multipart_threshold_bytes must be between {MIN_PART_BYTES} and uploads.max_size_bytes"
+            ));
+        }
+        if self.max_multipart_bytes > MAX_SINGLE_PUT_BYTES * MAX_PARTS {
+            problems
+                .push("uploads.max_multipart_bytes is above S3's 10000 parts of 5 GiB".to_owned());
         }
         for ct in &self.allowed_content_types {
             let Some((kind, subtype)) = ct.split_once('/') else {

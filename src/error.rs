@@ -34,6 +34,8 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("upload not found")]
     UploadNotFound,
+    #[error("uploads are not configured (uploads.id_secret)")]
+    UploadsDisabled,
     #[error("uploaded object differs from what was authorised: {0}")]
     UploadMismatch(String),
     #[error("no such route")]
@@ -58,6 +60,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge(_) | Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UploadNotFound => StatusCode::NOT_FOUND,
+            Self::UploadsDisabled => StatusCode::SERVICE_UNAVAILABLE,
             Self::UploadMismatch(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::StorageUnavailable(_) | Self::StorageForbidden(_) => {
@@ -81,6 +84,7 @@ impl ApiError {
             Self::TooLarge(_) => "too_large",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UploadNotFound => "upload_not_found",
+            Self::UploadsDisabled => "uploads_disabled",
             Self::UploadMismatch(_) => "upload_mismatch",
             Self::RouteNotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -106,6 +110,7 @@ impl ApiError {
             }
             Self::PayloadTooLarge => "the request body is too large".to_owned(),
             Self::UploadNotFound => "nothing was uploaded under this id".to_owned(),
+            Self::UploadsDisabled => "uploads are not enabled on this server".to_owned(),
             Self::UploadMismatch(what) => {
                 format!("the uploaded object differs from what was authorised: {what}")
             }

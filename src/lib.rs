@@ -15,6 +15,7 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod uploads;
 
 pub use routes::router as build_app;
 pub use startup::Application;

@@ -71,6 +71,11 @@ impl Application {
             storage: Arc::clone(&storage),
             presign: settings.presign,
             uploads: Arc::new(settings.uploads.clone()),
+            upload_ids: settings
+                .uploads
+                .id_secret
+                .as_ref()
+                .map(|s| Arc::new(crate::uploads::UploadIds::new(s.expose().as_bytes()))),
         };
 
         let bind = format!("{}:{}", settings.server.host, settings.server.port);

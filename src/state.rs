@@ -14,6 +14,8 @@ pub struct AppState {
     pub storage: Arc<Storage>,
     pub presign: crate::config::PresignSettings,
     pub uploads: Arc<crate::config::UploadSettings>,
+    /// `None` when `uploads.id_secret` is unset: uploads are disabled.
+    pub upload_ids: Option<Arc<crate::uploads::UploadIds>>,
 }
 
 impl FromRef<AppState> for Arc<TokenVerifier> {

@@ -42,7 +42,7 @@ impl Policy {
         self.tiers.contains(tier)
     }
 
-    fn is_admin(&self, caller: &Caller) -> bool {
+    pub fn is_admin(&self, caller: &Caller) -> bool {
         caller.roles.iter().any(|r| r == &self.admin_role)
     }
 

@@ -31,7 +31,17 @@ pub fn router(state: AppState) -> Router {
             "/uploads",
             post(uploads::create_upload).layer(DefaultBodyLimit::max(uploads::MAX_BODY_BYTES)),
         )
-        .route("/uploads/{id}/complete", post(uploads::complete_upload))
+        .route(
+            "/uploads/{id}",
+            axum::routing::delete(uploads::abort_upload),
+        )
+        .route("/uploads/{id}/parts", get(uploads::list_parts))
+        .route("/uploads/{id}/parts/{n}", get(uploads::sign_part))
+        .route(
+            "/uploads/{id}/complete",
+            post(uploads::complete_upload)
+                .layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
+        )
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state);

@@ -2,22 +2,27 @@
 //! bucket, with a URL that allows exactly what was authorised.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::videos::UrlResponse;
 use crate::auth::Caller;
-use crate::domain::{ContentType, DownloadName, VideoId};
+use crate::domain::{ContentType, DownloadName, ObjectKey, VideoId};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::PutObjectGrant;
+use crate::uploads::{PartPlan, UploadIds};
 
 /// Largest `POST /uploads` body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Largest `complete` body: 10000 parts with their ETags.
+pub const MAX_COMPLETE_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +44,50 @@ pub struct UploadCreated {
 }
 
 #[derive(Debug, Serialize)]
+pub struct MultipartCreated {
+    id: String,
+    key: String,
+    upload_id: String,
+    part_size: u64,
+    part_count: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PartUrl {
+    part_number: u64,
+    size: u64,
+    #[serde(flatten)]
+    url: UrlResponse,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PartInfo {
+    part_number: u64,
+    size: u64,
+    etag: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadIdQuery {
+    upload_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteMultipart {
+    upload_id: String,
+    parts: Vec<CompletedPart>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletedPart {
+    part_number: u64,
+    etag: String,
+}
+
+#[derive(Debug, Serialize)]
 pub struct UploadReady {
     id: String,
     size: u64,
@@ -47,21 +96,51 @@ pub struct UploadReady {
     status: &'static str,
 }
 
-/// `POST /uploads`: authenticate → may upload? → validate the declaration → sign.
+fn upload_ids(state: &AppState) -> Result<&UploadIds, ApiError> {
+    state.upload_ids.as_deref().ok_or(ApiError::UploadsDisabled)
+}
+
+/// `POST /uploads`: authenticate → may upload? → validate the declaration → sign one PUT URL, or
+/// start a multipart upload above the threshold.
 pub async fn create_upload(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<CreateUpload>, JsonRejection>,
-) -> Result<(StatusCode, Json<UploadCreated>), ApiError> {
+) -> Result<Response, ApiError> {
+    let ids = upload_ids(&state)?;
     if !state.policy.may_upload(&caller) {
         return Err(ApiError::Forbidden("uploading needs the uploader role"));
     }
     let Json(request) = body.map_err(|e| json_rejection(&e))?;
+    let size = request.size;
+    let multipart = size > state.uploads.multipart_threshold_bytes;
+    if multipart && request.sha256.is_some() {
+        return Err(ApiError::BadRequest(
+            "sha256 is enforced on single uploads only; leave it out above the multipart threshold"
+                .to_owned(),
+        ));
+    }
     let grant = authorise(&state, &caller, request)?;
 
-    // tollgate chooses the key: time-ordered, unguessable, never the client's.
-    let id = VideoId::parse(&uuid::Uuid::now_v7().to_string())?;
+    // tollgate chooses the key: time-ordered, unguessable, bound to its owner, never the client's.
+    let plan = PartPlan::new(size, state.uploads.part_size_bytes);
+    let id = ids.issue(&caller.subject, plan);
     let key = state.storage.key_for(&id)?;
+    if multipart {
+        let upload_id = state
+            .storage
+            .create_multipart(&key, &grant.content_type, grant.metadata)
+            .await?;
+        tracing::info!(upload = %id, subject = %caller.subject, parts = plan.part_count, "multipart upload started");
+        let body = MultipartCreated {
+            id: id.to_string(),
+            key: key.to_string(),
+            upload_id,
+            part_size: plan.part_size,
+            part_count: plan.part_count,
+        };
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    }
     let presigned = state
         .storage
         .presigner
@@ -73,7 +152,7 @@ pub async fn create_upload(
         key: key.to_string(),
         url: UrlResponse::from(presigned),
     };
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// The declaration turned into what the URL will allow, or the reason it is refused.
@@ -90,8 +169,13 @@ fn authorise(
             "size must be at least 1 byte".to_owned(),
         ));
     }
-    if request.size > limits.max_size_bytes {
-        return Err(ApiError::TooLarge(limits.max_size_bytes));
+    let max = if request.size > limits.multipart_threshold_bytes {
+        limits.max_multipart_bytes
+    } else {
+        limits.max_size_bytes
+    };
+    if request.size > max {
+        return Err(ApiError::TooLarge(max));
     }
     let access = request
         .access
@@ -139,14 +223,176 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     }
 }
 
-/// `POST /uploads/{id}/complete`: the object is there, it is the caller's, and it is what the
+/// The upload named by `raw_id`, when `caller` owns it (or is an admin), with its plan.
+fn owned_upload(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<(VideoId, ObjectKey, PartPlan), ApiError> {
+    let ids = upload_ids(state)?;
+    let id = VideoId::parse(raw_id)?;
+    let plan = if state.policy.is_admin(caller) {
+        UploadIds::plan_unverified(&id)
+    } else {
+        ids.plan_for(&id, &caller.subject)
+    }
+    .ok_or(ApiError::Forbidden(
+        "only the uploader or an admin may act on this upload",
+    ))?;
+    let key = state.storage.key_for(&id)?;
+    Ok((id, key, plan))
+}
+
+fn upload_id_query(
+    query: Result<Query<UploadIdQuery>, QueryRejection>,
+) -> Result<String, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if q.upload_id.is_empty() || q.upload_id.len() > 1024 {
+        return Err(ApiError::BadRequest(
+            "upload_id must be 1 to 1024 characters".to_owned(),
+        ));
+    }
+    Ok(q.upload_id)
+}
+
+/// `GET /uploads/{id}/parts/{n}?upload_id=`: a PUT URL for part `n`, its exact length signed.
+pub async fn sign_part(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, u64)>, PathRejection>,
+    query: Result<Query<UploadIdQuery>, QueryRejection>,
+) -> Result<Json<PartUrl>, ApiError> {
+    let Path((raw_id, number)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (_, key, plan) = owned_upload(&state, &caller, &raw_id)?;
+    let upload_id = upload_id_query(query)?;
+    let size = plan.part_len(number).ok_or_else(|| {
+        ApiError::BadRequest(format!("part number must be 1..={}", plan.part_count))
+    })?;
+    let presigned = state
+        .storage
+        .presigner
+        .upload_part(
+            &key,
+            &upload_id,
+            number,
+            size,
+            state.presign.put_max_expires_secs,
+        )
+        .await?;
+    Ok(Json(PartUrl {
+        part_number: number,
+        size,
+        url: UrlResponse::from(presigned),
+    }))
+}
+
+/// `GET /uploads/{id}/parts?upload_id=`: the parts the store holds.
+pub async fn list_parts(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<UploadIdQuery>, QueryRejection>,
+) -> Result<Json<Vec<PartInfo>>, ApiError> {
+    let Path(raw_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (_, key, _) = owned_upload(&state, &caller, &raw_id)?;
+    let upload_id = upload_id_query(query)?;
+    let parts = state
+        .storage
+        .list_parts(&key, &upload_id)
+        .await?
+        .ok_or(ApiError::UploadNotFound)?;
+    Ok(Json(
+        parts
+            .into_iter()
+            .map(|p| PartInfo {
+                part_number: p.number,
+                size: p.size,
+                etag: p.etag,
+            })
+            .collect(),
+    ))
+}
+
+/// `DELETE /uploads/{id}?upload_id=`: abandons a multipart upload and its parts.
+pub async fn abort_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<UploadIdQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(raw_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (id, key, _) = owned_upload(&state, &caller, &raw_id)?;
+    let upload_id = upload_id_query(query)?;
+    if !state.storage.abort_multipart(&key, &upload_id).await? {
+        return Err(ApiError::UploadNotFound);
+    }
+    tracing::info!(upload = %id, subject = %caller.subject, "multipart upload aborted");
+    Ok(Json(serde_json::json!({})))
+}
+
+/// Multipart completion: exactly parts 1..=N, each of its planned length, then assembly.
+async fn assemble(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+    request: CompleteMultipart,
+) -> Result<(), ApiError> {
+    let (_, key, plan) = owned_upload(state, caller, raw_id)?;
+    let numbers: Vec<u64> = request.parts.iter().map(|p| p.part_number).collect();
+    if !numbers.iter().copied().eq(1..=plan.part_count) {
+        return Err(ApiError::UploadMismatch(format!(
+            "parts must be exactly 1..={} in order (the declared size is {} bytes)",
+            plan.part_count, plan.total
+        )));
+    }
+    let stored = state
+        .storage
+        .list_parts(&key, &request.upload_id)
+        .await?
+        .ok_or(ApiError::UploadNotFound)?;
+    for number in 1..=plan.part_count {
+        let expected = plan.part_len(number);
+        let found = stored.iter().find(|p| p.number == number).map(|p| p.size);
+        if found != expected {
+            return Err(ApiError::UploadMismatch(format!(
+                "part {number}: {found:?} bytes stored, {expected:?} planned"
+            )));
+        }
+    }
+    let parts: Vec<(u64, String)> = request
+        .parts
+        .into_iter()
+        .map(|p| (p.part_number, p.etag))
+        .collect();
+    if !state
+        .storage
+        .complete_multipart(&key, &request.upload_id, &parts)
+        .await?
+    {
+        return Err(ApiError::UploadNotFound);
+    }
+    Ok(())
+}
+
+/// `POST /uploads/{id}/complete`: (multipart: the parts are assembled, then) the object is there, it is the caller's, and it is what the
 /// URL was signed for.
 pub async fn complete_upload(
     State(state): State<AppState>,
     caller: Caller,
     path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UploadReady>, ApiError> {
     let Path(raw_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest(e.body_text()),
+    })?;
+    // A multipart upload names its S3 upload and parts; a single upload sends no body.
+    if !body.is_empty() {
+        let request: CompleteMultipart = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
+        assemble(&state, &caller, &raw_id, request).await?;
+    }
     let id = VideoId::parse(&raw_id)?;
     let key = state.storage.key_for(&id)?;
     // Fresh, not cached: the object has just been written.

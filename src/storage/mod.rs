@@ -6,6 +6,7 @@ mod credentials;
 #[cfg(feature = "embedded-store")]
 mod embedded;
 mod metadata;
+mod multipart;
 mod presign;
 mod probe;
 mod put;
@@ -19,6 +20,7 @@ pub use credentials::CredentialsCache;
 #[cfg(feature = "embedded-store")]
 pub use embedded::{EmbeddedStore, EmbeddedStoreError, StoreKey};
 pub use metadata::{MetadataCache, ObjectMeta};
+pub use multipart::StoredPart;
 pub use presign::{PresignedUrl, Presigner, PutObjectGrant, effective_expiry_secs};
 pub use probe::{PROBE_KEY, ReadProbe};
 pub use put::{VideoMetadata, put_video};

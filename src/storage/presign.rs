@@ -57,6 +57,14 @@ pub struct PutObjectGrant {
     pub if_none_match: bool,
 }
 
+/// The headers a presigned request was signed with: the client must send them as given.
+fn signed_headers(request: &aws_sdk_s3::presigning::PresignedRequest) -> Vec<(String, String)> {
+    request
+        .headers()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+        .collect()
+}
+
 pub struct Presigner {
     client: Client,
     bucket: String,
@@ -133,14 +141,50 @@ impl Presigner {
         let request = put.presigned(config).await.map_err(|e| {
             StorageError::new(StorageErrorKind::Presign, crate::error::error_chain(&e))
         })?;
-        let headers = request
-            .headers()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
-            .collect();
+        let headers = signed_headers(&request);
         let url = request.uri().to_owned();
         tracing::debug!(url = %crate::telemetry::redact_url(&url), expires_in = secs, "presigned PUT");
         Ok(PresignedUrl {
             url,
+            method: "PUT",
+            headers,
+            expires_at: now + Duration::from_secs(secs),
+            expires_in: secs,
+        })
+    }
+
+    /// A presigned UploadPart URL for part `number` of `upload_id`, with its exact length signed.
+    pub async fn upload_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        number: u64,
+        content_length: u64,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        let (now, secs, config) = self.lifetime(None, policy_max_secs).await?;
+        let out_of_range = || {
+            StorageError::new(
+                StorageErrorKind::Presign,
+                "part number or length out of range",
+            )
+        };
+        let request = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .upload_id(upload_id)
+            .part_number(i32::try_from(number).map_err(|_| out_of_range())?)
+            .content_length(i64::try_from(content_length).map_err(|_| out_of_range())?)
+            .presigned(config)
+            .await
+            .map_err(|e| {
+                StorageError::new(StorageErrorKind::Presign, crate::error::error_chain(&e))
+            })?;
+        let headers = signed_headers(&request);
+        Ok(PresignedUrl {
+            url: request.uri().to_owned(),
             method: "PUT",
             headers,
             expires_at: now + Duration::from_secs(secs),

@@ -88,6 +88,11 @@ pub struct StoreProfile {
     /// Status of a presigned PUT carrying an extra, unsigned `x-amz-meta-*` header
     /// (s3s-fs stores it; Garage refuses it).
     pub extra_unsigned_metadata: StatusCode,
+    /// Status of `GET /uploads/{id}/parts` after an abort: s3s-fs still answers ListParts with an
+    /// empty list, Garage and AWS with NoSuchUpload (404).
+    pub parts_after_abort: StatusCode,
+    /// Whether the store implements ListMultipartUploads (s3s-fs 0.14 answers 501).
+    pub lists_multipart_uploads: bool,
 }
 
 pub fn profile() -> StoreProfile {
@@ -102,6 +107,8 @@ pub fn profile() -> StoreProfile {
             overwrite_with_if_none_match: StatusCode::PRECONDITION_FAILED,
             keeps_body_of_a_refused_checksum: true,
             extra_unsigned_metadata: StatusCode::OK,
+            parts_after_abort: StatusCode::OK,
+            lists_multipart_uploads: false,
         },
         (Some(_), Ok("garage")) => StoreProfile {
             name: "garage",
@@ -110,6 +117,8 @@ pub fn profile() -> StoreProfile {
             overwrite_with_if_none_match: StatusCode::OK,
             keeps_body_of_a_refused_checksum: false,
             extra_unsigned_metadata: StatusCode::BAD_REQUEST,
+            parts_after_abort: StatusCode::NOT_FOUND,
+            lists_multipart_uploads: true,
         },
         // MinIO and AWS behave alike here.
         (Some(_), _) => StoreProfile {
@@ -120,6 +129,8 @@ pub fn profile() -> StoreProfile {
             keeps_body_of_a_refused_checksum: false,
             // Not measured here (no Docker engine for MinIO, no AWS account): adjust when run.
             extra_unsigned_metadata: StatusCode::OK,
+            parts_after_abort: StatusCode::NOT_FOUND,
+            lists_multipart_uploads: true,
         },
     }
 }

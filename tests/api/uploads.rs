@@ -264,7 +264,7 @@ async fn extra_unsigned_metadata_cannot_change_what_tollgate_trusts() {
 async fn hostile_declarations_are_refused_with_the_right_status() {
     let app = spawn_app().await;
     let token = uploader(&app);
-    let max = app.settings.uploads.max_size_bytes;
+    let max = app.settings.uploads.max_multipart_bytes;
     let cases: Vec<(Value, StatusCode, &str)> = vec![
         (
             declaration("text/html", 10),
@@ -354,6 +354,18 @@ async fn hostile_declarations_are_refused_with_the_right_status() {
 }
 
 #[tokio::test]
+async fn uploads_are_disabled_without_an_id_secret() {
+    let app = crate::helpers::spawn_app_with(|s| s.uploads.id_secret = None).await;
+    let (status, answer) = create(&app, &uploader(&app), &declaration("video/mp4", 10)).await;
+    assert_error(
+        status,
+        &answer,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "uploads_disabled",
+    );
+}
+
+#[tokio::test]
 async fn only_uploaders_and_admins_may_upload() {
     let app = spawn_app().await;
     let body = declaration("video/mp4", 10);
@@ -409,4 +421,276 @@ async fn complete_checks_existence_ownership_and_what_was_authorised() {
         let (status, body) = complete(&app, id, &token).await;
         assert_error(status, &body, StatusCode::CONFLICT, "upload_mismatch");
     }
+}
+
+const MIB: usize = 1024 * 1024;
+
+/// An app whose multipart threshold is low enough for tests: parts of S3's minimum, 5 MiB.
+async fn multipart_app() -> TestApp {
+    crate::helpers::spawn_app_with(|s| {
+        s.uploads.multipart_threshold_bytes = 5 * MIB as u64;
+        s.uploads.part_size_bytes = 5 * MIB as u64;
+    })
+    .await
+}
+
+/// A recognisable 11 MiB body: three parts of 5, 5 and 1 MiB.
+fn big_video() -> Vec<u8> {
+    (0..11 * MIB).map(|i| (i % 251) as u8).collect()
+}
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+) -> (StatusCode, Value) {
+    let response = app
+        .http
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Uploads every part through its signed URL; returns the parts list for `complete`.
+async fn upload_parts(app: &TestApp, token: &str, created: &Value, body: &[u8]) -> Vec<Value> {
+    let (id, upload_id) = (
+        created["id"].as_str().unwrap(),
+        created["upload_id"].as_str().unwrap(),
+    );
+    let part_size = usize::try_from(created["part_size"].as_u64().unwrap()).unwrap();
+    let mut parts = Vec::new();
+    for (index, chunk) in body.chunks(part_size).enumerate() {
+        let number = index + 1;
+        let path = format!("/uploads/{id}/parts/{number}?upload_id={upload_id}");
+        let (status, signed) = send(app, reqwest::Method::GET, &path, token).await;
+        assert_eq!(status, StatusCode::OK, "{signed}");
+        assert_eq!(signed["size"], chunk.len());
+        let response = app
+            .http
+            .put(signed["url"].as_str().unwrap())
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "part {number}");
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        parts.push(json!({ "part_number": number, "etag": etag }));
+    }
+    parts
+}
+
+async fn complete_multipart(
+    app: &TestApp,
+    id: &str,
+    token: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let response = app
+        .http
+        .post(app.url(&format!("/uploads/{id}/complete")))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_multipart_upload_plays_back_byte_exact() {
+    let app = multipart_app().await;
+    let token = uploader(&app);
+    let body = big_video();
+    let (status, created) = create(&app, &token, &declaration("video/mp4", body.len())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["part_count"], 3);
+    assert_eq!(created["part_size"], 5 * MIB);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let upload_id = created["upload_id"].as_str().unwrap().to_owned();
+
+    // A part URL signs that part's exact length: one byte more is refused by the store.
+    let (_, signed) = send(
+        &app,
+        reqwest::Method::GET,
+        &format!("/uploads/{id}/parts/3?upload_id={upload_id}"),
+        &token,
+    )
+    .await;
+    let too_long = app
+        .http
+        .put(signed["url"].as_str().unwrap())
+        .body(vec![0u8; MIB + 1])
+        .send()
+        .await
+        .unwrap();
+    assert!(too_long.status().is_client_error(), "{}", too_long.status());
+    let (status, _) = send(
+        &app,
+        reqwest::Method::GET,
+        &format!("/uploads/{id}/parts/4?upload_id={upload_id}"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no part 4 in the plan");
+
+    let parts = upload_parts(&app, &token, &created, &body).await;
+    let (status, listed) = send(
+        &app,
+        reqwest::Method::GET,
+        &format!("/uploads/{id}/parts?upload_id={upload_id}"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let sizes: Vec<u64> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, [5 * MIB as u64, 5 * MIB as u64, MIB as u64]);
+
+    let (status, ready) = complete_multipart(
+        &app,
+        &id,
+        &token,
+        &json!({ "upload_id": upload_id, "parts": parts }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["size"], body.len());
+    assert_eq!(ready["status"], "ready");
+
+    let url = app.granted_url(&id, &token).await;
+    let fetched = app.fetch(&url).await.bytes().await.unwrap();
+    assert_eq!(fetched.len(), body.len());
+    assert!(fetched.as_ref() == body.as_slice(), "byte-exact");
+}
+
+#[tokio::test]
+async fn another_users_upload_cannot_be_signed_listed_completed_or_aborted() {
+    let app = multipart_app().await;
+    let token = uploader(&app);
+    let (_, created) = create(&app, &token, &declaration("video/mp4", 11 * MIB)).await;
+    let (id, upload_id) = (
+        created["id"].as_str().unwrap(),
+        created["upload_id"].as_str().unwrap(),
+    );
+    let mallory = app.token("mallory", &[], &["uploader"]);
+    for (method, path) in [
+        (
+            reqwest::Method::GET,
+            format!("/uploads/{id}/parts/1?upload_id={upload_id}"),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/uploads/{id}/parts?upload_id={upload_id}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/uploads/{id}?upload_id={upload_id}"),
+        ),
+    ] {
+        let (status, body) = send(&app, method, &path, &mallory).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let parts = json!({ "upload_id": upload_id, "parts": [{"part_number": 1, "etag": "\"x\""}] });
+    let (status, body) = complete_multipart(&app, id, &mallory, &parts).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    // An admin may.
+    let (status, _) = send(
+        &app,
+        reqwest::Method::GET,
+        &format!("/uploads/{id}/parts?upload_id={upload_id}"),
+        &app.token("root", &[], &["admin"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn abort_leaves_nothing_behind() {
+    let app = multipart_app().await;
+    let token = uploader(&app);
+    let body = big_video();
+    let (_, created) = create(&app, &token, &declaration("video/mp4", body.len())).await;
+    let (id, upload_id) = (
+        created["id"].as_str().unwrap(),
+        created["upload_id"].as_str().unwrap(),
+    );
+    upload_parts(&app, &token, &created, &body).await;
+    let (status, answer) = send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/uploads/{id}?upload_id={upload_id}"),
+        &token,
+    )
+    .await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({})));
+
+    let (status, answer) = send(
+        &app,
+        reqwest::Method::GET,
+        &format!("/uploads/{id}/parts?upload_id={upload_id}"),
+        &token,
+    )
+    .await;
+    assert_eq!(
+        status,
+        profile().parts_after_abort,
+        "{answer} on {}",
+        profile().name
+    );
+    if status == StatusCode::OK {
+        assert_eq!(answer, json!([]), "no part survives the abort");
+    } else {
+        assert_eq!(answer["error"]["code"], "upload_not_found");
+    }
+    assert!(!object_exists(&app, created["key"].as_str().unwrap()).await);
+    if profile().lists_multipart_uploads {
+        let uploads = app
+            .s3
+            .list_multipart_uploads()
+            .bucket(&app.settings.storage.bucket)
+            .prefix(created["key"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(uploads.uploads().is_empty(), "{uploads:?}");
+    }
+}
+
+#[tokio::test]
+async fn complete_with_a_wrong_total_is_refused() {
+    let app = multipart_app().await;
+    let token = uploader(&app);
+    let body = big_video();
+    let (_, created) = create(&app, &token, &declaration("video/mp4", body.len())).await;
+    let (id, upload_id) = (
+        created["id"].as_str().unwrap(),
+        created["upload_id"].as_str().unwrap(),
+    );
+    let parts = upload_parts(&app, &token, &created, &body).await;
+
+    // Leaving out the last part would assemble 10 MiB of a declared 11 MiB.
+    let short = json!({ "upload_id": upload_id, "parts": parts[..2] });
+    let (status, answer) = complete_multipart(&app, id, &token, &short).await;
+    assert_error(status, &answer, StatusCode::CONFLICT, "upload_mismatch");
+    assert!(!object_exists(&app, created["key"].as_str().unwrap()).await);
+
+    // The full list still completes.
+    let (status, _) = complete_multipart(
+        &app,
+        id,
+        &token,
+        &json!({ "upload_id": upload_id, "parts": parts }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
 }

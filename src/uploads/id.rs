@@ -1,0 +1,117 @@
+//! Upload ids that carry their owner and plan: `{uuidv7}-{size}-{part size}-{tag}`, the tag being
+//! an HMAC of the rest and the owner's `sub`. Any replica can tell from the id alone who may sign
+//! parts for, complete or abort an upload, and how long each part must be: no session store, and
+//! a caller holding someone else's id (or editing the size in it) cannot pass.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::PartPlan;
+use crate::domain::VideoId;
+
+/// 16 bytes of tag: 128 bits, 22 base64url characters.
+const TAG_BYTES: usize = 16;
+const TAG_CHARS: usize = 22;
+
+/// `(body, tag)` of an id; split by position, as base64url tags may contain `-`.
+fn split(id: &VideoId) -> Option<(&str, &str)> {
+    let s = id.as_str();
+    let cut = s.len().checked_sub(TAG_CHARS + 1)?;
+    let (body, rest) = s.split_at(cut);
+    Some((body, rest.strip_prefix('-')?))
+}
+
+pub struct UploadIds {
+    key: Vec<u8>,
+}
+
+impl UploadIds {
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            key: secret.to_vec(),
+        }
+    }
+
+    fn tag(&self, body: &str, owner: &str) -> [u8; TAG_BYTES] {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {
+            unreachable!("HMAC takes keys of any length")
+        };
+        mac.update(body.as_bytes());
+        mac.update(b"\0");
+        mac.update(owner.as_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut tag = [0u8; TAG_BYTES];
+        tag.copy_from_slice(&full[..TAG_BYTES]);
+        tag
+    }
+
+    /// A fresh, time-ordered id for `owner`'s upload cut as `plan`.
+    pub fn issue(&self, owner: &str, plan: PartPlan) -> VideoId {
+        let body = format!("{}-{}-{}", uuid::Uuid::now_v7(), plan.total, plan.part_size);
+        let tag = URL_SAFE_NO_PAD.encode(self.tag(&body, owner));
+        // At most 36 + 1 + 20 + 1 + 20 + 1 + 22 = 101 characters of [0-9a-f-] and base64url.
+        let Ok(id) = VideoId::parse(&format!("{body}-{tag}")) else {
+            unreachable!("upload ids are valid video ids")
+        };
+        id
+    }
+
+    /// The upload's plan when `id` was issued for `owner` (constant-time comparison).
+    pub fn plan_for(&self, id: &VideoId, owner: &str) -> Option<PartPlan> {
+        let (body, tag) = split(id)?;
+        let given = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        if given.len() != TAG_BYTES || !bool::from(given.ct_eq(&self.tag(body, owner))) {
+            return None;
+        }
+        Self::plan_in(body)
+    }
+
+    /// The plan written in `id`, without checking whose it is (admins act on any upload).
+    pub fn plan_unverified(id: &VideoId) -> Option<PartPlan> {
+        Self::plan_in(split(id)?.0)
+    }
+
+    fn plan_in(body: &str) -> Option<PartPlan> {
+        let mut fields = body.rsplitn(3, '-');
+        let part_size = fields.next()?.parse().ok()?;
+        let total = fields.next()?.parse().ok()?;
+        Some(PartPlan::new(total, part_size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn ids_are_bound_to_their_owner_plan_and_key() {
+        let ids = UploadIds::new(b"0123456789abcdef0123456789abcdef");
+        let plan = PartPlan::new(11 * MIB, 5 * MIB);
+        let id = ids.issue("alice", plan);
+        assert_eq!(ids.plan_for(&id, "alice"), Some(plan));
+        assert_eq!(ids.plan_for(&id, "bob"), None);
+        assert_eq!(
+            UploadIds::new(b"another key, 32 bytes long.....!").plan_for(&id, "alice"),
+            None
+        );
+
+        // Editing the size in the id breaks the tag.
+        let edited = id
+            .as_str()
+            .replace(&format!("-{}-", 11 * MIB), &format!("-{}-", 12 * MIB));
+        assert_ne!(edited, id.as_str());
+        assert_eq!(
+            ids.plan_for(&VideoId::parse(&edited).unwrap(), "alice"),
+            None
+        );
+        assert_eq!(
+            ids.plan_for(&VideoId::parse("plain").unwrap(), "alice"),
+            None
+        );
+    }
+}
