@@ -65,6 +65,16 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub presign: PresignSettings,
     pub uploads: UploadSettings,
+    pub cors: CorsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Origins allowed to call tollgate from a browser; `["*"]` for any; empty for none.
+    pub allowed_origins: Vec<String>,
+    /// Seconds a preflight answer may be cached.
+    pub max_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -258,6 +268,17 @@ impl Settings {
             }
         }
         self.validate_tiers(&mut problems);
+        for origin in &self.cors.allowed_origins {
+            if origin != "*" && !is_origin(origin) {
+                problems.push(format!(
+                    "cors.allowed_origins: {origin:?} is not an origin like https://app.example.com or \"*\""
+                ));
+            }
+        }
+        if self.cors.allowed_origins.len() > 1 && self.cors.allowed_origins.iter().any(|o| o == "*")
+        {
+            problems.push("cors.allowed_origins: \"*\" must stand alone".to_owned());
+        }
         self.uploads.validate(&mut problems);
 
         if self.entitlement.default_tier.trim().is_empty() {
@@ -519,6 +540,19 @@ fn check_url(raw: &str, https_unless_loopback: bool) -> Result<(), String> {
     }
 }
 
+/// `scheme://host[:port]`, exactly: what browsers send in `Origin`.
+fn is_origin(raw: &str) -> bool {
+    reqwest::Url::parse(raw).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some()
+            && url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && !raw.ends_with('/')
+            && url.username().is_empty()
+    })
+}
+
 fn is_loopback_host(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare == "localhost"
@@ -596,6 +630,27 @@ mod tests {
         assert!(p.contains("lowercase"), "{p}");
         assert!(p.contains("uploads.max_size_bytes"), "{p}");
         assert!(p.contains("put_max_expires_secs"), "{p}");
+    }
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        let mut s = base();
+        s.cors.allowed_origins = vec![
+            "https://app.example.com".to_owned(),
+            "http://localhost:5173".to_owned(),
+        ];
+        assert!(s.validate().is_ok());
+        for bad in [
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "app.example.com",
+            "ftp://x.y",
+        ] {
+            s.cors.allowed_origins = vec![bad.to_owned()];
+            assert!(problems(&s).contains("cors.allowed_origins"), "{bad}");
+        }
+        s.cors.allowed_origins = vec!["*".to_owned(), "https://a.example".to_owned()];
+        assert!(problems(&s).contains("must stand alone"));
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl Application {
         Ok(Self {
             listener,
             addr,
-            router: routes::router(state),
+            router: routes::router(state, &settings.cors),
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
             #[cfg(feature = "embedded-store")]
             store,

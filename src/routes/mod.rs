@@ -9,20 +9,25 @@ use std::any::Any;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::header::AUTHORIZATION;
+use std::time::Duration;
+
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::config::CorsSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::telemetry;
 
 /// The whole application as a `Router` (no listener): what tests and benches drive.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, cors: &CorsSettings) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -45,7 +50,37 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state);
-    with_middleware(routes)
+    let routes = with_middleware(routes);
+    match cors_layer(cors) {
+        Some(layer) => routes.layer(layer),
+        None => routes,
+    }
+}
+
+/// CORS for browser apps on other origins: the methods and headers tollgate's API uses. The
+/// bucket needs its own CORS rules for the presigned URLs (README).
+fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
+    if settings.allowed_origins.is_empty() {
+        return None;
+    }
+    let origins = if settings.allowed_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            settings
+                .allowed_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+            .allow_headers([AUTHORIZATION, CONTENT_TYPE, ACCEPT])
+            .expose_headers([telemetry::REQUEST_ID.clone()])
+            .max_age(Duration::from_secs(settings.max_age_secs)),
+    )
 }
 
 /// Request ids, access log, header redaction and panic recovery around `routes`.

@@ -6,6 +6,7 @@
 
 mod auth;
 mod cli;
+mod cors;
 mod health;
 mod helpers;
 mod jwks;
