@@ -3,6 +3,7 @@
 mod fallback;
 mod health;
 mod uploads;
+mod uppy;
 mod videos;
 
 use std::any::Any;
@@ -42,6 +43,20 @@ pub fn router(state: AppState, cors: &CorsSettings) -> Router {
         )
         .route("/uploads/{id}/parts", get(uploads::list_parts))
         .route("/uploads/{id}/parts/{n}", get(uploads::sign_part))
+        .route("/s3/params", get(uppy::params))
+        .route("/s3/multipart", post(uppy::create_multipart))
+        .route(
+            "/s3/multipart/{upload_id}",
+            get(uppy::list_parts).delete(uppy::abort),
+        )
+        .route(
+            "/s3/multipart/{upload_id}/{part_number}",
+            get(uppy::sign_part),
+        )
+        .route(
+            "/s3/multipart/{upload_id}/complete",
+            post(uppy::complete).layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
+        )
         .route(
             "/uploads/{id}/complete",
             post(uploads::complete_upload)

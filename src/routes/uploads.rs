@@ -96,7 +96,7 @@ pub struct UploadReady {
     status: &'static str,
 }
 
-fn upload_ids(state: &AppState) -> Result<&UploadIds, ApiError> {
+pub(super) fn upload_ids(state: &AppState) -> Result<&UploadIds, ApiError> {
     state.upload_ids.as_deref().ok_or(ApiError::UploadsDisabled)
 }
 
@@ -197,7 +197,7 @@ fn authorise(
     let checksum_sha256 = request.sha256.map(|b64| check_sha256(&b64)).transpose()?;
     Ok(PutObjectGrant {
         content_type: content_type.as_str().to_owned(),
-        content_length: request.size,
+        content_length: Some(request.size),
         metadata,
         checksum_sha256,
         if_none_match: limits.if_none_match,
@@ -224,7 +224,7 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
 }
 
 /// The upload named by `raw_id`, when `caller` owns it (or is an admin), with its plan.
-fn owned_upload(
+pub(super) fn owned_upload(
     state: &AppState,
     caller: &Caller,
     raw_id: &str,
@@ -275,7 +275,7 @@ pub async fn sign_part(
             &key,
             &upload_id,
             number,
-            size,
+            Some(size),
             state.presign.put_max_expires_secs,
         )
         .await?;

@@ -116,6 +116,10 @@ impl Storage {
         &self.bucket
     }
 
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
     /// Readiness: HEAD the bucket within the configured timeout.
     pub async fn check_bucket(&self) -> Result<(), StorageError> {
         let head = async {

@@ -48,7 +48,8 @@ pub fn effective_expiry_secs(
 #[derive(Debug, Clone)]
 pub struct PutObjectGrant {
     pub content_type: String,
-    pub content_length: u64,
+    /// Signed when known (Uppy's Companion protocol does not tell the size).
+    pub content_length: Option<u64>,
     /// `x-amz-meta-*` pairs (names without the prefix).
     pub metadata: Vec<(String, String)>,
     /// Base64 SHA-256 of the body, signed as `x-amz-checksum-sha256`.
@@ -121,16 +122,20 @@ impl Presigner {
         policy_max_secs: u64,
     ) -> Result<PresignedUrl, StorageError> {
         let (now, secs, config) = self.lifetime(None, policy_max_secs).await?;
-        let length = i64::try_from(grant.content_length).map_err(|_| {
-            StorageError::new(StorageErrorKind::Presign, "content length out of range")
-        })?;
+        let length = grant
+            .content_length
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| {
+                StorageError::new(StorageErrorKind::Presign, "content length out of range")
+            })?;
         let mut put = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
             .content_type(grant.content_type)
-            .content_length(length)
+            .set_content_length(length)
             .set_checksum_sha256(grant.checksum_sha256);
         for (name, value) in grant.metadata {
             put = put.metadata(name, value);
@@ -159,7 +164,7 @@ impl Presigner {
         key: &ObjectKey,
         upload_id: &str,
         number: u64,
-        content_length: u64,
+        content_length: Option<u64>,
         policy_max_secs: u64,
     ) -> Result<PresignedUrl, StorageError> {
         let (now, secs, config) = self.lifetime(None, policy_max_secs).await?;
@@ -176,7 +181,12 @@ impl Presigner {
             .key(key.as_str())
             .upload_id(upload_id)
             .part_number(i32::try_from(number).map_err(|_| out_of_range())?)
-            .content_length(i64::try_from(content_length).map_err(|_| out_of_range())?)
+            .set_content_length(
+                content_length
+                    .map(i64::try_from)
+                    .transpose()
+                    .map_err(|_| out_of_range())?,
+            )
             .presigned(config)
             .await
             .map_err(|e| {

@@ -21,6 +21,16 @@ impl PartPlan {
         }
     }
 
+    /// The plan of an upload whose size the client did not tell (Uppy's Companion protocol):
+    /// total 0, parts of any length.
+    pub fn unknown_size() -> Self {
+        Self::new(0, 0)
+    }
+
+    pub fn is_size_known(&self) -> bool {
+        self.total > 0
+    }
+
     /// The exact length of part `number` (1-based), `None` outside the plan.
     pub fn part_len(&self, number: u64) -> Option<u64> {
         if number == 0 || number > self.part_count {

@@ -13,4 +13,5 @@ mod jwks;
 mod logs;
 mod storage;
 mod uploads;
+mod uppy;
 mod videos;

@@ -1,0 +1,278 @@
+//! Uppy `@uppy/aws-s3` 4.x/5.x: the Companion-style `/s3/*` routes, behind the same Bearer JWT
+//! (the client merges `headers: {Authorization}` into every request).
+//!
+//! The protocol does not tell the file size. These uploads get ids with an unknown size: part
+//! URLs cannot sign a length, so the total is checked against the policy maximum when the upload
+//! is completed. Type, key, owner and tier are signed as for `POST /uploads`.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::uploads::{owned_upload, upload_ids};
+use crate::auth::Caller;
+use crate::domain::{ContentType, DownloadName, ObjectKey};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::PutObjectGrant;
+use crate::uploads::PartPlan;
+
+/// S3's largest part number.
+const MAX_PART_NUMBER: u64 = 10_000;
+
+#[derive(Debug, Deserialize)]
+pub struct CreateMultipart {
+    filename: String,
+    #[serde(rename = "type")]
+    content_type: String,
+    #[serde(default)]
+    metadata: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyQuery {
+    key: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompleteBody {
+    parts: Vec<UppyPart>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UppyPart {
+    part_number: u64,
+    #[serde(rename = "ETag")]
+    etag: String,
+}
+
+/// What every Uppy upload signs: type, owner, tier (from `metadata.access` when it names a known
+/// tier) and the sanitised file name.
+fn grant_for(
+    state: &AppState,
+    caller: &Caller,
+    filename: &str,
+    content_type: &str,
+    access: Option<&str>,
+) -> Result<PutObjectGrant, ApiError> {
+    if !state.policy.may_upload(caller) {
+        return Err(ApiError::Forbidden("uploading needs the uploader role"));
+    }
+    let content_type = ContentType::parse(content_type, &state.uploads.allowed_content_types)
+        .map_err(|_| ApiError::UnsupportedMediaType)?;
+    let access = access.map_or_else(|| state.uploads.default_access.clone(), str::to_owned);
+    if !state.policy.is_known_tier(&access) {
+        return Err(ApiError::BadRequest(format!(
+            "access {access:?} is not a known tier"
+        )));
+    }
+    let name = DownloadName::parse(filename).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(PutObjectGrant {
+        content_type: content_type.as_str().to_owned(),
+        content_length: None,
+        metadata: vec![
+            ("owner".to_owned(), caller.subject.clone()),
+            ("access".to_owned(), access),
+            ("filename".to_owned(), name.percent_encoded()),
+        ],
+        checksum_sha256: None,
+        if_none_match: state.uploads.if_none_match,
+    })
+}
+
+fn new_key(state: &AppState, caller: &Caller) -> Result<ObjectKey, ApiError> {
+    let id = upload_ids(state)?.issue(&caller.subject, PartPlan::unknown_size());
+    Ok(state.storage.key_for(&id)?)
+}
+
+/// The caller's upload behind `key` (`?key=`), or 403.
+fn owned_key(
+    state: &AppState,
+    caller: &Caller,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<(ObjectKey, PartPlan), ApiError> {
+    let Query(KeyQuery { key }) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let raw_id = key
+        .strip_prefix(state.storage.key_prefix())
+        .ok_or(ApiError::Forbidden("this key is not an upload of yours"))?;
+    let (_, key, plan) = owned_upload(state, caller, raw_id)?;
+    Ok((key, plan))
+}
+
+/// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned PUT.
+pub async fn params(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let filename = q
+        .get("filename")
+        .ok_or_else(|| ApiError::BadRequest("filename is required".to_owned()))?;
+    let content_type = q
+        .get("type")
+        .ok_or_else(|| ApiError::BadRequest("type is required".to_owned()))?;
+    let grant = grant_for(
+        &state,
+        &caller,
+        filename,
+        content_type,
+        q.get("metadata[access]").map(String::as_str),
+    )?;
+    let key = new_key(&state, &caller)?;
+    let presigned = state
+        .storage
+        .presigner
+        .put_object(&key, grant, state.presign.put_max_expires_secs)
+        .await?;
+    let headers: serde_json::Map<String, Value> = presigned
+        .headers
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect();
+    Ok(Json(
+        json!({ "method": "PUT", "url": presigned.url, "headers": headers }),
+    ))
+}
+
+/// `POST /s3/multipart` `{filename, type, metadata}` → `{key, uploadId}`.
+pub async fn create_multipart(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<CreateMultipart>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let access = request.metadata.get("access").and_then(Value::as_str);
+    let grant = grant_for(
+        &state,
+        &caller,
+        &request.filename,
+        &request.content_type,
+        access,
+    )?;
+    let key = new_key(&state, &caller)?;
+    let upload_id = state
+        .storage
+        .create_multipart(&key, &grant.content_type, grant.metadata)
+        .await?;
+    Ok(Json(json!({ "key": key.as_str(), "uploadId": upload_id })))
+}
+
+/// `GET /s3/multipart/{uploadId}/{partNumber}?key=` → `{url, expires}`.
+pub async fn sign_part(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, u64)>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path((upload_id, number)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (key, plan) = owned_key(&state, &caller, query)?;
+    if !(1..=MAX_PART_NUMBER).contains(&number) {
+        return Err(ApiError::BadRequest(format!(
+            "part number must be 1..={MAX_PART_NUMBER}"
+        )));
+    }
+    let length = if plan.is_size_known() {
+        plan.part_len(number)
+    } else {
+        None
+    };
+    let presigned = state
+        .storage
+        .presigner
+        .upload_part(
+            &key,
+            &upload_id,
+            number,
+            length,
+            state.presign.put_max_expires_secs,
+        )
+        .await?;
+    Ok(Json(
+        json!({ "url": presigned.url, "expires": presigned.expires_in }),
+    ))
+}
+
+/// `GET /s3/multipart/{uploadId}?key=` → `[{PartNumber, ETag, Size}]`.
+pub async fn list_parts(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(upload_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (key, _) = owned_key(&state, &caller, query)?;
+    let parts = state
+        .storage
+        .list_parts(&key, &upload_id)
+        .await?
+        .ok_or(ApiError::UploadNotFound)?;
+    let listed: Vec<Value> = parts
+        .into_iter()
+        .map(|p| json!({ "PartNumber": p.number, "ETag": p.etag, "Size": p.size }))
+        .collect();
+    Ok(Json(Value::Array(listed)))
+}
+
+/// `POST /s3/multipart/{uploadId}/complete?key=` `{parts}` → `{location, key}`.
+pub async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+    body: Result<Json<CompleteBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(upload_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (key, _) = owned_key(&state, &caller, query)?;
+    let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    // The size was never declared: the policy maximum is checked on what the store holds.
+    let stored = state
+        .storage
+        .list_parts(&key, &upload_id)
+        .await?
+        .ok_or(ApiError::UploadNotFound)?;
+    let total: u64 = stored
+        .iter()
+        .filter(|p| request.parts.iter().any(|r| r.part_number == p.number))
+        .map(|p| p.size)
+        .sum();
+    if total > state.uploads.max_multipart_bytes {
+        return Err(ApiError::TooLarge(state.uploads.max_multipart_bytes));
+    }
+    let parts: Vec<(u64, String)> = request
+        .parts
+        .into_iter()
+        .map(|p| (p.part_number, p.etag))
+        .collect();
+    if !state
+        .storage
+        .complete_multipart(&key, &upload_id, &parts)
+        .await?
+    {
+        return Err(ApiError::UploadNotFound);
+    }
+    Ok(Json(
+        json!({ "location": format!("/{}/{}", state.storage.bucket(), key), "key": key.as_str() }),
+    ))
+}
+
+/// `DELETE /s3/multipart/{uploadId}?key=` → `{}`.
+pub async fn abort(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(upload_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (key, _) = owned_key(&state, &caller, query)?;
+    if !state.storage.abort_multipart(&key, &upload_id).await? {
+        return Err(ApiError::UploadNotFound);
+    }
+    Ok(Json(json!({})))
+}
