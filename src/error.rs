@@ -2,6 +2,7 @@
 //! Internal details (S3 messages, token contents) are logged with the request id, never returned.
 
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -170,6 +171,32 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// Malformed paths and queries are the client's: 400 with the extractor's explanation.
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
+        Self::BadRequest(e.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        Self::BadRequest(e.body_text())
+    }
+}
+
+/// JSON bodies: too large is 413, anything else (not JSON, wrong shape, unknown field) is 400.
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::BadRequest(
+                "the body must be JSON (Content-Type: application/json)".to_owned(),
+            ),
+            _ => Self::BadRequest(e.body_text()),
+        }
     }
 }
 

@@ -111,7 +111,7 @@ pub async fn create_upload(
     if !state.policy.may_upload(&caller) {
         return Err(ApiError::Forbidden("uploading needs the uploader role"));
     }
-    let Json(request) = body.map_err(|e| json_rejection(&e))?;
+    let Json(request) = body?;
     let size = request.size;
     let multipart = size > state.uploads.multipart_threshold_bytes;
     if multipart && request.sha256.is_some() {
@@ -213,16 +213,6 @@ fn check_sha256(b64: &str) -> Result<String, ApiError> {
     }
 }
 
-fn json_rejection(rejection: &JsonRejection) -> ApiError {
-    match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::BadRequest(
-            "the body must be JSON (Content-Type: application/json)".to_owned(),
-        ),
-        _ => ApiError::BadRequest(rejection.body_text()),
-    }
-}
-
 /// The upload named by `raw_id`, when `caller` owns it (or is an admin), with its plan.
 pub(super) fn owned_upload(
     state: &AppState,
@@ -246,7 +236,7 @@ pub(super) fn owned_upload(
 fn upload_id_query(
     query: Result<Query<UploadIdQuery>, QueryRejection>,
 ) -> Result<String, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Query(q) = query?;
     if q.upload_id.is_empty() || q.upload_id.len() > 1024 {
         return Err(ApiError::BadRequest(
             "upload_id must be 1 to 1024 characters".to_owned(),
@@ -262,7 +252,7 @@ pub async fn sign_part(
     path: Result<Path<(String, u64)>, PathRejection>,
     query: Result<Query<UploadIdQuery>, QueryRejection>,
 ) -> Result<Json<PartUrl>, ApiError> {
-    let Path((raw_id, number)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path((raw_id, number)) = path?;
     let (_, key, plan) = owned_upload(&state, &caller, &raw_id)?;
     let upload_id = upload_id_query(query)?;
     let size = plan.part_len(number).ok_or_else(|| {
@@ -293,7 +283,7 @@ pub async fn list_parts(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<UploadIdQuery>, QueryRejection>,
 ) -> Result<Json<Vec<PartInfo>>, ApiError> {
-    let Path(raw_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path(raw_id) = path?;
     let (_, key, _) = owned_upload(&state, &caller, &raw_id)?;
     let upload_id = upload_id_query(query)?;
     let parts = state
@@ -320,7 +310,7 @@ pub async fn abort_upload(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<UploadIdQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(raw_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path(raw_id) = path?;
     let (id, key, _) = owned_upload(&state, &caller, &raw_id)?;
     let upload_id = upload_id_query(query)?;
     if !state.storage.abort_multipart(&key, &upload_id).await? {
@@ -382,7 +372,7 @@ pub async fn complete_upload(
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UploadReady>, ApiError> {
-    let Path(raw_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path(raw_id) = path?;
     let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::BadRequest(e.body_text()),

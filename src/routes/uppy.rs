@@ -97,7 +97,7 @@ fn owned_key(
     caller: &Caller,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<(ObjectKey, PartPlan), ApiError> {
-    let Query(KeyQuery { key }) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Query(KeyQuery { key }) = query?;
     let raw_id = key
         .strip_prefix(state.storage.key_prefix())
         .ok_or(ApiError::Forbidden("this key is not an upload of yours"))?;
@@ -111,7 +111,7 @@ pub async fn params(
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Query(q) = query?;
     let filename = q
         .get("filename")
         .ok_or_else(|| ApiError::BadRequest("filename is required".to_owned()))?;
@@ -147,7 +147,7 @@ pub async fn create_multipart(
     caller: Caller,
     body: Result<Json<CreateMultipart>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(request) = body?;
     let access = request.metadata.get("access").and_then(Value::as_str);
     let grant = grant_for(
         &state,
@@ -171,7 +171,7 @@ pub async fn sign_part(
     path: Result<Path<(String, u64)>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path((upload_id, number)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path((upload_id, number)) = path?;
     let (key, plan) = owned_key(&state, &caller, query)?;
     if !(1..=MAX_PART_NUMBER).contains(&number) {
         return Err(ApiError::BadRequest(format!(
@@ -206,7 +206,7 @@ pub async fn list_parts(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(upload_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path(upload_id) = path?;
     let (key, _) = owned_key(&state, &caller, query)?;
     let parts = state
         .storage
@@ -228,9 +228,9 @@ pub async fn complete(
     query: Result<Query<KeyQuery>, QueryRejection>,
     body: Result<Json<CompleteBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(upload_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path(upload_id) = path?;
     let (key, _) = owned_key(&state, &caller, query)?;
-    let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(request) = body?;
     // The size was never declared: the policy maximum is checked on what the store holds.
     let stored = state
         .storage
@@ -269,7 +269,7 @@ pub async fn abort(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(upload_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path(upload_id) = path?;
     let (key, _) = owned_key(&state, &caller, query)?;
     if !state.storage.abort_multipart(&key, &upload_id).await? {
         return Err(ApiError::UploadNotFound);

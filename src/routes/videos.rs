@@ -59,9 +59,9 @@ pub async fn video_url(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<UrlParams>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Path(raw_id) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path(raw_id) = path?;
     let id = VideoId::parse(&raw_id)?;
-    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Query(params) = query?;
     let disposition = content_disposition(&params, &id)?;
     if params.expires_in == Some(0) {
         return Err(ApiError::BadRequest(
