@@ -4,7 +4,10 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use tracing::Level;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterFn, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -19,35 +22,42 @@ const SECRET_QUERY_PARAMS: [&str; 3] = [
     "X-Amz-Security-Token",
 ];
 
-/// Caps applied after any filter, `RUST_LOG` included, because these targets print secrets when
-/// verbose: the AWS SDK's signer prints canonical requests (credential scope, session token) at
-/// `trace`, its runtime signed request headers; the embedded store (s3s) prints whole requests,
-/// `Authorization` headers and presigned query strings, at `debug`.
-const SECRET_BEARING_TARGETS: [&str; 4] = [
-    "aws_sigv4=debug",
-    "aws_smithy_runtime=debug",
-    "s3s=info",
-    "s3s_fs=info",
+/// Targets that print secrets when verbose, and the most verbose level they may log at, whatever
+/// the filter (`RUST_LOG` included): the AWS SDK's signer prints canonical requests (credential
+/// scope, session token) at `trace`, its runtime signed request headers; the embedded store (s3s)
+/// prints whole requests, `Authorization` headers and presigned query strings, at `debug`.
+const SECRET_BEARING_TARGETS: [(&str, Level); 3] = [
+    ("aws_sigv4", Level::DEBUG),
+    ("aws_smithy_runtime", Level::DEBUG),
+    ("s3s", Level::INFO), // and s3s_fs
 ];
 
-/// `directives` (EnvFilter syntax) with the caps above.
-pub fn env_filter(directives: &str) -> EnvFilter {
-    SECRET_BEARING_TARGETS
-        .iter()
-        .filter_map(|cap| cap.parse().ok())
-        .fold(EnvFilter::new(directives), EnvFilter::add_directive)
+/// Drops the events of [`SECRET_BEARING_TARGETS`] above their level. A filter, not `EnvFilter`
+/// directives: a directive for a target would also *raise* it above the configured level.
+pub fn secret_filter() -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool + Clone> {
+    filter_fn(|meta| {
+        !SECRET_BEARING_TARGETS
+            .iter()
+            .any(|(target, max)| meta.target().starts_with(target) && meta.level() > max)
+    })
 }
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(settings: &LogSettings) {
     let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.filter.clone());
-    let filter = env_filter(&directives);
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry().with(EnvFilter::new(directives));
     let _ = match settings.format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_filter(secret_filter()),
+            )
             .try_init(),
-        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Pretty => registry
+            .with(tracing_subscriber::fmt::layer().with_filter(secret_filter()))
+            .try_init(),
     };
 }
 

@@ -4,6 +4,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::helpers::{Meta, spawn_app};
 
@@ -27,15 +29,40 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
+/// tollgate's subscriber (as `telemetry::init` builds it) for `directives`, writing to `captured`.
+fn subscriber(directives: &str, captured: &Captured) -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::registry()
+        .with(EnvFilter::new(directives))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(captured.clone())
+                .with_filter(tollgate::telemetry::secret_filter()),
+        )
+}
+
+#[tokio::test]
+async fn the_default_filter_logs_nothing_more_verbose_than_info() {
+    let captured = Captured::default();
+    let _guard = tracing::subscriber::set_default(subscriber("info", &captured));
+    let app = spawn_app().await;
+    app.put_video("gold-1", b"gold", Meta::tier("gold")).await;
+    app.granted_url("gold-1", &app.token("alice", &["gold"], &[]))
+        .await;
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("access granted"), "the capture works");
+    let verbose: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("DEBUG") || l.contains("TRACE"))
+        .collect();
+    assert!(verbose.is_empty(), "{}", verbose.join("\n"));
+}
+
 #[tokio::test]
 async fn tokens_and_url_secrets_never_reach_the_logs_even_at_trace() {
-    // With tollgate's own filter, as `RUST_LOG=trace` would give.
+    // With tollgate's own subscriber, as `RUST_LOG=trace` would give.
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tollgate::telemetry::env_filter("trace"))
-        .with_ansi(false)
-        .with_writer(captured.clone())
-        .finish();
+    let subscriber = subscriber("trace", &captured);
     // #[tokio::test] runs the app's tasks on this thread, so a thread-local subscriber sees them.
     let _guard = tracing::subscriber::set_default(subscriber);
 
