@@ -88,12 +88,27 @@ impl Application {
 
         // Not fatal: the store may come up after us; /readyz reports it meanwhile. A key that may
         // not read, or a wrong region, is an operator error worth shouting about.
-        match tokio::join!(storage.check_bucket(), storage.check_read()) {
-            (Ok(()), Ok(())) => {
-                tracing::info!(bucket = storage.bucket(), "storage reachable and readable");
+        let uploads_enabled = settings.uploads.id_secret.is_some();
+        let write = async {
+            if uploads_enabled {
+                storage.check_write().await
+            } else {
+                Ok(())
             }
-            (bucket, read) => {
-                for e in [bucket.err(), read.err()].into_iter().flatten() {
+        };
+        match tokio::join!(storage.check_bucket(), storage.check_read(), write) {
+            (Ok(()), Ok(()), Ok(())) => {
+                tracing::info!(
+                    bucket = storage.bucket(),
+                    uploads_enabled,
+                    "storage reachable with the permissions tollgate needs"
+                );
+            }
+            (bucket, read, write) => {
+                for e in [bucket.err(), read.err(), write.err()]
+                    .into_iter()
+                    .flatten()
+                {
                     if matches!(
                         e.kind,
                         StorageErrorKind::Forbidden | StorageErrorKind::WrongRegion

@@ -121,6 +121,7 @@ pub async fn create_upload(
         ));
     }
     let grant = authorise(&state, &caller, request)?;
+    state.storage.ensure_writable().await?;
 
     // tollgate chooses the key: time-ordered, unguessable, bound to its owner, never the client's.
     let plan = PartPlan::new(size, state.uploads.part_size_bytes);

@@ -86,7 +86,9 @@ fn grant_for(
     })
 }
 
-fn new_key(state: &AppState, caller: &Caller) -> Result<ObjectKey, ApiError> {
+/// A fresh key for `caller`, once the store is known to let tollgate's key write.
+async fn new_key(state: &AppState, caller: &Caller) -> Result<ObjectKey, ApiError> {
+    state.storage.ensure_writable().await?;
     let id = upload_ids(state)?.issue(&caller.subject, PartPlan::unknown_size());
     Ok(state.storage.key_for(&id)?)
 }
@@ -125,7 +127,7 @@ pub async fn params(
         content_type,
         q.get("metadata[access]").map(String::as_str),
     )?;
-    let key = new_key(&state, &caller)?;
+    let key = new_key(&state, &caller).await?;
     let presigned = state
         .storage
         .presigner
@@ -156,7 +158,7 @@ pub async fn create_multipart(
         &request.content_type,
         access,
     )?;
-    let key = new_key(&state, &caller)?;
+    let key = new_key(&state, &caller).await?;
     let upload_id = state
         .storage
         .create_multipart(&key, &grant.content_type, grant.metadata)

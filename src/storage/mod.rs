@@ -22,7 +22,7 @@ pub use embedded::{EmbeddedStore, EmbeddedStoreError, StoreKey};
 pub use metadata::{MetadataCache, ObjectMeta};
 pub use multipart::StoredPart;
 pub use presign::{PresignedUrl, Presigner, PutObjectGrant, effective_expiry_secs};
-pub use probe::{PROBE_KEY, ReadProbe};
+pub use probe::{Capability, CapabilityProbe, PROBE_KEY};
 pub use put::{VideoMetadata, put_video};
 
 use crate::config::StorageSettings;
@@ -81,7 +81,8 @@ pub struct Storage {
     key_prefix: String,
     internal: Client,
     readiness_timeout: std::time::Duration,
-    pub read_probe: ReadProbe,
+    pub read_probe: CapabilityProbe,
+    pub write_probe: CapabilityProbe,
     pub metadata: MetadataCache,
     pub presigner: Presigner,
 }
@@ -96,7 +97,14 @@ impl Storage {
         Self {
             bucket: settings.bucket.clone(),
             key_prefix: settings.key_prefix.clone(),
-            read_probe: ReadProbe::new(
+            read_probe: CapabilityProbe::new(
+                Capability::Read,
+                clients.internal.clone(),
+                settings.bucket.clone(),
+                settings.region.clone(),
+            ),
+            write_probe: CapabilityProbe::new(
+                Capability::Write,
                 clients.internal.clone(),
                 settings.bucket.clone(),
                 settings.region.clone(),
@@ -142,6 +150,24 @@ impl Storage {
             .await
     }
 
+    /// Readiness where uploads are enabled: may tollgate's key write objects?
+    pub async fn check_write(&self) -> Result<(), StorageError> {
+        self.within_timeout("write probe", self.write_probe.check())
+            .await
+    }
+
+    /// Refuses to sign upload URLs with a key the store does not let write.
+    pub async fn ensure_writable(&self) -> Result<(), StorageError> {
+        if self.write_probe.allowed_now().await {
+            Ok(())
+        } else {
+            Err(StorageError::new(
+                StorageErrorKind::Forbidden,
+                "tollgate's key may not write objects; not signing upload URLs that would fail",
+            ))
+        }
+    }
+
     async fn within_timeout(
         &self,
         what: &str,
@@ -171,7 +197,7 @@ impl Storage {
 
     /// Refuses to sign with a key the store does not let read: such URLs could only fail.
     pub async fn ensure_readable(&self) -> Result<(), StorageError> {
-        if self.read_probe.readable().await {
+        if self.read_probe.allowed_now().await {
             Ok(())
         } else {
             Err(StorageError::new(

@@ -45,6 +45,7 @@ pub struct ExternalStore {
     pub bucket: String,
     pub read_write: (String, String),
     pub write_only: Option<(String, String)>,
+    pub read_only: Option<(String, String)>,
 }
 
 static EXTERNAL: LazyLock<Option<ExternalStore>> = LazyLock::new(|| {
@@ -64,6 +65,11 @@ static EXTERNAL: LazyLock<Option<ExternalStore>> = LazyLock::new(|| {
             var("WRITE_ONLY_ACCESS_KEY").unwrap_or_else(|| "tollgate-write-only".to_owned()),
             var("WRITE_ONLY_SECRET_KEY")
                 .unwrap_or_else(|| "tollgate-write-only-secret-dev-only".to_owned()),
+        )),
+        read_only: Some((
+            var("READ_ONLY_ACCESS_KEY").unwrap_or_else(|| "tollgate-read-only".to_owned()),
+            var("READ_ONLY_SECRET_KEY")
+                .unwrap_or_else(|| "tollgate-read-only-secret-dev-only".to_owned()),
         )),
     })
 });
@@ -187,6 +193,8 @@ pub enum Signer {
     ReadWrite,
     /// A key allowed to write but not to read: the seeds' "signer lacks permission" case.
     WriteOnly,
+    /// A key allowed to read but not to write: upload URLs it signs could only fail.
+    ReadOnly,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -259,9 +267,9 @@ pub async fn spawn_app_opts(options: Options, customize: impl FnOnce(&mut Settin
     );
 
     // Step 1: the store, and the keys it knows.
-    let needs_harness_store = options.gated || options.signer == Signer::WriteOnly;
+    let needs_harness_store = options.gated || options.signer != Signer::ReadWrite;
     let mut harness_store = None;
-    let (store_endpoint, read_write, write_only) = match external_store() {
+    let (store_endpoint, read_write, write_only, read_only) = match external_store() {
         Some(ext) => {
             // A shared bucket: each app gets its own key prefix.
             settings.storage.key_prefix = format!("t{}/", uuid::Uuid::new_v4().simple());
@@ -271,12 +279,17 @@ pub async fn spawn_app_opts(options: Options, customize: impl FnOnce(&mut Settin
                 Some(ext.endpoint.clone()),
                 ext.read_write.clone(),
                 ext.write_only.clone(),
+                ext.read_only.clone(),
             )
         }
         None if needs_harness_store => {
             let write_only = (
                 "write-only-key".to_owned(),
                 "write-only-secret-0123456789".to_owned(),
+            );
+            let read_only = (
+                "read-only-key".to_owned(),
+                "read-only-secret-0123456789".to_owned(),
             );
             let keys = vec![
                 StoreKey {
@@ -291,15 +304,21 @@ pub async fn spawn_app_opts(options: Options, customize: impl FnOnce(&mut Settin
                     read: false,
                     write: true,
                 },
+                StoreKey {
+                    access_key: read_only.0.clone(),
+                    secret_key: read_only.1.clone(),
+                    read: true,
+                    write: false,
+                },
             ];
             let store = EmbeddedStore::start_with_keys(&settings.storage, keys)
                 .await
                 .expect("harness store");
             let endpoint = store.endpoint();
             harness_store = Some(store);
-            (Some(endpoint), dev_key, Some(write_only))
+            (Some(endpoint), dev_key, Some(write_only), Some(read_only))
         }
-        None => (None, dev_key, None),
+        None => (None, dev_key, None, None),
     };
 
     // Step 2: tollgate's view of it: its own embedded store, or an endpoint (maybe gated).
@@ -319,6 +338,7 @@ pub async fn spawn_app_opts(options: Options, customize: impl FnOnce(&mut Settin
     let signer = match options.signer {
         Signer::ReadWrite => read_write.clone(),
         Signer::WriteOnly => write_only.expect("the store under test has a write-only key"),
+        Signer::ReadOnly => read_only.expect("the store under test has a read-only key"),
     };
     settings.storage.access_key_id = Some(signer.0);
     settings.storage.secret_access_key = Some(tollgate::config::Secret::new(signer.1));

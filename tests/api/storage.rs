@@ -114,3 +114,61 @@ async fn a_wrong_region_is_reported_where_the_store_checks_regions() {
         assert_eq!(app.fetch(&url).await.status(), StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn a_signer_without_write_permission_gets_503_for_uploads_while_playback_works() {
+    let app = spawn_app_opts(
+        Options {
+            signer: Signer::ReadOnly,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await;
+    app.put_video("free-1", b"free", Meta::tier("free")).await;
+
+    let response = app.get("/readyz", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["checks"]["storage_read"]["status"], "ok", "{body}");
+    let reason = body["checks"]["storage_write"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("may not write") && reason.contains("s3:PutObject"),
+        "{body}"
+    );
+
+    let uploader = app.token("ursula", &[], &["uploader"]);
+    let response = app
+        .http
+        .post(app.url("/uploads"))
+        .bearer_auth(&uploader)
+        .json(&serde_json::json!({"content_type": "video/mp4", "size": 10}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert_error(
+        status,
+        &response.json().await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_forbidden",
+    );
+
+    // Playback needs only read.
+    let url = app.granted_url("free-1", &app.token("bob", &[], &[])).await;
+    assert_eq!(app.fetch(&url).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_write_probe_is_skipped_when_uploads_are_disabled() {
+    let app = spawn_app_with(|s| s.uploads.id_secret = None).await;
+    let body: Value = app.get("/readyz", None).await.json().await.unwrap();
+    assert_eq!(
+        body["checks"]["storage_write"],
+        serde_json::json!({"status": "skipped"}),
+        "{body}"
+    );
+    assert_eq!(body["status"], "ready");
+}
