@@ -43,25 +43,12 @@ pub fn router(state: AppState, cors: &CorsSettings) -> Router {
         )
         .route("/uploads/{id}/parts", get(uploads::list_parts))
         .route("/uploads/{id}/parts/{n}", get(uploads::sign_part))
-        .route("/s3/params", get(uppy::params))
-        .route("/s3/multipart", post(uppy::create_multipart))
-        .route(
-            "/s3/multipart/{upload_id}",
-            get(uppy::list_parts).delete(uppy::abort),
-        )
-        .route(
-            "/s3/multipart/{upload_id}/{part_number}",
-            get(uppy::sign_part),
-        )
-        .route(
-            "/s3/multipart/{upload_id}/complete",
-            post(uppy::complete).layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
-        )
         .route(
             "/uploads/{id}/complete",
             post(uploads::complete_upload)
                 .layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
         )
+        .merge(uppy_routes())
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state);
@@ -96,6 +83,26 @@ fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
             .expose_headers([telemetry::REQUEST_ID.clone()])
             .max_age(Duration::from_secs(settings.max_age_secs)),
     )
+}
+
+/// Uppy 4.x/5.x's Companion-style routes, answering errors in Companion's shape too.
+fn uppy_routes() -> Router<AppState> {
+    Router::new()
+        .route("/s3/params", get(uppy::params))
+        .route("/s3/multipart", post(uppy::create_multipart))
+        .route(
+            "/s3/multipart/{upload_id}",
+            get(uppy::list_parts).delete(uppy::abort),
+        )
+        .route(
+            "/s3/multipart/{upload_id}/{part_number}",
+            get(uppy::sign_part),
+        )
+        .route(
+            "/s3/multipart/{upload_id}/complete",
+            post(uppy::complete).layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
+        )
+        .route_layer(axum::middleware::from_fn(uppy::companion_errors))
 }
 
 /// Request ids, access log, header redaction and panic recovery around `routes`.

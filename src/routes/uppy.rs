@@ -8,8 +8,13 @@
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::body::Body;
+use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_LENGTH;
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -20,6 +25,35 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::PutObjectGrant;
 use crate::uploads::PartPlan;
+
+/// Companion's error shape, which `@uppy/companion-client` reads: a top-level `message` (shown to
+/// the user for 4xx) and `requestId`, beside tollgate's own `error` object.
+pub async fn companion_errors(request: Request, next: Next) -> Response {
+    // The request id middleware runs outside this one: the id is on the request already.
+    let request_id = request
+        .headers()
+        .get(&crate::telemetry::REQUEST_ID)
+        .cloned();
+    let response = next.run(request).await;
+    if response.status().is_success() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    if let Some(message) = value.pointer("/error/message").cloned() {
+        value["message"] = message;
+    }
+    if let Some(id) = request_id.as_ref().and_then(|v| v.to_str().ok()) {
+        value["requestId"] = Value::from(id);
+    }
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(value.to_string()))
+}
 
 /// S3's largest part number.
 const MAX_PART_NUMBER: u64 = 10_000;

@@ -97,6 +97,14 @@ async fn a_multipart_upload_through_the_4x_routes_plays_back_byte_exact() {
     )
     .await;
     assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
+    // Companion's error shape, which @uppy/companion-client shows to the user.
+    assert_eq!(answer["message"], answer["error"]["message"], "{answer}");
+    assert!(
+        answer["requestId"]
+            .as_str()
+            .is_some_and(|id| id.len() == 36),
+        "{answer}"
+    );
 
     // completeMultipartUpload
     let (status, done) = call(
