@@ -89,6 +89,7 @@ fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
 fn uppy_routes() -> Router<AppState> {
     Router::new()
         .route("/s3/params", get(uppy::params))
+        .route("/s3/sign", post(uppy::sign))
         .route("/s3/multipart", post(uppy::create_multipart))
         .route(
             "/s3/multipart/{upload_id}",

@@ -23,7 +23,7 @@ use crate::auth::Caller;
 use crate::domain::{ContentType, DownloadName, ObjectKey};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::PutObjectGrant;
+use crate::storage::{MultipartOperation, PutObjectGrant};
 use crate::uploads::PartPlan;
 
 /// Companion's error shape, which `@uppy/companion-client` reads: a top-level `message` (shown to
@@ -127,18 +127,27 @@ async fn new_key(state: &AppState, caller: &Caller) -> Result<ObjectKey, ApiErro
     Ok(state.storage.key_for(&id)?)
 }
 
-/// The caller's upload behind `key` (`?key=`), or 403.
+/// The caller's upload behind `key`, or 403.
+fn owned_key_str(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+) -> Result<(ObjectKey, PartPlan), ApiError> {
+    let raw_id = key
+        .strip_prefix(state.storage.key_prefix())
+        .ok_or(ApiError::Forbidden("this key is not an upload of yours"))?;
+    let (_, key, plan) = owned_upload(state, caller, raw_id)?;
+    Ok((key, plan))
+}
+
+/// The caller's upload behind `?key=`, or 403.
 fn owned_key(
     state: &AppState,
     caller: &Caller,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<(ObjectKey, PartPlan), ApiError> {
     let Query(KeyQuery { key }) = query?;
-    let raw_id = key
-        .strip_prefix(state.storage.key_prefix())
-        .ok_or(ApiError::Forbidden("this key is not an upload of yours"))?;
-    let (_, key, plan) = owned_upload(state, caller, raw_id)?;
-    Ok((key, plan))
+    owned_key_str(state, caller, &key)
 }
 
 /// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned PUT.
@@ -311,4 +320,130 @@ pub async fn abort(
         return Err(ApiError::UploadNotFound);
     }
     Ok(Json(json!({})))
+}
+
+/// Uppy 6.x `signRequest(req)`: `{method, key, uploadId?, partNumber?, contentType?}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignRequest {
+    method: String,
+    key: String,
+    upload_id: Option<String>,
+    part_number: Option<u64>,
+    content_type: Option<String>,
+    /// Requested lifetime in seconds; clamped to `presign.put_max_expires_secs`.
+    expires_in: Option<u64>,
+}
+
+/// Signed headers for the browser, without those it may not set (`Host`, `Content-Length`: it
+/// sends the real length itself, which is what was signed).
+fn headers_json(headers: Vec<(String, String)>) -> Value {
+    Value::Object(
+        headers
+            .into_iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "host" | "content-length"))
+            .map(|(k, v)| (k, v.into()))
+            .collect(),
+    )
+}
+
+/// `POST /s3/sign`: a presigned URL for exactly one S3 operation, which the client then calls
+/// itself (6.x parses S3's XML). New objects get a tollgate-chosen key (returned as `key`) with
+/// owner, tier and name signed in; operations on an existing upload need the caller to own it.
+pub async fn sign(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<SignRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(request) = body?;
+    if request.expires_in == Some(0) {
+        return Err(ApiError::BadRequest(
+            "expiresIn must be at least 1".to_owned(),
+        ));
+    }
+    let put_max = request
+        .expires_in
+        .map_or(state.presign.put_max_expires_secs, |asked| {
+            asked.min(state.presign.put_max_expires_secs)
+        });
+    let method = request.method.to_ascii_uppercase();
+    match (
+        method.as_str(),
+        request.upload_id.as_deref(),
+        request.part_number,
+    ) {
+        // PutObject and CreateMultipartUpload: a new object.
+        ("PUT" | "POST", None, None) => {
+            let content_type = request
+                .content_type
+                .as_deref()
+                .ok_or_else(|| ApiError::BadRequest("contentType is required".to_owned()))?;
+            // The client's key is only a name suggestion.
+            let name = request.key.rsplit('/').next().unwrap_or_default();
+            let grant = grant_for(&state, &caller, name, content_type, None)?;
+            let key = new_key(&state, &caller).await?;
+            let presigned = if method == "PUT" {
+                state
+                    .storage
+                    .presigner
+                    .put_object(&key, grant, put_max)
+                    .await?
+            } else {
+                let mut headers = vec![("content-type".to_owned(), grant.content_type)];
+                headers.extend(
+                    grant
+                        .metadata
+                        .into_iter()
+                        .map(|(k, v)| (format!("x-amz-meta-{k}"), v)),
+                );
+                state
+                    .storage
+                    .presigner
+                    .multipart_operation(MultipartOperation::Create, &key, headers, put_max)
+                    .await?
+            };
+            Ok(Json(
+                json!({ "url": presigned.url, "key": key.as_str(), "headers": headers_json(presigned.headers) }),
+            ))
+        }
+        // UploadPart, ListParts, CompleteMultipartUpload, AbortMultipartUpload: the caller's upload.
+        (_, Some(upload_id), part_number) => {
+            let (key, plan) = owned_key_str(&state, &caller, &request.key)?;
+            let operation = match (method.as_str(), part_number) {
+                ("PUT", Some(number)) => {
+                    if !(1..=MAX_PART_NUMBER).contains(&number) {
+                        return Err(ApiError::BadRequest(format!(
+                            "partNumber must be 1..={MAX_PART_NUMBER}"
+                        )));
+                    }
+                    let length = if plan.is_size_known() {
+                        plan.part_len(number)
+                    } else {
+                        None
+                    };
+                    let presigned = state
+                        .storage
+                        .presigner
+                        .upload_part(&key, upload_id, number, length, put_max)
+                        .await?;
+                    return Ok(Json(
+                        json!({ "url": presigned.url, "headers": headers_json(presigned.headers) }),
+                    ));
+                }
+                ("GET", None) => MultipartOperation::ListParts { upload_id },
+                ("POST", None) => MultipartOperation::Complete { upload_id },
+                ("DELETE", None) => MultipartOperation::Abort { upload_id },
+                _ => return Err(ApiError::BadRequest("unsupported operation".to_owned())),
+            };
+            let presigned = state
+                .storage
+                .presigner
+                .multipart_operation(operation, &key, Vec::new(), put_max)
+                .await?;
+            Ok(Json(
+                json!({ "url": presigned.url, "headers": headers_json(presigned.headers) }),
+            ))
+        }
+        _ => Err(ApiError::BadRequest("unsupported operation".to_owned())),
+    }
 }

@@ -18,6 +18,8 @@ use crate::config::StorageSettings;
 pub struct S3Clients {
     pub internal: Client,
     pub public: Client,
+    /// The host in presigned URLs (AWS's regional endpoint when none is configured).
+    pub public_endpoint: String,
     pub credentials: Arc<CredentialsCache>,
 }
 
@@ -75,7 +77,9 @@ impl S3Clients {
         };
         Ok(Self {
             internal: with_endpoint(endpoint),
-            public: with_endpoint(public_endpoint),
+            public: with_endpoint(public_endpoint.clone()),
+            public_endpoint: public_endpoint
+                .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", settings.region)),
             credentials,
         })
     }

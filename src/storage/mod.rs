@@ -10,6 +10,7 @@ mod multipart;
 mod presign;
 mod probe;
 mod put;
+mod sigv4;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub use multipart::StoredPart;
 pub use presign::{PresignedUrl, Presigner, PutObjectGrant, effective_expiry_secs};
 pub use probe::{Capability, CapabilityProbe, PROBE_KEY};
 pub use put::{VideoMetadata, put_video};
+pub use sigv4::MultipartOperation;
 
 use crate::config::StorageSettings;
 use crate::domain::{ObjectKey, VideoId};
@@ -110,7 +112,14 @@ impl Storage {
                 settings.region.clone(),
             ),
             metadata: MetadataCache::new(clients.internal.clone(), settings),
-            presigner: Presigner::new(clients.public, settings.bucket.clone(), credentials, clock),
+            presigner: Presigner::new(
+                clients.public,
+                settings.bucket.clone(),
+                credentials,
+                clock,
+                clients.public_endpoint.clone(),
+                settings.region.clone(),
+            ),
             internal: clients.internal,
             readiness_timeout: settings.readiness_timeout(),
         }

@@ -71,6 +71,9 @@ pub struct Presigner {
     bucket: String,
     credentials: Arc<CredentialsCache>,
     clock: SharedClock,
+    /// Host written into URLs signed without the SDK (path style).
+    endpoint: String,
+    region: String,
 }
 
 impl Presigner {
@@ -79,17 +82,37 @@ impl Presigner {
         bucket: String,
         credentials: Arc<CredentialsCache>,
         clock: SharedClock,
+        endpoint: String,
+        region: String,
     ) -> Self {
         Self {
             client,
             bucket,
             credentials,
             clock,
+            endpoint,
+            region,
         }
     }
 
+    pub(super) fn credentials(&self) -> &CredentialsCache {
+        &self.credentials
+    }
+
+    pub(super) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub(super) fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub(super) fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
     /// The lifetime for a new URL and its start, or why none can be given.
-    async fn lifetime(
+    pub(super) async fn lifetime(
         &self,
         requested_secs: Option<u64>,
         policy_max_secs: u64,

@@ -191,3 +191,211 @@ async fn s3_params_signs_one_put_with_type_owner_and_tier() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// `POST /s3/sign` as Uppy 6.x's `signRequest` callback would call it.
+async fn sign(app: &TestApp, token: &str, request: Value) -> (StatusCode, Value) {
+    call(app, reqwest::Method::POST, "/s3/sign", token, Some(request)).await
+}
+
+/// Calls S3 with a signed answer, as the 6.x client does: the URL, its headers, a body.
+async fn s3_call(
+    app: &TestApp,
+    method: reqwest::Method,
+    signed: &Value,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = app
+        .http
+        .request(method, signed["url"].as_str().unwrap())
+        .body(body);
+    for (name, value) in signed["headers"].as_object().into_iter().flatten() {
+        request = request.header(name, value.as_str().unwrap());
+    }
+    request.send().await.unwrap()
+}
+
+fn xml_value(xml: &str, tag: &str) -> Option<String> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(xml[start..end].to_owned())
+}
+
+#[tokio::test]
+async fn a_multipart_upload_through_s3_sign_plays_back_byte_exact() {
+    let app = spawn_app().await;
+    let token = app.token("ursula", &[], &["uploader"]);
+    let body: Vec<u8> = (0..6 * MIB).map(|i| (i % 239) as u8).collect();
+
+    // CreateMultipartUpload: tollgate picks the key and signs owner and tier into the request.
+    let (status, signed) = sign(
+        &app,
+        &token,
+        json!({"method": "POST", "key": "uploads/big.mp4", "contentType": "video/mp4"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let key = signed["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with(&app.settings.storage.key_prefix), "{key}");
+    assert_eq!(signed["headers"]["x-amz-meta-owner"], "ursula");
+    let created = s3_call(&app, reqwest::Method::POST, &signed, Vec::new()).await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let upload_id = xml_value(&created.text().await.unwrap(), "UploadId").expect("UploadId");
+
+    // Another user holding key and uploadId gets nothing signed.
+    let mallory = app.token("mallory", &[], &["uploader"]);
+    let part = json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": 1});
+    let (status, answer) = sign(&app, &mallory, part.clone()).await;
+    assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
+
+    // UploadPart ×2.
+    let mut completion = String::from("<CompleteMultipartUpload>");
+    for (index, chunk) in body.chunks(5 * MIB).enumerate() {
+        let number = index + 1;
+        let (status, signed) = sign(
+            &app,
+            &token,
+            json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": number}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{signed}");
+        let response = s3_call(&app, reqwest::Method::PUT, &signed, chunk.to_vec()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        completion.push_str(&format!(
+            "<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>"
+        ));
+    }
+    completion.push_str("</CompleteMultipartUpload>");
+
+    // ListParts, then CompleteMultipartUpload with S3's XML.
+    let (_, signed) = sign(
+        &app,
+        &token,
+        json!({"method": "GET", "key": key, "uploadId": upload_id}),
+    )
+    .await;
+    let listed = s3_call(&app, reqwest::Method::GET, &signed, Vec::new()).await;
+    assert_eq!(listed.status(), StatusCode::OK);
+    assert!(
+        listed
+            .text()
+            .await
+            .unwrap()
+            .contains("<PartNumber>2</PartNumber>")
+    );
+    let (_, signed) = sign(
+        &app,
+        &token,
+        json!({"method": "POST", "key": key, "uploadId": upload_id}),
+    )
+    .await;
+    let done = s3_call(
+        &app,
+        reqwest::Method::POST,
+        &signed,
+        completion.into_bytes(),
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::OK);
+
+    let id = key.strip_prefix(&app.settings.storage.key_prefix).unwrap();
+    let url = app.granted_url(id, &token).await;
+    let fetched = app.fetch(&url).await.bytes().await.unwrap();
+    assert!(fetched.as_ref() == body.as_slice(), "byte-exact");
+}
+
+#[tokio::test]
+async fn s3_sign_covers_put_object_and_abort_and_refuses_the_rest() {
+    let app = spawn_app().await;
+    let token = app.token("ursula", &[], &["uploader"]);
+
+    let (status, signed) = sign(
+        &app,
+        &token,
+        json!({"method": "PUT", "key": "clip.mp4", "contentType": "video/mp4", "expiresIn": 60}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    // Uppy 6.x may ask for a shorter lifetime; a browser may not set Content-Length or Host.
+    assert!(
+        signed["url"].as_str().unwrap().contains("X-Amz-Expires=60"),
+        "{signed}"
+    );
+    let headers = signed["headers"].as_object().unwrap();
+    assert!(
+        !headers.contains_key("content-length") && !headers.contains_key("host"),
+        "{signed}"
+    );
+    assert_eq!(
+        s3_call(&app, reqwest::Method::PUT, &signed, b"clip".to_vec())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let id = signed["key"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&app.settings.storage.key_prefix)
+        .unwrap()
+        .to_owned();
+    let url = app.granted_url(&id, &token).await;
+    assert_eq!(
+        app.fetch(&url).await.bytes().await.unwrap().as_ref(),
+        b"clip"
+    );
+
+    let (_, signed) = sign(
+        &app,
+        &token,
+        json!({"method": "POST", "key": "x.mp4", "contentType": "video/mp4"}),
+    )
+    .await;
+    let key = signed["key"].as_str().unwrap().to_owned();
+    let created = s3_call(&app, reqwest::Method::POST, &signed, Vec::new()).await;
+    let upload_id = xml_value(&created.text().await.unwrap(), "UploadId").unwrap();
+    let (_, signed) = sign(
+        &app,
+        &token,
+        json!({"method": "DELETE", "key": key, "uploadId": upload_id}),
+    )
+    .await;
+    assert!(
+        s3_call(&app, reqwest::Method::DELETE, &signed, Vec::new())
+            .await
+            .status()
+            .is_success()
+    );
+
+    for (request, expected) in [
+        (
+            json!({"method": "PUT", "key": "a.html", "contentType": "text/html"}),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            json!({"method": "PUT", "key": "a.mp4"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"method": "PATCH", "key": key, "uploadId": upload_id}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"method": "GET", "key": "videos/someone-elses", "uploadId": "u"}),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            json!({"method": "PUT", "key": "a.mp4", "contentType": "video/mp4", "bucket": "other"}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, answer) = sign(&app, &token, request.clone()).await;
+        assert_eq!(status, expected, "{request} → {answer}");
+    }
+    let (status, _) = sign(
+        &app,
+        &app.token("bob", &[], &[]),
+        json!({"method": "PUT", "key": "a.mp4", "contentType": "video/mp4"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
