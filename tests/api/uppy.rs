@@ -399,3 +399,39 @@ async fn s3_sign_covers_put_object_and_abort_and_refuses_the_rest() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn aborting_through_the_4x_route_leaves_no_object() {
+    let app = spawn_app().await;
+    let token = app.token("ursula", &[], &["uploader"]);
+    let (_, created) = call(
+        &app,
+        reqwest::Method::POST,
+        "/s3/multipart",
+        &token,
+        Some(json!({ "filename": "a.mp4", "type": "video/mp4", "metadata": {} })),
+    )
+    .await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    let (q_key, q_upload) = (encode(&key), encode(created["uploadId"].as_str().unwrap()));
+    let path = format!("/s3/multipart/{q_upload}?key={q_key}");
+    let (status, answer) = call(
+        &app,
+        reqwest::Method::DELETE,
+        &path,
+        &app.token("mallory", &[], &["uploader"]),
+        None,
+    )
+    .await;
+    assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
+    let (status, answer) = call(&app, reqwest::Method::DELETE, &path, &token, None).await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({})));
+    let head = app
+        .s3
+        .head_object()
+        .bucket(&app.settings.storage.bucket)
+        .key(&key)
+        .send()
+        .await;
+    assert!(head.is_err(), "no object after abort");
+}
