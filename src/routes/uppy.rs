@@ -23,7 +23,7 @@ use crate::auth::Caller;
 use crate::domain::{ContentType, DownloadName, ObjectKey};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::{MultipartOperation, PutObjectGrant};
+use crate::storage::{MultipartOperation, PresignedUrl, PutObjectGrant};
 use crate::uploads::PartPlan;
 
 /// Companion's error shape, which `@uppy/companion-client` reads: a top-level `message` (shown to
@@ -209,15 +209,16 @@ pub async fn create_multipart(
     Ok(Json(json!({ "key": key.as_str(), "uploadId": upload_id })))
 }
 
-/// `GET /s3/multipart/{uploadId}/{partNumber}?key=` → `{url, expires}`.
-pub async fn sign_part(
-    State(state): State<AppState>,
-    caller: Caller,
-    path: Result<Path<(String, u64)>, PathRejection>,
-    query: Result<Query<KeyQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Path((upload_id, number)) = path?;
-    let (key, plan) = owned_key(&state, &caller, query)?;
+/// An UploadPart URL for part `number` of the caller's upload: its exact length signed when the
+/// plan knows the size (uploads started with `POST /uploads`), none otherwise.
+async fn presign_part(
+    state: &AppState,
+    key: &ObjectKey,
+    plan: PartPlan,
+    upload_id: &str,
+    number: u64,
+    expires_secs: u64,
+) -> Result<PresignedUrl, ApiError> {
     if !(1..=MAX_PART_NUMBER).contains(&number) {
         return Err(ApiError::BadRequest(format!(
             "part number must be 1..={MAX_PART_NUMBER}"
@@ -228,17 +229,31 @@ pub async fn sign_part(
     } else {
         None
     };
-    let presigned = state
+    Ok(state
         .storage
         .presigner
-        .upload_part(
-            &key,
-            &upload_id,
-            number,
-            length,
-            state.presign.put_max_expires_secs,
-        )
-        .await?;
+        .upload_part(key, upload_id, number, length, expires_secs)
+        .await?)
+}
+
+/// `GET /s3/multipart/{uploadId}/{partNumber}?key=` → `{url, expires}`.
+pub async fn sign_part(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, u64)>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path((upload_id, number)) = path?;
+    let (key, plan) = owned_key(&state, &caller, query)?;
+    let presigned = presign_part(
+        &state,
+        &key,
+        plan,
+        &upload_id,
+        number,
+        state.presign.put_max_expires_secs,
+    )
+    .await?;
     Ok(Json(
         json!({ "url": presigned.url, "expires": presigned.expires_in }),
     ))
@@ -411,21 +426,8 @@ pub async fn sign(
             let (key, plan) = owned_key_str(&state, &caller, &request.key)?;
             let operation = match (method.as_str(), part_number) {
                 ("PUT", Some(number)) => {
-                    if !(1..=MAX_PART_NUMBER).contains(&number) {
-                        return Err(ApiError::BadRequest(format!(
-                            "partNumber must be 1..={MAX_PART_NUMBER}"
-                        )));
-                    }
-                    let length = if plan.is_size_known() {
-                        plan.part_len(number)
-                    } else {
-                        None
-                    };
-                    let presigned = state
-                        .storage
-                        .presigner
-                        .upload_part(&key, upload_id, number, length, put_max)
-                        .await?;
+                    let presigned =
+                        presign_part(&state, &key, plan, upload_id, number, put_max).await?;
                     return Ok(Json(
                         json!({ "url": presigned.url, "headers": headers_json(presigned.headers) }),
                     ));
