@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::domain::{ContentType, DownloadName, ObjectKey, VideoId};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::PutObjectGrant;
+use crate::storage::{PresignedUrl, PutObjectGrant};
 use crate::uploads::{PartPlan, UploadIds};
 
 /// Largest `POST /uploads` body.
@@ -55,7 +55,8 @@ pub struct MultipartCreated {
 #[derive(Debug, Serialize)]
 pub struct PartUrl {
     part_number: u64,
-    size: u64,
+    /// The signed length; `null` for uploads whose size was never declared (Uppy's protocols).
+    size: Option<u64>,
     #[serde(flatten)]
     url: UrlResponse,
 }
@@ -246,6 +247,40 @@ fn upload_id_query(
     Ok(q.upload_id)
 }
 
+/// S3's largest part number.
+const MAX_PART_NUMBER: u64 = 10_000;
+
+/// An UploadPart URL for part `number` of the caller's upload. When the plan knows the size
+/// (`POST /uploads`), only the plan's part numbers are signed, each with its exact length; when it
+/// does not (Uppy's protocols), any part number S3 accepts, with no length.
+pub(super) async fn presign_part(
+    state: &AppState,
+    key: &ObjectKey,
+    plan: PartPlan,
+    upload_id: &str,
+    number: u64,
+    expires_secs: u64,
+) -> Result<(PresignedUrl, Option<u64>), ApiError> {
+    let length = if plan.is_size_known() {
+        let length = plan.part_len(number).ok_or_else(|| {
+            ApiError::BadRequest(format!("part number must be 1..={}", plan.part_count))
+        })?;
+        Some(length)
+    } else if (1..=MAX_PART_NUMBER).contains(&number) {
+        None
+    } else {
+        return Err(ApiError::BadRequest(format!(
+            "part number must be 1..={MAX_PART_NUMBER}"
+        )));
+    };
+    let presigned = state
+        .storage
+        .presigner
+        .upload_part(key, upload_id, number, length, expires_secs)
+        .await?;
+    Ok((presigned, length))
+}
+
 /// `GET /uploads/{id}/parts/{n}?upload_id=`: a PUT URL for part `n`, its exact length signed.
 pub async fn sign_part(
     State(state): State<AppState>,
@@ -256,23 +291,18 @@ pub async fn sign_part(
     let Path((raw_id, number)) = path?;
     let (_, key, plan) = owned_upload(&state, &caller, &raw_id)?;
     let upload_id = upload_id_query(query)?;
-    let size = plan.part_len(number).ok_or_else(|| {
-        ApiError::BadRequest(format!("part number must be 1..={}", plan.part_count))
-    })?;
-    let presigned = state
-        .storage
-        .presigner
-        .upload_part(
-            &key,
-            &upload_id,
-            number,
-            Some(size),
-            state.presign.put_max_expires_secs,
-        )
-        .await?;
+    let (presigned, length) = presign_part(
+        &state,
+        &key,
+        plan,
+        &upload_id,
+        number,
+        state.presign.put_max_expires_secs,
+    )
+    .await?;
     Ok(Json(PartUrl {
         part_number: number,
-        size,
+        size: length,
         url: UrlResponse::from(presigned),
     }))
 }

@@ -18,12 +18,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::uploads::{owned_upload, upload_ids};
+use super::uploads::{owned_upload, presign_part, upload_ids};
 use crate::auth::Caller;
 use crate::domain::{ContentType, DownloadName, ObjectKey};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::{MultipartOperation, PresignedUrl, PutObjectGrant};
+use crate::storage::{MultipartOperation, PutObjectGrant};
 use crate::uploads::PartPlan;
 
 /// Companion's error shape, which `@uppy/companion-client` reads: a top-level `message` (shown to
@@ -54,9 +54,6 @@ pub async fn companion_errors(request: Request, next: Next) -> Response {
     parts.headers.remove(CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(value.to_string()))
 }
-
-/// S3's largest part number.
-const MAX_PART_NUMBER: u64 = 10_000;
 
 #[derive(Debug, Deserialize)]
 pub struct CreateMultipart {
@@ -209,33 +206,6 @@ pub async fn create_multipart(
     Ok(Json(json!({ "key": key.as_str(), "uploadId": upload_id })))
 }
 
-/// An UploadPart URL for part `number` of the caller's upload: its exact length signed when the
-/// plan knows the size (uploads started with `POST /uploads`), none otherwise.
-async fn presign_part(
-    state: &AppState,
-    key: &ObjectKey,
-    plan: PartPlan,
-    upload_id: &str,
-    number: u64,
-    expires_secs: u64,
-) -> Result<PresignedUrl, ApiError> {
-    if !(1..=MAX_PART_NUMBER).contains(&number) {
-        return Err(ApiError::BadRequest(format!(
-            "part number must be 1..={MAX_PART_NUMBER}"
-        )));
-    }
-    let length = if plan.is_size_known() {
-        plan.part_len(number)
-    } else {
-        None
-    };
-    Ok(state
-        .storage
-        .presigner
-        .upload_part(key, upload_id, number, length, expires_secs)
-        .await?)
-}
-
 /// `GET /s3/multipart/{uploadId}/{partNumber}?key=` → `{url, expires}`.
 pub async fn sign_part(
     State(state): State<AppState>,
@@ -245,7 +215,7 @@ pub async fn sign_part(
 ) -> Result<Json<Value>, ApiError> {
     let Path((upload_id, number)) = path?;
     let (key, plan) = owned_key(&state, &caller, query)?;
-    let presigned = presign_part(
+    let (presigned, _) = presign_part(
         &state,
         &key,
         plan,
@@ -426,7 +396,7 @@ pub async fn sign(
             let (key, plan) = owned_key_str(&state, &caller, &request.key)?;
             let operation = match (method.as_str(), part_number) {
                 ("PUT", Some(number)) => {
-                    let presigned =
+                    let (presigned, _) =
                         presign_part(&state, &key, plan, upload_id, number, put_max).await?;
                     return Ok(Json(
                         json!({ "url": presigned.url, "headers": headers_json(presigned.headers) }),
