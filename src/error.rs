@@ -2,7 +2,7 @@
 //! Internal details (S3 messages, token contents) are logged with the request id, never returned.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -195,6 +195,16 @@ impl From<JsonRejection> for ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::BadRequest(
                 "the body must be JSON (Content-Type: application/json)".to_owned(),
             ),
+            _ => Self::BadRequest(e.body_text()),
+        }
+    }
+}
+
+/// Raw bodies: too large is 413, anything else 400.
+impl From<BytesRejection> for ApiError {
+    fn from(e: BytesRejection) -> Self {
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             _ => Self::BadRequest(e.body_text()),
         }
     }

@@ -121,7 +121,17 @@ pub async fn create_upload(
                 .to_owned(),
         ));
     }
-    let grant = authorise(&state, &caller, request)?;
+    let grant = authorise(
+        &state,
+        &caller,
+        &Declaration {
+            content_type: &request.content_type,
+            size: Some(size),
+            filename: request.filename.as_deref(),
+            access: request.access.as_deref(),
+            sha256: request.sha256.as_deref(),
+        },
+    )?;
     state.storage.ensure_writable().await?;
 
     // tollgate chooses the key: time-ordered, unguessable, bound to its owner, never the client's.
@@ -157,31 +167,41 @@ pub async fn create_upload(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// The declaration turned into what the URL will allow, or the reason it is refused.
-fn authorise(
+/// What a client declares about an upload; `size` and `sha256` are unknown on Uppy's protocols.
+pub(super) struct Declaration<'a> {
+    pub content_type: &'a str,
+    pub size: Option<u64>,
+    pub filename: Option<&'a str>,
+    pub access: Option<&'a str>,
+    pub sha256: Option<&'a str>,
+}
+
+/// The declaration turned into what the URL will allow, or the reason it is refused: the rules
+/// of every upload API (type allowlist, size limits, known tier, sanitised name, owner).
+pub(super) fn authorise(
     state: &AppState,
     caller: &Caller,
-    request: CreateUpload,
+    declared: &Declaration<'_>,
 ) -> Result<PutObjectGrant, ApiError> {
     let limits = &state.uploads;
-    let content_type = ContentType::parse(&request.content_type, &limits.allowed_content_types)
+    let content_type = ContentType::parse(declared.content_type, &limits.allowed_content_types)
         .map_err(|_| ApiError::UnsupportedMediaType)?;
-    if request.size == 0 {
-        return Err(ApiError::BadRequest(
-            "size must be at least 1 byte".to_owned(),
-        ));
+    if let Some(size) = declared.size {
+        if size == 0 {
+            return Err(ApiError::BadRequest(
+                "size must be at least 1 byte".to_owned(),
+            ));
+        }
+        let max = if size > limits.multipart_threshold_bytes {
+            limits.max_multipart_bytes
+        } else {
+            limits.max_size_bytes
+        };
+        if size > max {
+            return Err(ApiError::TooLarge(max));
+        }
     }
-    let max = if request.size > limits.multipart_threshold_bytes {
-        limits.max_multipart_bytes
-    } else {
-        limits.max_size_bytes
-    };
-    if request.size > max {
-        return Err(ApiError::TooLarge(max));
-    }
-    let access = request
-        .access
-        .unwrap_or_else(|| limits.default_access.clone());
+    let access = declared.access.unwrap_or(&limits.default_access).to_owned();
     if !state.policy.is_known_tier(&access) {
         return Err(ApiError::BadRequest(format!(
             "access {access:?} is not a known tier"
@@ -190,16 +210,18 @@ fn authorise(
     let mut metadata = vec![
         ("owner".to_owned(), caller.subject.clone()),
         ("access".to_owned(), access),
-        ("size".to_owned(), request.size.to_string()),
     ];
-    if let Some(raw) = request.filename {
-        let name = DownloadName::parse(&raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if let Some(size) = declared.size {
+        metadata.push(("size".to_owned(), size.to_string()));
+    }
+    if let Some(raw) = declared.filename {
+        let name = DownloadName::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         metadata.push(("filename".to_owned(), name.percent_encoded()));
     }
-    let checksum_sha256 = request.sha256.map(|b64| check_sha256(&b64)).transpose()?;
+    let checksum_sha256 = declared.sha256.map(check_sha256).transpose()?;
     Ok(PutObjectGrant {
         content_type: content_type.as_str().to_owned(),
-        content_length: Some(request.size),
+        content_length: declared.size,
         metadata,
         checksum_sha256,
         if_none_match: limits.if_none_match,
@@ -404,10 +426,7 @@ pub async fn complete_upload(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UploadReady>, ApiError> {
     let Path(raw_id) = path?;
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::BadRequest(e.body_text()),
-    })?;
+    let body = body?;
     // A multipart upload names its S3 upload and parts; a single upload sends no body.
     if !body.is_empty() {
         let request: CompleteMultipart = serde_json::from_slice(&body)

@@ -18,9 +18,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::uploads::{owned_upload, presign_part, upload_ids};
+use super::uploads::{Declaration, authorise, owned_upload, presign_part, upload_ids};
 use crate::auth::Caller;
-use crate::domain::{ContentType, DownloadName, ObjectKey};
+use crate::domain::ObjectKey;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::{MultipartOperation, PutObjectGrant};
@@ -84,7 +84,7 @@ pub struct UppyPart {
 }
 
 /// What every Uppy upload signs: type, owner, tier (from `metadata.access` when it names a known
-/// tier) and the sanitised file name.
+/// tier) and the sanitised file name, by the rules of `POST /uploads`; the size is unknown.
 fn grant_for(
     state: &AppState,
     caller: &Caller,
@@ -95,26 +95,14 @@ fn grant_for(
     if !state.policy.may_upload(caller) {
         return Err(ApiError::Forbidden("uploading needs the uploader role"));
     }
-    let content_type = ContentType::parse(content_type, &state.uploads.allowed_content_types)
-        .map_err(|_| ApiError::UnsupportedMediaType)?;
-    let access = access.map_or_else(|| state.uploads.default_access.clone(), str::to_owned);
-    if !state.policy.is_known_tier(&access) {
-        return Err(ApiError::BadRequest(format!(
-            "access {access:?} is not a known tier"
-        )));
-    }
-    let name = DownloadName::parse(filename).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(PutObjectGrant {
-        content_type: content_type.as_str().to_owned(),
-        content_length: None,
-        metadata: vec![
-            ("owner".to_owned(), caller.subject.clone()),
-            ("access".to_owned(), access),
-            ("filename".to_owned(), name.percent_encoded()),
-        ],
-        checksum_sha256: None,
-        if_none_match: state.uploads.if_none_match,
-    })
+    let declared = Declaration {
+        content_type,
+        size: None,
+        filename: Some(filename),
+        access,
+        sha256: None,
+    };
+    authorise(state, caller, &declared)
 }
 
 /// A fresh key for `caller`, once the store is known to let tollgate's key write.

@@ -82,6 +82,11 @@ impl MetadataCache {
             .map_err(|e| (*e).clone())
     }
 
+    /// Forgets what is cached for `key`.
+    pub async fn invalidate(&self, key: &ObjectKey) {
+        self.cache.invalidate(key).await;
+    }
+
     /// HEADs the object now (not from the cache) and caches the answer: after an upload.
     pub async fn refresh(&self, key: &ObjectKey) -> Result<Entry, StorageError> {
         let entry = self.head(key).await?;

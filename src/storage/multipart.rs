@@ -135,7 +135,9 @@ impl Storage {
             .await;
         match result {
             Ok(_) => {
-                self.metadata.refresh(key).await?;
+                // The key now names an object: forget any cached "not found". The caller that
+                // needs its metadata HEADs it once (`complete_upload`).
+                self.metadata.invalidate(key).await;
                 Ok(true)
             }
             Err(e) if is_no_such_upload(&e) => Ok(false),
