@@ -154,6 +154,8 @@ pub struct StorageSettings {
     /// Host written into presigned URLs; defaults to `endpoint`.
     pub public_endpoint: Option<String>,
     pub force_path_style: bool,
+    /// Who writes presigned URLs: tollgate's own SigV4 signer or aws-sdk-s3.
+    pub signer: crate::storage::SignerKind,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<Secret>,
     /// Object key of video `{id}` is `key_prefix + id`.

@@ -59,7 +59,7 @@ impl Application {
         let endpoint = None;
 
         let clients = S3Clients::new(&settings.storage, endpoint, Arc::clone(&clock)).await?;
-        let storage = Arc::new(Storage::new(&settings.storage, clients, Arc::clone(&clock)));
+        let storage = Arc::new(Storage::new(&settings.storage, clients, Arc::clone(&clock)).await?);
         let jwks = start_jwks(&settings).await?;
         let state = AppState {
             verifier: Arc::new(TokenVerifier::new(&settings.auth, jwks, clock)),

@@ -22,7 +22,10 @@ pub use credentials::CredentialsCache;
 pub use embedded::{EmbeddedStore, EmbeddedStoreError, StoreKey};
 pub use metadata::{MetadataCache, ObjectMeta};
 pub use multipart::StoredPart;
-pub use presign::{PresignedUrl, Presigner, PutObjectGrant, effective_expiry_secs};
+pub use presign::{
+    ObjectRequest, PresignedUrl, Presigner, PutObjectGrant, Signed, SignerKind,
+    effective_expiry_secs,
+};
 pub use probe::{Capability, CapabilityProbe, PROBE_KEY};
 pub use put::{VideoMetadata, put_video};
 pub use sigv4::MultipartOperation;
@@ -90,13 +93,23 @@ pub struct Storage {
 }
 
 impl Storage {
-    pub fn new(
+    pub async fn new(
         settings: &StorageSettings,
         clients: S3Clients,
         clock: crate::clock::SharedClock,
-    ) -> Self {
+    ) -> Result<Self, StorageError> {
         let credentials = Arc::clone(&clients.credentials);
-        Self {
+        let presigner = Presigner::new(
+            clients.public,
+            settings.bucket.clone(),
+            credentials,
+            clock,
+            clients.public_endpoint.clone(),
+            settings.region.clone(),
+            settings.signer,
+        )
+        .await?;
+        Ok(Self {
             bucket: settings.bucket.clone(),
             key_prefix: settings.key_prefix.clone(),
             read_probe: CapabilityProbe::new(
@@ -112,17 +125,10 @@ impl Storage {
                 settings.region.clone(),
             ),
             metadata: MetadataCache::new(clients.internal.clone(), settings),
-            presigner: Presigner::new(
-                clients.public,
-                settings.bucket.clone(),
-                credentials,
-                clock,
-                clients.public_endpoint.clone(),
-                settings.region.clone(),
-            ),
+            presigner,
             internal: clients.internal,
             readiness_timeout: settings.readiness_timeout(),
-        }
+        })
     }
 
     pub fn key_for(&self, id: &VideoId) -> Result<ObjectKey, crate::domain::ParseError> {

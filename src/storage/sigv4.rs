@@ -11,19 +11,11 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 
-use super::presign::{PresignedUrl, Presigner};
+use super::presign::{KEY_PATH, PresignedUrl, Presigner, QUERY};
 use super::{StorageError, StorageErrorKind};
 use crate::domain::ObjectKey;
-
-/// S3 URI encoding: everything but unreserved characters (and `/` in paths).
-const S3_QUERY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-const S3_PATH: &AsciiSet = &S3_QUERY.remove(b'/');
 
 /// A multipart operation on one upload.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +41,7 @@ impl MultipartOperation<'_> {
             Self::ListParts { upload_id }
             | Self::Complete { upload_id }
             | Self::Abort { upload_id } => {
-                format!("uploadId={}", utf8_percent_encode(upload_id, S3_QUERY))
+                format!("uploadId={}", utf8_percent_encode(upload_id, QUERY))
             }
         }
     }
@@ -69,16 +61,13 @@ impl Presigner {
         headers: Vec<(String, String)>,
         policy_max_secs: u64,
     ) -> Result<PresignedUrl, StorageError> {
-        let (now, secs, _) = self.lifetime(None, policy_max_secs).await?;
-        let credentials = self.credentials().get().await.map_err(|e| {
-            StorageError::new(StorageErrorKind::Credentials, crate::error::error_chain(&e))
-        })?;
+        let (credentials, now, secs) = self.lifetime(None, policy_max_secs).await?;
         let identity = Identity::from(credentials);
         let url = format!(
             "{}/{}/{}?{}",
             self.endpoint().trim_end_matches('/'),
             self.bucket(),
-            utf8_percent_encode(key.as_str(), S3_PATH),
+            utf8_percent_encode(key.as_str(), KEY_PATH),
             operation.query()
         );
         let host = url

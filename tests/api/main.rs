@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod jwks;
 mod logs;
+mod signers;
 mod storage;
 mod uploads;
 mod uppy;

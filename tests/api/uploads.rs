@@ -11,7 +11,7 @@ type Override<'a> = Option<(&'a str, &'a str)>;
 const VIDEO: &[u8] = b"\x00\x00\x00\x18ftypmp42 an uploaded video, byte-exact";
 
 /// `POST /uploads` as `token`; returns status and body.
-async fn create(app: &TestApp, token: &str, body: &Value) -> (StatusCode, Value) {
+pub(crate) async fn create(app: &TestApp, token: &str, body: &Value) -> (StatusCode, Value) {
     let response = app
         .http
         .post(app.url("/uploads"))
@@ -24,13 +24,13 @@ async fn create(app: &TestApp, token: &str, body: &Value) -> (StatusCode, Value)
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn declaration(content_type: &str, size: usize) -> Value {
+pub(crate) fn declaration(content_type: &str, size: usize) -> Value {
     json!({ "content_type": content_type, "size": size, "filename": "Été trip.mp4", "access": "premium" })
 }
 
 /// PUTs `body` to a presigned URL with the returned headers; `override_header` replaces one.
 /// `Content-Length` is always the body's real length, as any HTTP client sends it.
-async fn put(
+pub(crate) async fn put(
     app: &TestApp,
     created: &Value,
     body: &[u8],
@@ -52,7 +52,7 @@ async fn put(
     request.send().await.unwrap().status()
 }
 
-async fn complete(app: &TestApp, id: &str, token: &str) -> (StatusCode, Value) {
+pub(crate) async fn complete(app: &TestApp, id: &str, token: &str) -> (StatusCode, Value) {
     let response = app
         .http
         .post(app.url(&format!("/uploads/{id}/complete")))
@@ -74,7 +74,7 @@ async fn object_exists(app: &TestApp, key: &str) -> bool {
         .is_ok()
 }
 
-fn uploader(app: &TestApp) -> String {
+pub(crate) fn uploader(app: &TestApp) -> String {
     app.token("ursula", &[], &["uploader"])
 }
 
@@ -426,7 +426,7 @@ async fn complete_checks_existence_ownership_and_what_was_authorised() {
 const MIB: usize = 1024 * 1024;
 
 /// An app whose multipart threshold is low enough for tests: parts of S3's minimum, 5 MiB.
-async fn multipart_app() -> TestApp {
+pub(crate) async fn multipart_app() -> TestApp {
     crate::helpers::spawn_app_with(|s| {
         s.uploads.multipart_threshold_bytes = 5 * MIB as u64;
         s.uploads.part_size_bytes = 5 * MIB as u64;
@@ -435,7 +435,7 @@ async fn multipart_app() -> TestApp {
 }
 
 /// A recognisable 11 MiB body: three parts of 5, 5 and 1 MiB.
-fn big_video() -> Vec<u8> {
+pub(crate) fn big_video() -> Vec<u8> {
     (0..11 * MIB).map(|i| (i % 251) as u8).collect()
 }
 
@@ -457,7 +457,12 @@ async fn send(
 }
 
 /// Uploads every part through its signed URL; returns the parts list for `complete`.
-async fn upload_parts(app: &TestApp, token: &str, created: &Value, body: &[u8]) -> Vec<Value> {
+pub(crate) async fn upload_parts(
+    app: &TestApp,
+    token: &str,
+    created: &Value,
+    body: &[u8],
+) -> Vec<Value> {
     let (id, upload_id) = (
         created["id"].as_str().unwrap(),
         created["upload_id"].as_str().unwrap(),
@@ -484,7 +489,7 @@ async fn upload_parts(app: &TestApp, token: &str, created: &Value, body: &[u8]) 
     parts
 }
 
-async fn complete_multipart(
+pub(crate) async fn complete_multipart(
     app: &TestApp,
     id: &str,
     token: &str,

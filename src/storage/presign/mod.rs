@@ -1,0 +1,402 @@
+//! Presigned URLs, with the lifetime clamped to policy, to S3's 7-day limit and to the signing
+//! credentials' own expiry, written by tollgate's own SigV4 signer (`fast`) or by aws-sdk-s3
+//! (`sdk`), as `storage.signer` says.
+
+mod encoding;
+#[cfg(test)]
+mod equality_tests;
+mod fast;
+mod sdk;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::Client;
+use serde::{Deserialize, Serialize};
+
+pub(super) use encoding::{KEY_PATH, QUERY};
+use fast::FastSigner;
+
+use super::{CredentialsCache, StorageError, StorageErrorKind};
+use crate::clock::SharedClock;
+use crate::config::MAX_PRESIGN_EXPIRY_SECS;
+use crate::domain::ObjectKey;
+
+/// A URL never outlives its credentials minus this margin (clock skew between us and S3).
+const CREDENTIAL_MARGIN_SECS: u64 = 60;
+
+#[derive(Debug, Clone)]
+pub struct PresignedUrl {
+    pub url: String,
+    pub method: &'static str,
+    /// Headers the client must send exactly (signed headers).
+    pub headers: Vec<(String, String)>,
+    pub expires_at: SystemTime,
+    pub expires_in: u64,
+}
+
+/// The lifetime a URL gets: the shortest of what was asked, the policy maximum, S3's limit, and
+/// the credentials' remaining life less a margin. `None` when the credentials leave no time.
+pub fn effective_expiry_secs(
+    requested: Option<u64>,
+    policy_max: u64,
+    credentials_expiry: Option<SystemTime>,
+    now: SystemTime,
+) -> Option<u64> {
+    let mut secs = requested
+        .unwrap_or(policy_max)
+        .min(policy_max)
+        .min(MAX_PRESIGN_EXPIRY_SECS);
+    if let Some(expiry) = credentials_expiry {
+        let left = expiry.duration_since(now).map_or(0, |d| d.as_secs());
+        secs = secs.min(left.saturating_sub(CREDENTIAL_MARGIN_SECS));
+    }
+    (secs > 0).then_some(secs)
+}
+
+/// What an upload URL allows: exactly this object, type, length and metadata.
+#[derive(Debug, Clone)]
+pub struct PutObjectGrant {
+    pub content_type: String,
+    /// Signed when known (Uppy's Companion protocol does not tell the size).
+    pub content_length: Option<u64>,
+    /// `x-amz-meta-*` pairs (names without the prefix).
+    pub metadata: Vec<(String, String)>,
+    /// Base64 SHA-256 of the body, signed as `x-amz-checksum-sha256`.
+    pub checksum_sha256: Option<String>,
+    /// Sign `If-None-Match: *` (no overwrite).
+    pub if_none_match: bool,
+}
+
+/// Which code writes presigned URLs (`storage.signer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignerKind {
+    /// tollgate's own SigV4 signer: the SDK's URLs, byte for byte, several times faster.
+    #[default]
+    Fast,
+    /// aws-sdk-s3's presigning.
+    Sdk,
+}
+
+/// One object operation to presign.
+#[derive(Debug, Clone, Copy)]
+pub enum ObjectRequest<'a> {
+    Get {
+        key: &'a str,
+        /// Signed as `response-content-disposition`.
+        content_disposition: Option<&'a str>,
+    },
+    Put {
+        key: &'a str,
+        grant: &'a PutObjectGrant,
+    },
+    UploadPart {
+        key: &'a str,
+        upload_id: &'a str,
+        part_number: u64,
+        content_length: Option<u64>,
+    },
+}
+
+impl ObjectRequest<'_> {
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Get { .. } => "GET",
+            Self::Put { .. } | Self::UploadPart { .. } => "PUT",
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Get { key, .. } | Self::Put { key, .. } | Self::UploadPart { key, .. } => key,
+        }
+    }
+
+    /// The headers signed besides `host` (lowercase names), in the order the SDK lists them.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        match self {
+            Self::Get { .. } => Vec::new(),
+            Self::Put { grant, .. } => {
+                let mut headers = Vec::with_capacity(4 + grant.metadata.len());
+                if let Some(length) = grant.content_length {
+                    headers.push(("content-length".to_owned(), length.to_string()));
+                }
+                headers.push(("content-type".to_owned(), grant.content_type.clone()));
+                if let Some(checksum) = &grant.checksum_sha256 {
+                    headers.push(("x-amz-checksum-sha256".to_owned(), checksum.clone()));
+                }
+                if grant.if_none_match {
+                    headers.push(("if-none-match".to_owned(), "*".to_owned()));
+                }
+                for (name, value) in &grant.metadata {
+                    headers.push((
+                        format!("x-amz-meta-{}", name.to_ascii_lowercase()),
+                        value.clone(),
+                    ));
+                }
+                headers
+            }
+            Self::UploadPart { content_length, .. } => content_length
+                .map(|length| vec![("content-length".to_owned(), length.to_string())])
+                .unwrap_or_default(),
+        }
+    }
+
+    /// What S3 (and the SDK) accept: part numbers and lengths within their integer types.
+    fn check_ranges(&self) -> Result<(), StorageError> {
+        let (part, length) = match self {
+            Self::Get { .. } => (None, None),
+            Self::Put { grant, .. } => (None, grant.content_length),
+            Self::UploadPart {
+                part_number,
+                content_length,
+                ..
+            } => (Some(*part_number), *content_length),
+        };
+        let part_ok = part.is_none_or(|n| i32::try_from(n).is_ok());
+        let length_ok = length.is_none_or(|n| i64::try_from(n).is_ok());
+        if part_ok && length_ok {
+            Ok(())
+        } else {
+            Err(StorageError::new(
+                StorageErrorKind::Presign,
+                "part number or length out of range",
+            ))
+        }
+    }
+}
+
+/// A signed URL and the headers that must accompany it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+enum Backend {
+    Sdk,
+    Fast(FastSigner),
+}
+
+pub struct Presigner {
+    client: Client,
+    bucket: String,
+    credentials: Arc<CredentialsCache>,
+    clock: SharedClock,
+    /// Host written into URLs signed without the SDK (path style).
+    endpoint: String,
+    region: String,
+    backend: Backend,
+}
+
+/// The key of the URL the fast signer learns its endpoint from (never fetched).
+const ENDPOINT_PROBE_KEY: &str = "tollgate-endpoint-probe";
+
+/// Where the SDK puts the bucket and which region it signs for, read off a URL it presigns
+/// with throw-away credentials.
+async fn sdk_endpoint(client: &Client, bucket: &str) -> Result<fast::Endpoint, StorageError> {
+    let config = client
+        .config()
+        .to_builder()
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "ENDPOINTPROBE",
+            "endpoint-probe",
+            None,
+            None,
+            "tollgate-endpoint-probe",
+        ))
+        .build();
+    let probe = ObjectRequest::Get {
+        key: ENDPOINT_PROBE_KEY,
+        content_disposition: None,
+    };
+    let signed = sdk::presign(
+        &Client::from_conf(config),
+        bucket,
+        &probe,
+        SystemTime::now(),
+        60,
+    )
+    .await?;
+    fast::Endpoint::from_presigned(&signed.url, ENDPOINT_PROBE_KEY)
+}
+
+impl Presigner {
+    pub async fn new(
+        client: Client,
+        bucket: String,
+        credentials: Arc<CredentialsCache>,
+        clock: SharedClock,
+        endpoint: String,
+        region: String,
+        signer: SignerKind,
+    ) -> Result<Self, StorageError> {
+        let backend = match signer {
+            SignerKind::Sdk => Backend::Sdk,
+            SignerKind::Fast => {
+                Backend::Fast(FastSigner::new(sdk_endpoint(&client, &bucket).await?))
+            }
+        };
+        Ok(Self {
+            client,
+            bucket,
+            credentials,
+            clock,
+            endpoint,
+            region,
+            backend,
+        })
+    }
+
+    pub(super) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub(super) fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub(super) fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The signing credentials, the start and the lifetime for a new URL, or why none can be
+    /// given.
+    pub(super) async fn lifetime(
+        &self,
+        requested_secs: Option<u64>,
+        policy_max_secs: u64,
+    ) -> Result<(Credentials, SystemTime, u64), StorageError> {
+        let credentials = self.credentials.get().await.map_err(|e| {
+            StorageError::new(StorageErrorKind::Credentials, crate::error::error_chain(&e))
+        })?;
+        let now = self.clock.now();
+        let secs =
+            effective_expiry_secs(requested_secs, policy_max_secs, credentials.expiry(), now)
+                .ok_or_else(|| {
+                    StorageError::new(
+                        StorageErrorKind::Credentials,
+                        "signing credentials expire within the safety margin",
+                    )
+                })?;
+        Ok((credentials, now, secs))
+    }
+
+    /// Presigns `request` with the configured signer.
+    pub async fn presign(
+        &self,
+        request: ObjectRequest<'_>,
+        requested_secs: Option<u64>,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        request.check_ranges()?;
+        let (credentials, now, secs) = self.lifetime(requested_secs, policy_max_secs).await?;
+        let signed = match &self.backend {
+            Backend::Fast(signer) => signer.presign(&request, now, secs, &credentials)?,
+            Backend::Sdk => sdk::presign(&self.client, &self.bucket, &request, now, secs).await?,
+        };
+        tracing::debug!(
+            url = %crate::telemetry::redact_url(&signed.url),
+            method = request.method(),
+            expires_in = secs,
+            "presigned"
+        );
+        Ok(PresignedUrl {
+            url: signed.url,
+            method: request.method(),
+            headers: signed.headers,
+            expires_at: now + Duration::from_secs(secs),
+            expires_in: secs,
+        })
+    }
+
+    /// A presigned PutObject URL that allows exactly `grant`: the store refuses another length,
+    /// type, metadata or checksum, because they are signed headers the client must send as given.
+    pub async fn put_object(
+        &self,
+        key: &ObjectKey,
+        grant: PutObjectGrant,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        let request = ObjectRequest::Put {
+            key: key.as_str(),
+            grant: &grant,
+        };
+        self.presign(request, None, policy_max_secs).await
+    }
+
+    /// A presigned UploadPart URL for part `number` of `upload_id`, with its exact length signed.
+    pub async fn upload_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        number: u64,
+        content_length: Option<u64>,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        let request = ObjectRequest::UploadPart {
+            key: key.as_str(),
+            upload_id,
+            part_number: number,
+            content_length,
+        };
+        self.presign(request, None, policy_max_secs).await
+    }
+
+    /// A presigned GetObject URL; `content_disposition` is signed as
+    /// `response-content-disposition`.
+    pub async fn get_object(
+        &self,
+        key: &ObjectKey,
+        requested_secs: Option<u64>,
+        policy_max_secs: u64,
+        content_disposition: Option<String>,
+    ) -> Result<PresignedUrl, StorageError> {
+        let request = ObjectRequest::Get {
+            key: key.as_str(),
+            content_disposition: content_disposition.as_deref(),
+        };
+        self.presign(request, requested_secs, policy_max_secs).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: SystemTime = SystemTime::UNIX_EPOCH;
+
+    fn at(secs: u64) -> SystemTime {
+        NOW + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn shorter_requests_are_honoured_longer_ones_clamped() {
+        assert_eq!(effective_expiry_secs(Some(30), 300, None, NOW), Some(30));
+        assert_eq!(effective_expiry_secs(Some(3000), 300, None, NOW), Some(300));
+        assert_eq!(effective_expiry_secs(None, 300, None, NOW), Some(300));
+    }
+
+    #[test]
+    fn never_beyond_seven_days() {
+        assert_eq!(
+            effective_expiry_secs(None, 10_000_000, None, NOW),
+            Some(MAX_PRESIGN_EXPIRY_SECS)
+        );
+    }
+
+    #[test]
+    fn never_beyond_the_credentials_less_a_minute() {
+        assert_eq!(
+            effective_expiry_secs(None, 300, Some(at(200)), NOW),
+            Some(140)
+        );
+        assert_eq!(effective_expiry_secs(None, 300, Some(at(60)), NOW), None);
+        assert_eq!(
+            effective_expiry_secs(None, 300, Some(at(10_000)), NOW),
+            Some(300)
+        );
+    }
+}
