@@ -131,6 +131,10 @@ pub struct AuthSettings {
     pub roles_claim: String,
     /// Role that may read every video.
     pub admin_role: String,
+    /// Longest time a verified token is remembered (its `exp` ends it sooner); 0 disables.
+    pub token_cache_ttl_secs: u64,
+    /// Most verified tokens remembered.
+    pub token_cache_capacity: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -364,6 +368,12 @@ impl AuthSettings {
         }
         if self.max_token_bytes == 0 {
             problems.push("auth.max_token_bytes must be positive".to_owned());
+        }
+        if self.token_cache_ttl_secs > 3600 {
+            problems.push(format!(
+                "auth.token_cache_ttl_secs must be at most 3600, got {}",
+                self.token_cache_ttl_secs
+            ));
         }
         if self.jwks_refresh_secs == 0 || self.jwks_fetch_timeout_secs == 0 {
             problems.push(

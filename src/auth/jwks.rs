@@ -5,12 +5,14 @@
 //!   `jwks_min_refetch_secs`, so garbage `kid`s cannot turn tollgate into a JWKS flooder;
 //! - when the JWKS endpoint fails, the keys already loaded keep being served.
 
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::AuthError;
 use super::verifier::ASYMMETRIC;
@@ -45,6 +47,11 @@ pub struct JwksCache {
     http: reqwest::Client,
     min_refetch: Duration,
     keys: RwLock<Arc<Vec<CachedKey>>>,
+    /// SHA-256 of the JWKS document the keys came from.
+    digest: Mutex<[u8; 32]>,
+    /// Bumped whenever the key set changes: tokens verified under an older set are verified
+    /// again (a key removed from the JWKS stops working at once, even for cached tokens).
+    generation: AtomicU64,
     /// When an unknown `kid` last caused a refetch.
     last_unknown_kid_refetch: tokio::sync::Mutex<Option<Instant>>,
 }
@@ -69,6 +76,8 @@ impl JwksCache {
             http,
             min_refetch,
             keys: RwLock::new(Arc::new(Vec::new())),
+            digest: Mutex::new([0; 32]),
+            generation: AtomicU64::new(0),
             last_unknown_kid_refetch: tokio::sync::Mutex::new(None),
         })
     }
@@ -76,6 +85,11 @@ impl JwksCache {
     /// True once at least one key has been loaded (readiness).
     pub fn is_loaded(&self) -> bool {
         !self.snapshot().is_empty()
+    }
+
+    /// Which key set is current; changes whenever a refresh brings different keys.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn snapshot(&self) -> Arc<Vec<CachedKey>> {
@@ -107,10 +121,17 @@ impl JwksCache {
             return Err(JwksError::NoUsableKey);
         }
         let count = keys.len();
+        let digest: [u8; 32] = Sha256::digest(&body).into();
+        let mut last = self.digest.lock().unwrap_or_else(|p| p.into_inner());
+        if *last == digest {
+            return Ok(count);
+        }
         match self.keys.write() {
             Ok(mut slot) => *slot = Arc::new(keys),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
         }
+        *last = digest;
+        self.generation.fetch_add(1, Ordering::AcqRel);
         tracing::debug!(count, "JWKS loaded");
         Ok(count)
     }

@@ -4,6 +4,7 @@
 mod extractor;
 mod jwks;
 mod mint;
+mod token_cache;
 mod verifier;
 
 pub use jwks::{JwksCache, JwksError};

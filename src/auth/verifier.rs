@@ -3,6 +3,7 @@ use std::sync::Arc;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Map, Value};
 
+use super::token_cache::{TokenCache, Verified};
 use super::{AuthError, Caller, JwksCache};
 use crate::clock::{SharedClock, unix_secs};
 use crate::config::AuthSettings;
@@ -33,6 +34,8 @@ pub struct TokenVerifier {
     max_token_bytes: usize,
     entitlements_claim: String,
     roles_claim: String,
+    /// Already verified tokens (`None`: `auth.token_cache_ttl_secs = 0`).
+    verified: Option<TokenCache>,
 }
 
 impl TokenVerifier {
@@ -61,6 +64,13 @@ impl TokenVerifier {
             max_token_bytes: settings.max_token_bytes,
             entitlements_claim: settings.entitlements_claim.clone(),
             roles_claim: settings.roles_claim.clone(),
+            verified: (settings.token_cache_ttl_secs > 0 && settings.token_cache_capacity > 0)
+                .then(|| {
+                    TokenCache::new(
+                        settings.token_cache_capacity,
+                        std::time::Duration::from_secs(settings.token_cache_ttl_secs),
+                    )
+                }),
         }
     }
 
@@ -68,11 +78,49 @@ impl TokenVerifier {
         self.jwks.as_ref()
     }
 
+    /// The caller a token proves, from the cache of verified tokens when it is there.
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
-        // Step 1: cheap checks before any parsing.
+        // Cheap checks before any parsing or hashing.
         if token.len() > self.max_token_bytes {
             return Err(AuthError::TooLarge(self.max_token_bytes));
         }
+        let Some(cache) = &self.verified else {
+            let verified = self.verify_signature_and_claims(token).await?;
+            self.check_time(&verified)?;
+            return Ok(verified.caller);
+        };
+        let generation = self.jwks.as_ref().map_or(0, |jwks| jwks.generation());
+        let digest = TokenCache::digest(token);
+        if let Some(entry) = cache.get(&digest, generation).await {
+            self.check_time(&entry.verified)?;
+            return Ok(entry.verified.caller.clone());
+        }
+        let verified = self.verify_signature_and_claims(token).await?;
+        let secs_left = self.check_time(&verified)?;
+        let caller = verified.caller.clone();
+        cache.insert(digest, generation, verified, secs_left).await;
+        Ok(caller)
+    }
+
+    /// Step 4, on every request: `exp` and `nbf` against our clock. Returns the seconds the
+    /// token has left (leeway included).
+    fn check_time(&self, verified: &Verified) -> Result<u64, AuthError> {
+        let now = unix_secs(self.clock.now());
+        let end = verified.exp.saturating_add(self.leeway_secs);
+        if now >= end {
+            return Err(AuthError::Expired);
+        }
+        if verified
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway_secs))
+        {
+            return Err(AuthError::NotYetValid);
+        }
+        Ok(u64::try_from(end - now).unwrap_or(0))
+    }
+
+    /// Steps 1–3 and 5: header, key, signature, `iss`/`aud`, and the claims tollgate uses.
+    async fn verify_signature_and_claims(&self, token: &str) -> Result<Verified, AuthError> {
         let header = decode_header(token).map_err(AuthError::Rejected)?;
         // RFC 7515 §4.1.11: an extension we do not understand must make the token invalid.
         if header.crit.is_some() {
@@ -98,32 +146,25 @@ impl TokenVerifier {
         let claims = decode::<Map<String, Value>>(token, &key, validation)
             .map_err(AuthError::Rejected)?
             .claims;
-
-        // Step 4: time, from our clock.
-        let now = unix_secs(self.clock.now());
         let exp = numeric_date(claims.get("exp")).ok_or(AuthError::BadClaim("exp"))?;
-        if now >= exp.saturating_add(self.leeway_secs) {
-            return Err(AuthError::Expired);
-        }
-        if let Some(nbf) = claims.get("nbf") {
-            let nbf = numeric_date(Some(nbf)).ok_or(AuthError::BadClaim("nbf"))?;
-            if nbf > now.saturating_add(self.leeway_secs) {
-                return Err(AuthError::NotYetValid);
-            }
-        }
+        let nbf = match claims.get("nbf") {
+            Some(nbf) => Some(numeric_date(Some(nbf)).ok_or(AuthError::BadClaim("nbf"))?),
+            None => None,
+        };
 
         // Step 5: the caller.
         let subject = match claims.get("sub") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             _ => return Err(AuthError::BadClaim("sub")),
         };
-        Ok(Caller {
+        let caller = Caller {
             subject,
             entitlements: string_list(claims.get(&self.entitlements_claim))
                 .ok_or(AuthError::BadClaim("entitlements"))?,
             roles: string_list(claims.get(&self.roles_claim))
                 .ok_or(AuthError::BadClaim("roles"))?,
-        })
+        };
+        Ok(Verified { caller, exp, nbf })
     }
 }
 

@@ -251,3 +251,54 @@ async fn malformed_entitlement_claims_are_401() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_remembered_token_is_still_refused_once_expired_or_before_nbf() {
+    let app = app().await;
+    let mut claims = app.claims("alice");
+    claims.insert("exp".into(), json!(now_secs() + 60));
+    claims.insert("nbf".into(), json!(now_secs()));
+    let token = app.sign_hs256(&Header::new(Algorithm::HS256), &claims);
+    // Verified once and remembered.
+    for _ in 0..2 {
+        assert_eq!(app.get(PATH, Some(&token)).await.status(), StatusCode::OK);
+    }
+    // 60 s of life plus 30 s of leeway have passed on tollgate's clock.
+    app.clock.set_offset_secs(91);
+    let response = app.get(PATH, Some(&token)).await;
+    let status = response.status();
+    assert_error(
+        status,
+        &response.json().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    );
+    // And a clock 31 s before `nbf` (past the leeway) refuses it too.
+    app.clock.set_offset_secs(-31);
+    assert_eq!(
+        app.get(PATH, Some(&token)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.clock.set_offset_secs(0);
+    assert_eq!(app.get(PATH, Some(&token)).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_token_differing_by_one_byte_from_a_remembered_one_is_verified_afresh() {
+    let app = app().await;
+    let token = app.token("alice", &[], &[]);
+    assert_eq!(app.get(PATH, Some(&token)).await.status(), StatusCode::OK);
+    // Flip the first character of the signature (a full 6 bits of it).
+    let (signed_part, signature) = token.rsplit_once('.').unwrap();
+    let first = if signature.starts_with('A') { 'B' } else { 'A' };
+    let altered = format!("{signed_part}.{first}{}", &signature[1..]);
+    assert_ne!(altered, token);
+    let response = app.get(PATH, Some(&altered)).await;
+    let status = response.status();
+    assert_error(
+        status,
+        &response.json().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    );
+}

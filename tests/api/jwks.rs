@@ -139,3 +139,33 @@ async fn readiness_fails_while_no_jwks_key_was_ever_loaded() {
         .await;
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_key_removed_from_the_jwks_stops_working_even_for_remembered_tokens() {
+    let [rsa, ec, _] = keys();
+    let jwks = JwksServer::start(vec![rsa.jwk.clone(), ec.jwk.clone()]).await;
+    let app = app_with_jwks(&jwks, 1).await;
+    let token = ec.sign(&entitled_claims(&app));
+    // Verified, then served from the verified-token cache.
+    app.granted_url("gold-1", &token).await;
+    app.granted_url("gold-1", &token).await;
+
+    // The IdP drops the EC key; the next refresh (every second here) notices.
+    jwks.set_keys(vec![rsa.jwk.clone()]);
+    let before = jwks.fetches();
+    for _ in 0..50 {
+        if jwks.fetches() > before + 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        jwks.fetches() > before + 1,
+        "the refresher fetched the new set"
+    );
+    let (status, body) = app.video_url("gold-1", &token).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+    // Tokens under keys still published keep working.
+    app.granted_url("gold-1", &rsa.sign(&entitled_claims(&app)))
+        .await;
+}
