@@ -139,6 +139,11 @@ impl Application {
         self.addr.port()
     }
 
+    /// The whole HTTP service, for driving in-process (`tower::ServiceExt::oneshot`).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
     /// The embedded store, when it runs (tests stop it to see readiness fail).
     #[cfg(feature = "embedded-store")]
     pub fn embedded_store(&self) -> Option<Arc<crate::storage::EmbeddedStore>> {

@@ -115,13 +115,19 @@ impl JwksCache {
         if body.len() > MAX_JWKS_BYTES {
             return Err(JwksError::TooLarge);
         }
-        let raw: RawKeySet = serde_json::from_slice(&body)?;
+        self.load(&body)
+    }
+
+    /// Replaces the cached keys with those of a JWKS document (unchanged when it is the same
+    /// document); returns how many usable keys it holds.
+    pub fn load(&self, body: &[u8]) -> Result<usize, JwksError> {
+        let raw: RawKeySet = serde_json::from_slice(body)?;
         let keys: Vec<CachedKey> = raw.keys.into_iter().filter_map(usable_key).collect();
         if keys.is_empty() {
             return Err(JwksError::NoUsableKey);
         }
         let count = keys.len();
-        let digest: [u8; 32] = Sha256::digest(&body).into();
+        let digest: [u8; 32] = Sha256::digest(body).into();
         let mut last = self.digest.lock().unwrap_or_else(|p| p.into_inner());
         if *last == digest {
             return Ok(count);

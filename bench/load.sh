@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# HTTP load on loopback, in one run: tollgate against the HTTP ceiling (bare axum hello) and
+# against its peers (Uppy Companion's /s3/params, FastAPI + uvicorn + PyJWT + boto3). Writes
+# bench/RESULTS.md.
+#
+#   bash bench/load.sh                 # 3 × 10 s per target, 64 connections
+#   DURATION=5 REPS=1 bash bench/load.sh
+#
+# Every server is pinned to CPU $SERVER_CPU and wrk (one thread) to CPU $LOAD_CPU with taskset.
+# Bounded: fixed durations and repetitions, 127.0.0.1 only, every process stopped on exit.
+# Installs what it needs, pinned and idempotently: wrk (Debian), @uppy/companion (npm, with
+# bench/peers/companion/package-lock.json), the Python peer's packages (a venv in
+# ~/.cache/tollgate/bench-venv, from bench/peers/fastapi/requirements.txt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+DURATION=${DURATION:-10}
+REPS=${REPS:-3}
+CONNS=${CONNS:-64}
+TOKENS=${TOKENS:-1000}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+WRK_VERSION=4.1.0-3+b2
+VENV=${HOME}/.cache/tollgate/bench-venv
+OUT=${RESULTS:-bench/RESULTS.md}
+
+log() { printf '== %s\n' "$*" >&2; }
+
+# --- tools and peers ---------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  log "installing wrk $WRK_VERSION"
+  apt-get install -y -q "wrk=$WRK_VERSION" >/dev/null
+fi
+if [ ! -d bench/peers/companion/node_modules/@uppy/companion ]; then
+  log "installing @uppy/companion (npm ci)"
+  (cd bench/peers/companion && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -x "$VENV/bin/uvicorn" ] || ! cmp -s bench/peers/fastapi/requirements.txt "$VENV/requirements.txt"; then
+  log "installing the FastAPI peer into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q -r bench/peers/fastapi/requirements.txt
+  cp bench/peers/fastapi/requirements.txt "$VENV/requirements.txt"
+fi
+log "building release binaries"
+cargo build --release --locked -q --bin tollgate --example hello --example bench_tokens
+
+# --- scratch space and cleanup -----------------------------------------------------------
+WORK=$(mktemp -d /tmp/tollgate-load.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_http() { # URL: until it answers (any status), at most 30 s
+  for _ in $(seq 300); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "no answer from $1" >&2
+  return 1
+}
+
+pinned() { taskset -c "$SERVER_CPU" "$@"; }
+
+# Dev settings of config/local.toml, which every server here shares.
+HMAC_SECRET=dev-only-insecure-hmac-secret-change-me-0123456789
+S3_KEY=tollgate-dev-access-key
+S3_SECRET=tollgate-dev-secret-key-not-for-production
+
+printf 'not really a video' >"$WORK/demo.mp4"
+target/release/examples/bench_tokens HS256 "$TOKENS" "$WORK"
+target/release/examples/bench_tokens ES256 "$TOKENS" "$WORK"
+(cd "$WORK" && exec python3 -m http.server 18099 --bind 127.0.0.1 >/dev/null 2>&1) &
+PIDS+=($!)
+wait_http http://127.0.0.1:18099/jwks.json
+
+start_tollgate() { # PORT STORE_PORT SIGNER → pid
+  local port=$1 store=$2 signer=$3
+  mkdir -p "$WORK/data-$port"
+  TOLLGATE__SERVER__PORT=$port \
+  TOLLGATE__STORAGE__EMBEDDED__ADDR=127.0.0.1:$store \
+  TOLLGATE__STORAGE__EMBEDDED__DATA_DIR=$WORK/data-$port \
+  TOLLGATE__STORAGE__SIGNER=$signer \
+  TOLLGATE__AUTH__JWKS_URL=http://127.0.0.1:18099/jwks.json \
+  TOLLGATE__LOG__FILTER=warn \
+    pinned target/release/tollgate serve >"$WORK/tollgate-$port.log" 2>&1 &
+  echo $!
+  wait_http "http://127.0.0.1:$port/healthz"
+  TOLLGATE__STORAGE__EMBEDDED__ADDR=127.0.0.1:$store TOLLGATE__LOG__FILTER=warn \
+    target/release/tollgate put --id demo --access premium "$WORK/demo.mp4" >/dev/null
+}
+
+# --- measuring -----------------------------------------------------------------------------
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+to_ms() { # wrk latency such as 412.00us, 1.20ms, 1.01s
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
+    else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 }
+    else print v }'
+}
+
+# run_wrk NAME PID URL_PATH PORT TOKENS_FILE CONNS DELAY_MS → appends "rps p50 p99 cpu_us" to $WORK/NAME
+run_wrk() {
+  local name=$1 pid=$2 path=$3 port=$4 tokens=$5 conns=$6 delay=$7
+  local before after out rps p50 p99 requests non2xx
+  before=$(cpu_ticks "$pid")
+  out=$(BENCH_PATH=$path BENCH_TOKENS=$tokens BENCH_DELAY_MS=$delay \
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency \
+    -s bench/tokens.lua "http://127.0.0.1:$port")
+  after=$(cpu_ticks "$pid")
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  if [ -n "$non2xx" ] && [ "$non2xx" != 0 ]; then
+    echo "$name: $non2xx non-2xx answers; refusing to report it" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  local ticks_per_s
+  ticks_per_s=$(getconf CLK_TCK)
+  awk -v r="$rps" -v a="$p50" -v b="$p99" -v t="$((after - before))" -v n="$requests" -v hz="$ticks_per_s" \
+    'BEGIN { printf "%s %s %s %.1f\n", r, a, b, (t / hz) * 1e6 / n }' >>"$WORK/$name"
+  log "$name: $(tail -1 "$WORK/$name") (req/s p50_ms p99_ms cpu_us/req)"
+}
+
+# measure NAME PID PATH PORT TOKENS_FILE: warm-up, then $REPS runs at $CONNS connections
+measure() {
+  local name=$1 pid=$2 path=$3 port=$4 tokens=$5
+  DURATION=3 run_wrk "warmup-$name" "$pid" "$path" "$port" "$tokens" "$CONNS" 0
+  for _ in $(seq "$REPS"); do
+    run_wrk "$name" "$pid" "$path" "$port" "$tokens" "$CONNS" 0
+  done
+  peak_rss_kb "$pid" >"$WORK/$name.rss"
+}
+
+median_of() { # FILE COLUMN
+  awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
+
+# --- the servers ---------------------------------------------------------------------------
+log "tollgate (fast signer), pinned to CPU $SERVER_CPU"
+TG=$(start_tollgate 18080 19000 fast)
+PIDS+=("$TG")
+check=$(curl -sf -H "Authorization: Bearer $(head -1 "$WORK/tokens-HS256.txt")" \
+  http://127.0.0.1:18080/videos/demo/url)
+url=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["url"])' "$check")
+[ "$(curl -s "$url")" = "not really a video" ] || { echo "tollgate's URL does not fetch" >&2; exit 1; }
+measure tollgate-hs256 "$TG" /videos/demo/url 18080 "$WORK/tokens-HS256.txt"
+measure tollgate-es256 "$TG" /videos/demo/url 18080 "$WORK/tokens-ES256.txt"
+
+log "tollgate (aws-sdk-s3 signer)"
+TG_SDK=$(start_tollgate 18081 19001 sdk)
+PIDS+=("$TG_SDK")
+measure tollgate-sdk-hs256 "$TG_SDK" /videos/demo/url 18081 "$WORK/tokens-HS256.txt"
+kill "$TG_SDK"
+
+log "bare axum hello"
+pinned target/release/examples/hello 127.0.0.1:18091 >/dev/null 2>&1 &
+HELLO=$!
+PIDS+=("$HELLO")
+wait_http http://127.0.0.1:18091/hello
+measure axum-hello "$HELLO" /hello 18091 ""
+kill "$HELLO"
+
+log "Uppy Companion $(node -p 'require("./bench/peers/companion/node_modules/@uppy/companion/package.json").version') /s3/params"
+mkdir -p "$WORK/companion"
+COMPANION_PORT=18092 COMPANION_DOMAIN=127.0.0.1:18092 COMPANION_PROTOCOL=http \
+COMPANION_DATADIR=$WORK/companion COMPANION_SECRET=bench-only-secret \
+COMPANION_CLIENT_ORIGINS=true COMPANION_HIDE_METRICS=true COMPANION_HIDE_WELCOME=true \
+COMPANION_AWS_KEY=$S3_KEY COMPANION_AWS_SECRET=$S3_SECRET COMPANION_AWS_BUCKET=videos \
+COMPANION_AWS_REGION=us-east-1 COMPANION_AWS_ENDPOINT=http://127.0.0.1:19000 \
+COMPANION_AWS_FORCE_PATH_STYLE=true NODE_ENV=production \
+  pinned node bench/peers/companion/node_modules/@uppy/companion/bin/companion \
+  >"$WORK/companion.log" 2>&1 &
+COMPANION=$!
+PIDS+=("$COMPANION")
+COMPANION_PATH='/s3/params?filename=demo.mp4&type=video%2Fmp4'
+wait_http "http://127.0.0.1:18092$COMPANION_PATH"
+curl -sf "http://127.0.0.1:18092$COMPANION_PATH" | grep -q '"url"' \
+  || { echo "Companion did not presign" >&2; cat "$WORK/companion.log" >&2; exit 1; }
+measure companion "$COMPANION" "$COMPANION_PATH" 18092 ""
+kill "$COMPANION"
+
+log "FastAPI + uvicorn + PyJWT + boto3"
+BENCH_HMAC_SECRET=$HMAC_SECRET BENCH_S3_ENDPOINT=http://127.0.0.1:19000 \
+BENCH_S3_KEY=$S3_KEY BENCH_S3_SECRET=$S3_SECRET \
+  pinned "$VENV/bin/uvicorn" --app-dir bench/peers/fastapi app:app --host 127.0.0.1 \
+  --port 18093 --workers 1 --no-access-log --log-level warning >"$WORK/fastapi.log" 2>&1 &
+FASTAPI=$!
+PIDS+=("$FASTAPI")
+wait_http http://127.0.0.1:18093/docs
+check=$(curl -sf -H "Authorization: Bearer $(head -1 "$WORK/tokens-HS256.txt")" \
+  http://127.0.0.1:18093/videos/demo/url)
+url=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["url"])' "$check")
+[ "$(curl -s "$url")" = "not really a video" ] || { echo "FastAPI's URL does not fetch" >&2; exit 1; }
+measure fastapi "$FASTAPI" /videos/demo/url 18093 "$WORK/tokens-HS256.txt"
+kill "$FASTAPI"
+
+# p99 below saturation: each connection waits 1 ms between requests, with as many connections
+# as give about half of tollgate's HS256 saturation rate.
+HALF=$(awk -v r="$(median_of "$WORK/tollgate-hs256" 1)" 'BEGIN {printf "%d", r / 2}')
+HALF_CONNS=$(awk -v h="$HALF" 'BEGIN {c = int(h / 900) + 1; print (c < 1 ? 1 : c)}')
+log "tollgate HS256 at about half saturation ($HALF req/s: $HALF_CONNS connections × 1 ms pauses)"
+for _ in $(seq "$REPS"); do
+  run_wrk tollgate-hs256-half "$TG" /videos/demo/url 18080 "$WORK/tokens-HS256.txt" "$HALF_CONNS" 1
+done
+
+# --- RESULTS.md -----------------------------------------------------------------------------
+row() { # NAME LABEL
+  local f=$WORK/$1
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$2" \
+    "$(median_of "$f" 1 | awk '{printf "%d", $1}')" \
+    "$(median_of "$f" 2)" "$(median_of "$f" 3)" \
+    "$(awk '{printf "%.1f", $1 / 1024}' "$f.rss" 2>/dev/null || echo -)" \
+    "$(median_of "$f" 4)"
+}
+ratio() { # A B → A/B of median req/s
+  awk -v a="$(median_of "$WORK/$1" 1)" -v b="$(median_of "$WORK/$2" 1)" 'BEGIN {printf "%.2f", a / b}'
+}
+percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
+
+{
+  echo "# Load results"
+  echo
+  echo "Written by \`bash bench/load.sh\` on $(date -u +%Y-%m-%d) (DURATION=$DURATION s × REPS=$REPS,"
+  echo "$CONNS connections, $TOKENS distinct tokens per algorithm). Servers pinned to CPU $SERVER_CPU, wrk"
+  echo "(one thread) to CPU $LOAD_CPU, loopback only. Medians of the $REPS runs; RSS is the peak (VmHWM)."
+  echo "CPU per request is the server's user+system time divided by the requests served."
+  echo
+  echo "| server | req/s | p50 ms | p99 ms | peak RSS MB | CPU µs/req |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  row axum-hello "bare axum hello (JSON): the HTTP ceiling"
+  row tollgate-hs256 "tollgate \`GET /videos/{id}/url\`, HS256, fast signer"
+  row tollgate-es256 "tollgate \`GET /videos/{id}/url\`, ES256 (JWKS), fast signer"
+  row tollgate-sdk-hs256 "tollgate \`GET /videos/{id}/url\`, HS256, aws-sdk-s3 signer"
+  row companion "Uppy Companion \`/s3/params\`"
+  row fastapi "FastAPI + uvicorn + PyJWT + boto3"
+  echo
+  echo "| ratio (req/s) | value | target |"
+  echo "|---|---:|---:|"
+  echo "| tollgate HS256 / bare axum | $(percent tollgate-hs256 axum-hello) | ≥ 70 % |"
+  echo "| tollgate ES256 / bare axum | $(percent tollgate-es256 axum-hello) | ≥ 60 % |"
+  echo "| tollgate HS256 fast / sdk signer | $(ratio tollgate-hs256 tollgate-sdk-hs256)× | |"
+  echo "| tollgate HS256 / Companion | $(ratio tollgate-hs256 companion)× | ≥ 50× |"
+  echo "| tollgate HS256 / FastAPI+boto3 | $(ratio tollgate-hs256 fastapi)× | ≥ 15× |"
+  echo
+  echo "p99 at about half saturation (tollgate HS256, $HALF_CONNS connections pausing 1 ms):"
+  echo "$(median_of "$WORK/tollgate-hs256-half" 1 | awk '{printf "%d", $1}') req/s, p50 $(median_of "$WORK/tollgate-hs256-half" 2) ms,"
+  echo "**p99 $(median_of "$WORK/tollgate-hs256-half" 3) ms** (target < 1 ms). Peak RSS of tollgate over the whole run:"
+  echo "$(awk '{printf "%.1f", $1 / 1024}' <<<"$(peak_rss_kb "$TG")") MB (target < 40 MB)."
+  echo
+  echo "Versions: $(rustc --version); wrk $(dpkg-query -W -f '${Version}' wrk);"
+  echo "node $(node --version), @uppy/companion $(node -p 'require("./bench/peers/companion/node_modules/@uppy/companion/package.json").version');"
+  echo "$("$VENV/bin/python" --version), $(grep -v '^#' bench/peers/fastapi/requirements.txt | tr '\n' ' ')."
+  echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores."
+  echo
+  echo "Raw runs (req/s, p50 ms, p99 ms, CPU µs/req):"
+  echo
+  for f in axum-hello tollgate-hs256 tollgate-es256 tollgate-sdk-hs256 companion fastapi tollgate-hs256-half; do
+    echo "- $f: $(tr '\n' ';' <"$WORK/$f" | sed 's/;$//; s/;/; /g')"
+  done
+} >"$WORK/results.md"
+
+if [ -n "${RESULTS_APPEND:-}" ]; then cat "$WORK/results.md"; else cp "$WORK/results.md" "$OUT"; cat "$OUT"; fi
