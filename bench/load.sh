@@ -64,7 +64,15 @@ wait_http() { # URL: until it answers (any status), at most 30 s
   return 1
 }
 
-pinned() { taskset -c "$SERVER_CPU" "$@"; }
+for port in 18080 18081 18091 18092 18093 18099 19000 19001; do
+  if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+    echo "port $port is already taken: stop whatever listens there first" >&2
+    exit 1
+  fi
+done
+
+# `taskset` execs its command, so `$!` of `"${PIN[@]}" cmd &` is the server's own pid.
+PIN=(taskset -c "$SERVER_CPU")
 
 # Dev settings of config/local.toml, which every server here shares.
 HMAC_SECRET=dev-only-insecure-hmac-secret-change-me-0123456789
@@ -87,7 +95,7 @@ start_tollgate() { # PORT STORE_PORT SIGNER → pid
   TOLLGATE__STORAGE__SIGNER=$signer \
   TOLLGATE__AUTH__JWKS_URL=http://127.0.0.1:18099/jwks.json \
   TOLLGATE__LOG__FILTER=warn \
-    pinned target/release/tollgate serve >"$WORK/tollgate-$port.log" 2>&1 &
+    "${PIN[@]}" target/release/tollgate serve >"$WORK/tollgate-$port.log" 2>&1 &
   echo $!
   wait_http "http://127.0.0.1:$port/healthz"
   TOLLGATE__STORAGE__EMBEDDED__ADDR=127.0.0.1:$store TOLLGATE__LOG__FILTER=warn \
@@ -163,7 +171,7 @@ measure tollgate-sdk-hs256 "$TG_SDK" /videos/demo/url 18081 "$WORK/tokens-HS256.
 kill "$TG_SDK"
 
 log "bare axum hello"
-pinned target/release/examples/hello 127.0.0.1:18091 >/dev/null 2>&1 &
+"${PIN[@]}" target/release/examples/hello 127.0.0.1:18091 >/dev/null 2>&1 &
 HELLO=$!
 PIDS+=("$HELLO")
 wait_http http://127.0.0.1:18091/hello
@@ -171,14 +179,15 @@ measure axum-hello "$HELLO" /hello 18091 ""
 kill "$HELLO"
 
 log "Uppy Companion $(node -p 'require("./bench/peers/companion/node_modules/@uppy/companion/package.json").version') /s3/params"
-mkdir -p "$WORK/companion"
+mkdir -p "$WORK/companion-data"
 COMPANION_PORT=18092 COMPANION_DOMAIN=127.0.0.1:18092 COMPANION_PROTOCOL=http \
-COMPANION_DATADIR=$WORK/companion COMPANION_SECRET=bench-only-secret \
+COMPANION_DATADIR=$WORK/companion-data COMPANION_SECRET=bench-only-secret \
+COMPANION_PREAUTH_SECRET=bench-only-preauth COMPANION_UPLOAD_URLS=http://127.0.0.1:1/ \
 COMPANION_CLIENT_ORIGINS=true COMPANION_HIDE_METRICS=true COMPANION_HIDE_WELCOME=true \
 COMPANION_AWS_KEY=$S3_KEY COMPANION_AWS_SECRET=$S3_SECRET COMPANION_AWS_BUCKET=videos \
 COMPANION_AWS_REGION=us-east-1 COMPANION_AWS_ENDPOINT=http://127.0.0.1:19000 \
 COMPANION_AWS_FORCE_PATH_STYLE=true NODE_ENV=production \
-  pinned node bench/peers/companion/node_modules/@uppy/companion/bin/companion \
+  "${PIN[@]}" node bench/peers/companion/node_modules/@uppy/companion/bin/companion \
   >"$WORK/companion.log" 2>&1 &
 COMPANION=$!
 PIDS+=("$COMPANION")
@@ -192,7 +201,7 @@ kill "$COMPANION"
 log "FastAPI + uvicorn + PyJWT + boto3"
 BENCH_HMAC_SECRET=$HMAC_SECRET BENCH_S3_ENDPOINT=http://127.0.0.1:19000 \
 BENCH_S3_KEY=$S3_KEY BENCH_S3_SECRET=$S3_SECRET \
-  pinned "$VENV/bin/uvicorn" --app-dir bench/peers/fastapi app:app --host 127.0.0.1 \
+  "${PIN[@]}" "$VENV/bin/uvicorn" --app-dir bench/peers/fastapi app:app --host 127.0.0.1 \
   --port 18093 --workers 1 --no-access-log --log-level warning >"$WORK/fastapi.log" 2>&1 &
 FASTAPI=$!
 PIDS+=("$FASTAPI")

@@ -2,8 +2,6 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
@@ -61,19 +59,20 @@ pub fn init(settings: &LogSettings) {
     };
 }
 
-/// Accepts the caller's `x-request-id` when it is short and printable, otherwise makes one, and
-/// echoes it on the response. Runs outermost so that every log line of the request carries it.
-pub async fn request_id(mut request: Request, next: Next) -> Response {
-    let id = request
+/// Accepts the caller's `x-request-id` when it is short and printable, otherwise makes one.
+/// Runs outermost (a `map_request` layer) so that every log line of the request carries it;
+/// tower-http's `PropagateRequestIdLayer` echoes it on the response.
+pub fn assign_request_id<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let acceptable = request
         .headers()
         .get(&REQUEST_ID)
-        .filter(|v| is_acceptable_request_id(v))
-        .cloned()
-        .unwrap_or_else(new_request_id);
-    request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(REQUEST_ID.clone(), id);
-    response
+        .is_some_and(is_acceptable_request_id);
+    if !acceptable {
+        request
+            .headers_mut()
+            .insert(REQUEST_ID.clone(), new_request_id());
+    }
+    request
 }
 
 fn is_acceptable_request_id(value: &HeaderValue) -> bool {

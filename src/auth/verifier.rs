@@ -85,7 +85,7 @@ impl TokenVerifier {
             return Err(AuthError::TooLarge(self.max_token_bytes));
         }
         let Some(cache) = &self.verified else {
-            let verified = self.verify_signature_and_claims(token).await?;
+            let verified = Box::pin(self.verify_signature_and_claims(token)).await?;
             self.check_time(&verified)?;
             return Ok(verified.caller);
         };
@@ -95,6 +95,17 @@ impl TokenVerifier {
             self.check_time(&entry.verified)?;
             return Ok(entry.verified.caller.clone());
         }
+        // The slow path lives in its own allocation, so that the hit path's future stays small.
+        Box::pin(self.verify_and_remember(cache, token, digest, generation)).await
+    }
+
+    async fn verify_and_remember(
+        &self,
+        cache: &TokenCache,
+        token: &str,
+        digest: [u8; 32],
+        generation: u64,
+    ) -> Result<Caller, AuthError> {
         let verified = self.verify_signature_and_claims(token).await?;
         let secs_left = self.check_time(&verified)?;
         let caller = verified.caller.clone();

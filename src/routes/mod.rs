@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -118,7 +119,10 @@ fn with_middleware(routes: Router) -> Router {
                 // One access-log line per request at the default level.
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(axum::middleware::from_fn(telemetry::request_id))
+        .layer(PropagateRequestIdLayer::new(telemetry::REQUEST_ID.clone()))
+        .layer(tower::util::MapRequestLayer::new(
+            telemetry::assign_request_id::<axum::body::Body>,
+        ))
 }
 
 #[allow(clippy::needless_pass_by_value)] // the signature CatchPanicLayer::custom requires

@@ -76,8 +76,12 @@ impl MetadataCache {
     /// The object's metadata, `None` when it does not exist. Concurrent misses on one key share
     /// one HEAD; errors are not cached.
     pub async fn get(&self, key: &ObjectKey) -> Result<Entry, StorageError> {
-        self.cache
-            .try_get_with_by_ref(key, self.head(key))
+        if let Some(entry) = self.cache.get(key).await {
+            return Ok(entry);
+        }
+        // The miss path (a HEAD through the SDK) is boxed, so that the hit path's future,
+        // and every handler future that awaits it, stays small.
+        Box::pin(self.cache.try_get_with_by_ref(key, self.head(key)))
             .await
             .map_err(|e| (*e).clone())
     }

@@ -63,6 +63,10 @@ impl CapabilityProbe {
         if self.is_allowed() {
             return true;
         }
+        Box::pin(self.reprobe_if_due()).await
+    }
+
+    async fn reprobe_if_due(&self) -> bool {
         let mut last = self.last_reprobe.lock().await;
         if last.is_none_or(|at| at.elapsed() >= REPROBE_EVERY) {
             *last = Some(Instant::now());

@@ -295,7 +295,17 @@ impl Presigner {
         let (credentials, now, secs) = self.lifetime(requested_secs, policy_max_secs).await?;
         let signed = match &self.backend {
             Backend::Fast(signer) => signer.presign(&request, now, secs, &credentials)?,
-            Backend::Sdk => sdk::presign(&self.client, &self.bucket, &request, now, secs).await?,
+            // Boxed: the SDK's future is large, and the fast path should not carry it.
+            Backend::Sdk => {
+                Box::pin(sdk::presign(
+                    &self.client,
+                    &self.bucket,
+                    &request,
+                    now,
+                    secs,
+                ))
+                .await?
+            }
         };
         tracing::debug!(
             url = %crate::telemetry::redact_url(&signed.url),
