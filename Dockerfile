@@ -8,6 +8,7 @@ COPY src ./src
 COPY config ./config
 # Cargo checks that declared targets exist, even when it does not build them.
 COPY tests ./tests
+COPY benches ./benches
 RUN cargo build --locked --release --no-default-features \
     && strip target/release/tollgate
 

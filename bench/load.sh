@@ -8,7 +8,8 @@
 #
 # Every server is pinned to CPU $SERVER_CPU and wrk (one thread) to CPU $LOAD_CPU with taskset.
 # Bounded: fixed durations and repetitions, 127.0.0.1 only, every process stopped on exit.
-# Installs what it needs, pinned and idempotently: wrk (Debian), @uppy/companion (npm, with
+# Installs what it needs, pinned and idempotently: wrk (Debian), oha (crates.io, for the paced
+# half-saturation run, into ~/.cache/tollgate), @uppy/companion (npm, with
 # bench/peers/companion/package-lock.json), the Python peer's packages (a venv in
 # ~/.cache/tollgate/bench-venv, from bench/peers/fastapi/requirements.txt).
 set -euo pipefail
@@ -22,8 +23,10 @@ TOKENS=${TOKENS:-1000}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 WRK_VERSION=4.1.0-3+b2
+OHA_VERSION=1.16.0
+OHA=${HOME}/.cache/tollgate/oha-$OHA_VERSION/bin/oha
 VENV=${HOME}/.cache/tollgate/bench-venv
-OUT=${RESULTS:-bench/RESULTS.md}
+OUT=${RESULTS:-bench/RESULTS.md}  # its "load" section is rewritten (bench/splice.sh)
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -31,6 +34,10 @@ log() { printf '== %s\n' "$*" >&2; }
 if ! command -v wrk >/dev/null; then
   log "installing wrk $WRK_VERSION"
   apt-get install -y -q "wrk=$WRK_VERSION" >/dev/null
+fi
+if [ ! -x "$OHA" ]; then
+  log "installing oha $OHA_VERSION (cargo install, a few minutes once)"
+  cargo install oha --version "$OHA_VERSION" --locked --quiet --root "$(dirname "$(dirname "$OHA")")"
 fi
 if [ ! -d bench/peers/companion/node_modules/@uppy/companion ]; then
   log "installing @uppy/companion (npm ci)"
@@ -213,13 +220,28 @@ url=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["url"])' "$chec
 measure fastapi "$FASTAPI" /videos/demo/url 18093 "$WORK/tokens-HS256.txt"
 kill "$FASTAPI"
 
-# p99 below saturation: each connection waits 1 ms between requests, with as many connections
-# as give about half of tollgate's HS256 saturation rate.
+# p99 below saturation: oha sends at a fixed rate, half of tollgate's HS256 saturation rate,
+# evenly spaced (wrk cannot pace), with latency measured from when each request was due.
 HALF=$(awk -v r="$(median_of "$WORK/tollgate-hs256" 1)" 'BEGIN {printf "%d", r / 2}')
-HALF_CONNS=$(awk -v h="$HALF" 'BEGIN {c = int(h / 900) + 1; print (c < 1 ? 1 : c)}')
-log "tollgate HS256 at about half saturation ($HALF req/s: $HALF_CONNS connections × 1 ms pauses)"
+log "tollgate HS256 at half saturation: $HALF req/s"
 for _ in $(seq "$REPS"); do
-  run_wrk tollgate-hs256-half "$TG" /videos/demo/url 18080 "$WORK/tokens-HS256.txt" "$HALF_CONNS" 1
+  before=$(cpu_ticks "$TG")
+  taskset -c "$LOAD_CPU" "$OHA" -z "${DURATION}s" -q "$HALF" -c "$CONNS" --latency-correction \
+    --no-tui --output-format json -H "Authorization: Bearer $(head -1 "$WORK/tokens-HS256.txt")" \
+    http://127.0.0.1:18080/videos/demo/url >"$WORK/oha.json"
+  after=$(cpu_ticks "$TG")
+  python3 - "$WORK/oha.json" "$((after - before))" "$(getconf CLK_TCK)" >>"$WORK/tollgate-hs256-half" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = r.get("statusCodeDistribution", {})
+if set(codes) != {"200"}:
+    sys.exit(f"half-saturation run: status codes {codes}")
+n = sum(codes.values())
+p = r["latencyPercentiles"]
+cpu = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / n
+print(f'{r["summary"]["requestsPerSec"]:.1f} {p["p50"] * 1000:.3f} {p["p99"] * 1000:.3f} {cpu:.1f}')
+PY
+  log "tollgate-hs256-half: $(tail -1 "$WORK/tollgate-hs256-half")"
 done
 
 # --- RESULTS.md -----------------------------------------------------------------------------
@@ -237,7 +259,7 @@ ratio() { # A B → A/B of median req/s
 percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
 
 {
-  echo "# Load results"
+  echo "## HTTP load"
   echo
   echo "Written by \`bash bench/load.sh\` on $(date -u +%Y-%m-%d) (DURATION=$DURATION s × REPS=$REPS,"
   echo "$CONNS connections, $TOKENS distinct tokens per algorithm). Servers pinned to CPU $SERVER_CPU, wrk"
@@ -261,7 +283,7 @@ percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
   echo "| tollgate HS256 / Companion | $(ratio tollgate-hs256 companion)× | ≥ 50× |"
   echo "| tollgate HS256 / FastAPI+boto3 | $(ratio tollgate-hs256 fastapi)× | ≥ 15× |"
   echo
-  echo "p99 at about half saturation (tollgate HS256, $HALF_CONNS connections pausing 1 ms):"
+  echo "At half of tollgate's HS256 saturation ($HALF req/s, paced by oha $OHA_VERSION, $CONNS connections, one token):"
   echo "$(median_of "$WORK/tollgate-hs256-half" 1 | awk '{printf "%d", $1}') req/s, p50 $(median_of "$WORK/tollgate-hs256-half" 2) ms,"
   echo "**p99 $(median_of "$WORK/tollgate-hs256-half" 3) ms** (target < 1 ms). Peak RSS of tollgate over the whole run:"
   echo "$(awk '{printf "%.1f", $1 / 1024}' <<<"$(peak_rss_kb "$TG")") MB (target < 40 MB)."
@@ -278,4 +300,5 @@ percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
   done
 } >"$WORK/results.md"
 
-if [ -n "${RESULTS_APPEND:-}" ]; then cat "$WORK/results.md"; else cp "$WORK/results.md" "$OUT"; cat "$OUT"; fi
+RESULTS=$OUT bash bench/splice.sh load "$WORK/results.md"
+cat "$WORK/results.md"

@@ -265,20 +265,10 @@ async fn a_remembered_token_is_still_refused_once_expired_or_before_nbf() {
     }
     // 60 s of life plus 30 s of leeway have passed on tollgate's clock.
     app.clock.set_offset_secs(91);
-    let response = app.get(PATH, Some(&token)).await;
-    let status = response.status();
-    assert_error(
-        status,
-        &response.json().await.unwrap(),
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-    );
+    assert_token_rejected(&app, &token, "remembered but expired").await;
     // And a clock 31 s before `nbf` (past the leeway) refuses it too.
     app.clock.set_offset_secs(-31);
-    assert_eq!(
-        app.get(PATH, Some(&token)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_token_rejected(&app, &token, "remembered but not yet valid").await;
     app.clock.set_offset_secs(0);
     assert_eq!(app.get(PATH, Some(&token)).await.status(), StatusCode::OK);
 }
@@ -293,12 +283,5 @@ async fn a_token_differing_by_one_byte_from_a_remembered_one_is_verified_afresh(
     let first = if signature.starts_with('A') { 'B' } else { 'A' };
     let altered = format!("{signed_part}.{first}{}", &signature[1..]);
     assert_ne!(altered, token);
-    let response = app.get(PATH, Some(&altered)).await;
-    let status = response.status();
-    assert_error(
-        status,
-        &response.json().await.unwrap(),
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-    );
+    assert_token_rejected(&app, &altered, "one byte from a remembered token").await;
 }

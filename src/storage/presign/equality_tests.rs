@@ -54,6 +54,17 @@ async fn pair(
     }
 }
 
+/// The embedded store's addressing, without a session token.
+async fn local_pair() -> Pair {
+    pair(
+        Some("http://127.0.0.1:9000"),
+        true,
+        "us-east-1",
+        credentials(None),
+    )
+    .await
+}
+
 fn sorted(mut signed: Signed) -> Signed {
     signed.headers.sort();
     signed
@@ -182,13 +193,7 @@ async fn fixed_cases_match_the_sdk_for_every_addressing_style_and_token() {
 
 #[tokio::test]
 async fn a_tampered_request_changes_the_signature() {
-    let pair = pair(
-        Some("http://127.0.0.1:9000"),
-        true,
-        "us-east-1",
-        credentials(None),
-    )
-    .await;
+    let pair = local_pair().await;
     let grant = full_grant();
     let mut other = full_grant();
     other.content_length = Some(1);
@@ -222,13 +227,7 @@ async fn a_tampered_request_changes_the_signature() {
 
 #[tokio::test]
 async fn the_day_key_follows_the_utc_day_and_the_credentials() {
-    let pair = pair(
-        Some("http://127.0.0.1:9000"),
-        true,
-        "us-east-1",
-        credentials(None),
-    )
-    .await;
+    let pair = local_pair().await;
     let get = ObjectRequest::Get {
         key: "videos/demo",
         content_disposition: None,
@@ -260,13 +259,7 @@ async fn the_day_key_follows_the_utc_day_and_the_credentials() {
 
 #[tokio::test]
 async fn header_values_the_sdk_refuses_are_refused() {
-    let pair = pair(
-        Some("http://127.0.0.1:9000"),
-        true,
-        "us-east-1",
-        credentials(None),
-    )
-    .await;
+    let pair = local_pair().await;
     let mut grant = full_grant();
     grant.metadata = vec![("owner".to_owned(), "line\nbreak".to_owned())];
     let put = ObjectRequest::Put {
