@@ -157,34 +157,92 @@ fn update_trimmed(hasher: &mut Sha256, value: &str) {
     hasher.update(&trimmed.as_bytes()[start..]);
 }
 
-/// Header names and values the SDK would refuse to send are refused here too.
+/// Header names and values the SDK would refuse to send are refused here too (the `http`
+/// crate's rules: names are tokens, values have no control character but tab).
 fn check_header(name: &str, value: &str) -> Result<(), StorageError> {
-    axum::http::HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| error(format!("invalid header name {name:?}")))?;
-    axum::http::HeaderValue::from_str(value)
-        .map_err(|_| error(format!("invalid value for header {name}")))?;
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(error(format!("invalid header name {name:?}")));
+    }
+    if !value
+        .bytes()
+        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+    {
+        return Err(error(format!("invalid value for header {name}")));
+    }
     Ok(())
 }
+
+/// Decimal digits of `value`, on the stack.
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn new(mut value: u64) -> Self {
+        let mut digits = [b'0'; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (value % 10) as u8;
+            value /= 10;
+            if value == 0 {
+                break;
+            }
+        }
+        Self { digits, start }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits were written.
+        std::str::from_utf8(&self.digits[self.start..]).unwrap_or("0")
+    }
+}
+
+/// Query parameters of one URL at most: the operation's three and the five of the signature.
+const MAX_PARAMS: usize = 10;
 
 /// A URL under construction: the ranges of each encoded query name and value, for the
 /// canonical query string.
 struct UrlWriter {
     url: String,
-    params: Vec<(Range<usize>, Range<usize>)>,
+    params: [(Range<usize>, Range<usize>); MAX_PARAMS],
+    count: usize,
+    /// More parameters than `MAX_PARAMS`: the URL cannot be signed.
+    overflow: bool,
 }
 
 impl UrlWriter {
-    fn param(&mut self, name: &str, value: &str) {
-        self.url
-            .push(if self.params.is_empty() { '?' } else { '&' });
+    /// Appends `name=value`, the value being `pieces` one after the other, each encoded.
+    fn param_pieces(&mut self, name: &str, pieces: &[&str]) {
+        self.url.push(if self.count == 0 { '?' } else { '&' });
         let name_start = self.url.len();
         push_encoded(&mut self.url, name, QUERY);
         let name_end = self.url.len();
         self.url.push('=');
         let value_start = self.url.len();
-        push_encoded(&mut self.url, value, QUERY);
-        self.params
-            .push((name_start..name_end, value_start..self.url.len()));
+        for piece in pieces {
+            push_encoded(&mut self.url, piece, QUERY);
+        }
+        match self.params.get_mut(self.count) {
+            Some(slot) => {
+                *slot = (name_start..name_end, value_start..self.url.len());
+                self.count += 1;
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    fn param(&mut self, name: &str, value: &str) {
+        self.param_pieces(name, &[value]);
+    }
+
+    /// The parameters as written, encoded.
+    fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params[..self.count]
+            .iter()
+            .map(|(n, v)| (&self.url[n.clone()], &self.url[v.clone()]))
     }
 }
 
@@ -207,7 +265,7 @@ fn write_operation_query(request: &ObjectRequest<'_>, writer: &mut UrlWriter) {
             ..
         } => {
             writer.param("x-id", "UploadPart");
-            writer.param("partNumber", &part_number.to_string());
+            writer.param("partNumber", Decimal::new(*part_number).as_str());
             writer.param("uploadId", upload_id);
         }
     }
@@ -282,8 +340,8 @@ impl FastSigner {
         signed.push(("host", &self.endpoint.host));
         signed.extend(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         signed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let signed_names = if signed.len() == 1 {
-            "host".to_owned()
+        let signed_names: std::borrow::Cow<'static, str> = if signed.len() == 1 {
+            "host".into()
         } else {
             let mut names = String::with_capacity(signed.iter().map(|h| h.0.len() + 1).sum());
             for (i, (name, _)) in signed.iter().enumerate() {
@@ -292,14 +350,16 @@ impl FastSigner {
                 }
                 names.push_str(name);
             }
-            names
+            names.into()
         };
 
         let mut writer = UrlWriter {
             url: String::with_capacity(
                 512 + request.key().len() * 3 + credentials.session_token().map_or(0, str::len) * 2,
             ),
-            params: Vec::with_capacity(12),
+            params: Default::default(),
+            count: 0,
+            overflow: false,
         };
         writer.url.push_str(&self.endpoint.origin);
         let path_start = writer.url.len();
@@ -309,13 +369,16 @@ impl FastSigner {
         let path = path_start..writer.url.len();
         write_operation_query(request, &mut writer);
         writer.param("X-Amz-Algorithm", ALGORITHM);
-        writer.param(
+        writer.param_pieces(
             "X-Amz-Credential",
-            &format!("{}/{day}{}", credentials.access_key_id(), self.scope_tail),
+            &[credentials.access_key_id(), "/", day, &self.scope_tail],
         );
         writer.param("X-Amz-Date", date);
-        writer.param("X-Amz-Expires", &expires_in.to_string());
+        writer.param("X-Amz-Expires", Decimal::new(expires_in).as_str());
         writer.param("X-Amz-SignedHeaders", &signed_names);
+        if writer.overflow {
+            return Err(error("too many query parameters"));
+        }
         let token = credentials.session_token().map(|token| {
             let mut encoded = String::with_capacity(token.len() * 2);
             push_encoded(&mut encoded, token, QUERY);
@@ -328,15 +391,17 @@ impl FastSigner {
         hasher.update(b"\n");
         hasher.update(&writer.url.as_bytes()[path]);
         hasher.update(b"\n");
-        let url = writer.url.as_str();
-        let mut query: Vec<(&str, &str)> = writer
-            .params
-            .iter()
-            .map(|(n, v)| (&url[n.clone()], &url[v.clone()]))
-            .collect();
-        if let Some(token) = &token {
-            query.push(("X-Amz-Security-Token", token));
+        let mut query = [("", ""); MAX_PARAMS + 1];
+        let mut count = 0;
+        for (slot, param) in query.iter_mut().zip(writer.params()) {
+            *slot = param;
+            count += 1;
         }
+        if let Some(token) = &token {
+            query[count] = ("X-Amz-Security-Token", token);
+            count += 1;
+        }
+        let query = &mut query[..count];
         query.sort_unstable();
         for (i, (name, value)) in query.iter().enumerate() {
             if i > 0 {
@@ -389,5 +454,44 @@ fn hex_encode(bytes: &[u8], out: &mut [u8; 64]) {
     for (i, byte) in bytes.iter().take(32).enumerate() {
         out[2 * i] = DIGITS[usize::from(byte >> 4)];
         out[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_match_to_string() {
+        for value in [0, 7, 10, 604_800, 10_000, u64::MAX] {
+            assert_eq!(Decimal::new(value).as_str(), value.to_string());
+        }
+    }
+
+    #[test]
+    fn header_checks_agree_with_the_http_crate_on_every_byte() {
+        for byte in 0..=u8::MAX {
+            let text = String::from_utf8_lossy(&[b'a', byte, b'z']).into_owned();
+            let name_ok = axum::http::HeaderName::from_bytes(text.as_bytes()).is_ok();
+            assert_eq!(
+                check_header(&text, "v").is_ok(),
+                name_ok,
+                "name byte {byte}"
+            );
+            let value_ok = axum::http::HeaderValue::from_str(&text).is_ok();
+            assert_eq!(
+                check_header("x", &text).is_ok(),
+                value_ok,
+                "value byte {byte}"
+            );
+        }
+    }
+
+    #[test]
+    fn amz_dates_are_utc() {
+        let at = |secs| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        assert_eq!(&amz_date(at(0)).unwrap(), b"19700101T000000Z");
+        assert_eq!(&amz_date(at(951_782_399)).unwrap(), b"20000228T235959Z");
+        assert_eq!(&amz_date(at(1_795_046_400)).unwrap(), b"20261119T000000Z");
     }
 }
