@@ -14,7 +14,7 @@ use aws_credential_types::Credentials;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::encoding::{KEY_PATH, QUERY, push_encoded};
+use super::encoding::{KEY_PATH_ENCODER, QUERY_ENCODER, push_encoded};
 use super::{ObjectRequest, Signed};
 use crate::storage::{StorageError, StorageErrorKind};
 
@@ -218,12 +218,12 @@ impl UrlWriter {
     fn param_pieces(&mut self, name: &str, pieces: &[&str]) {
         self.url.push(if self.count == 0 { '?' } else { '&' });
         let name_start = self.url.len();
-        push_encoded(&mut self.url, name, QUERY);
+        push_encoded(&mut self.url, name, &QUERY_ENCODER);
         let name_end = self.url.len();
         self.url.push('=');
         let value_start = self.url.len();
         for piece in pieces {
-            push_encoded(&mut self.url, piece, QUERY);
+            push_encoded(&mut self.url, piece, &QUERY_ENCODER);
         }
         match self.params.get_mut(self.count) {
             Some(slot) => {
@@ -365,7 +365,7 @@ impl FastSigner {
         let path_start = writer.url.len();
         writer.url.push_str(&self.endpoint.path_prefix);
         writer.url.push('/');
-        push_encoded(&mut writer.url, request.key(), KEY_PATH);
+        push_encoded(&mut writer.url, request.key(), &KEY_PATH_ENCODER);
         let path = path_start..writer.url.len();
         write_operation_query(request, &mut writer);
         writer.param("X-Amz-Algorithm", ALGORITHM);
@@ -381,7 +381,7 @@ impl FastSigner {
         }
         let token = credentials.session_token().map(|token| {
             let mut encoded = String::with_capacity(token.len() * 2);
-            push_encoded(&mut encoded, token, QUERY);
+            push_encoded(&mut encoded, token, &QUERY_ENCODER);
             encoded
         });
 
