@@ -11,15 +11,38 @@ pub use jwks::{JwksCache, JwksError};
 pub use mint::{MintError, TokenRequest, mint_hs256};
 pub use verifier::TokenVerifier;
 
-/// An authenticated caller, as the entitlement policy sees it.
+/// An authenticated caller, as the entitlement policy sees it. Shared, so that handing the same
+/// verified token's caller to every request costs no copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
+pub struct Caller(std::sync::Arc<Identity>);
+
+/// What a verified token says about its bearer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Identity {
     /// The token's `sub`.
     pub subject: String,
     /// Tiers the caller paid for (claim `auth.entitlements_claim`).
     pub entitlements: Vec<String>,
     /// Roles (claim `auth.roles_claim`).
     pub roles: Vec<String>,
+}
+
+impl Caller {
+    pub fn new(subject: String, entitlements: Vec<String>, roles: Vec<String>) -> Self {
+        Self(std::sync::Arc::new(Identity {
+            subject,
+            entitlements,
+            roles,
+        }))
+    }
+}
+
+impl std::ops::Deref for Caller {
+    type Target = Identity;
+
+    fn deref(&self) -> &Identity {
+        &self.0
+    }
 }
 
 /// Why a token was refused. Logged, never sent to the client.

@@ -111,11 +111,7 @@ mod tests {
 
     fn verified(sub: &str) -> Verified {
         Verified {
-            caller: Caller {
-                subject: sub.to_owned(),
-                entitlements: vec!["gold".to_owned()],
-                roles: Vec::new(),
-            },
+            caller: Caller::new(sub.to_owned(), vec!["gold".to_owned()], Vec::new()),
             exp: i64::MAX,
             nbf: None,
         }

@@ -168,13 +168,12 @@ impl TokenVerifier {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             _ => return Err(AuthError::BadClaim("sub")),
         };
-        let caller = Caller {
+        let caller = Caller::new(
             subject,
-            entitlements: string_list(claims.get(&self.entitlements_claim))
+            string_list(claims.get(&self.entitlements_claim))
                 .ok_or(AuthError::BadClaim("entitlements"))?,
-            roles: string_list(claims.get(&self.roles_claim))
-                .ok_or(AuthError::BadClaim("roles"))?,
-        };
+            string_list(claims.get(&self.roles_claim)).ok_or(AuthError::BadClaim("roles"))?,
+        );
         Ok(Verified { caller, exp, nbf })
     }
 }

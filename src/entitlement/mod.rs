@@ -93,11 +93,11 @@ mod tests {
     }
 
     fn caller(sub: &str, entitlements: &[&str], roles: &[&str]) -> Caller {
-        Caller {
-            subject: sub.to_owned(),
-            entitlements: entitlements.iter().map(|s| (*s).to_owned()).collect(),
-            roles: roles.iter().map(|s| (*s).to_owned()).collect(),
-        }
+        Caller::new(
+            sub.to_owned(),
+            entitlements.iter().map(|s| (*s).to_owned()).collect(),
+            roles.iter().map(|s| (*s).to_owned()).collect(),
+        )
     }
 
     fn meta(tier: Option<&str>, owner: Option<&str>) -> ObjectMeta {
