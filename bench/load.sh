@@ -280,7 +280,8 @@ percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
   echo "Written by \`bash bench/load.sh\` on $(date -u +%Y-%m-%d) (DURATION=$DURATION s × REPS=$REPS,"
   echo "$CONNS connections, $TOKENS distinct tokens per algorithm). Servers pinned to CPU $SERVER_CPU, wrk"
   echo "(one thread) to CPU $LOAD_CPU, loopback only. Medians of the $REPS runs; RSS is the peak (VmHWM)."
-  echo "CPU per request is the server's user+system time divided by the requests served."
+  echo "CPU per request is the server's user+system time divided by the requests served. tollgate runs with"
+  echo "\`TOLLGATE__LOG__FILTER=warn\` (no access log line per request), uvicorn with \`--no-access-log\`."
   echo
   echo "| server | req/s | p50 ms | p99 ms | peak RSS MB | CPU µs/req |"
   echo "|---|---:|---:|---:|---:|---:|"

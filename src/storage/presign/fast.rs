@@ -385,12 +385,6 @@ impl FastSigner {
             encoded
         });
 
-        // The canonical request, hashed as it is read off the URL.
-        let mut hasher = Sha256::new();
-        hasher.update(request.method().as_bytes());
-        hasher.update(b"\n");
-        hasher.update(&writer.url.as_bytes()[path]);
-        hasher.update(b"\n");
         let mut query = [("", ""); MAX_PARAMS + 1];
         let mut count = 0;
         for (slot, param) in query.iter_mut().zip(writer.params()) {
@@ -401,42 +395,16 @@ impl FastSigner {
             query[count] = ("X-Amz-Security-Token", token);
             count += 1;
         }
-        let query = &mut query[..count];
-        query.sort_unstable();
-        for (i, (name, value)) in query.iter().enumerate() {
-            if i > 0 {
-                hasher.update(b"&");
-            }
-            hasher.update(name.as_bytes());
-            hasher.update(b"=");
-            hasher.update(value.as_bytes());
+        let canonical = CanonicalRequest {
+            method: request.method(),
+            path: &writer.url[path],
+            query: &mut query[..count],
+            headers: &signed,
+            signed_names: &signed_names,
         }
-        hasher.update(b"\n");
-        for (name, value) in &signed {
-            hasher.update(name.as_bytes());
-            hasher.update(b":");
-            update_trimmed(&mut hasher, value);
-            hasher.update(b"\n");
-        }
-        hasher.update(b"\n");
-        hasher.update(signed_names.as_bytes());
-        hasher.update(b"\n");
-        hasher.update(UNSIGNED_PAYLOAD.as_bytes());
-        let canonical_hash = hasher.finalize();
-
-        let mut mac = self.day_key(day.as_bytes(), credentials)?.mac.clone();
-        mac.update(ALGORITHM.as_bytes());
-        mac.update(b"\n");
-        mac.update(date.as_bytes());
-        mac.update(b"\n");
-        mac.update(day.as_bytes());
-        mac.update(self.scope_tail.as_bytes());
-        mac.update(b"\n");
-        let mut hex = [0u8; 64];
-        hex_encode(&canonical_hash, &mut hex);
-        mac.update(&hex);
-        let signature = mac.finalize().into_bytes();
-        hex_encode(&signature, &mut hex);
+        .hash();
+        let day_key = self.day_key(day.as_bytes(), credentials)?;
+        let hex = self.signature(&day_key, date, &canonical);
 
         let mut url = writer.url;
         url.push_str("&X-Amz-Signature=");
@@ -446,6 +414,67 @@ impl FastSigner {
             url.push_str(&token);
         }
         Ok(Signed { url, headers })
+    }
+
+    /// The hex HMAC of the string to sign, with the day's key.
+    fn signature(&self, day_key: &DayKey, date: &str, canonical_hash: &[u8]) -> [u8; 64] {
+        let day = &date[..8];
+        let mut mac = day_key.mac.clone();
+        mac.update(ALGORITHM.as_bytes());
+        mac.update(b"\n");
+        mac.update(date.as_bytes());
+        mac.update(b"\n");
+        mac.update(day.as_bytes());
+        mac.update(self.scope_tail.as_bytes());
+        mac.update(b"\n");
+        let mut hex = [0u8; 64];
+        hex_encode(canonical_hash, &mut hex);
+        mac.update(&hex);
+        hex_encode(&mac.finalize().into_bytes(), &mut hex);
+        hex
+    }
+}
+
+/// The parts of a SigV4 canonical request, already encoded as the URL carries them.
+struct CanonicalRequest<'a> {
+    method: &'a str,
+    path: &'a str,
+    /// Unsorted; sorted in place.
+    query: &'a mut [(&'a str, &'a str)],
+    /// Sorted by name.
+    headers: &'a [(&'a str, &'a str)],
+    signed_names: &'a str,
+}
+
+impl CanonicalRequest<'_> {
+    /// SHA-256 of the canonical request, fed piece by piece rather than written out.
+    fn hash(self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(self.method.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(self.path.as_bytes());
+        hasher.update(b"\n");
+        self.query.sort_unstable();
+        for (i, (name, value)) in self.query.iter().enumerate() {
+            if i > 0 {
+                hasher.update(b"&");
+            }
+            hasher.update(name.as_bytes());
+            hasher.update(b"=");
+            hasher.update(value.as_bytes());
+        }
+        hasher.update(b"\n");
+        for (name, value) in self.headers {
+            hasher.update(name.as_bytes());
+            hasher.update(b":");
+            update_trimmed(&mut hasher, value);
+            hasher.update(b"\n");
+        }
+        hasher.update(b"\n");
+        hasher.update(self.signed_names.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(UNSIGNED_PAYLOAD.as_bytes());
+        hasher.finalize().into()
     }
 }
 
