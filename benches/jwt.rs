@@ -15,10 +15,7 @@ use tollgate::auth::{JwksCache, TokenVerifier};
 use tollgate::clock::SystemClock;
 
 fn verify(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::current_thread_runtime();
     let data = tempfile::tempdir().expect("tempdir");
     let settings = support::local_settings(data.path());
     let asymmetric = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA].map(TokenKey::fixture);

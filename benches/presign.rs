@@ -36,10 +36,7 @@ fn presigner(runtime: &tokio::runtime::Runtime, signer: SignerKind) -> Presigner
 }
 
 fn presign(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::current_thread_runtime();
     let grant = PutObjectGrant {
         content_type: "video/mp4".to_owned(),
         content_length: Some(52_428_800),
