@@ -91,6 +91,8 @@ impl TokenVerifier {
         };
         let generation = self.jwks.as_ref().map_or(0, |jwks| jwks.generation());
         let digest = TokenCache::digest(token);
+        // A hit skips the signature, never the clock. Revocation, once tollgate has it, must be
+        // checked here too.
         if let Some(entry) = cache.get(&digest, generation).await {
             self.check_time(&entry.verified)?;
             return Ok(entry.verified.caller.clone());
