@@ -10,7 +10,6 @@ mod cors;
 mod health;
 mod helpers;
 mod jwks;
-mod logs;
 mod signers;
 mod storage;
 mod uploads;

@@ -43,6 +43,7 @@ fn subscriber(directives: &str, captured: &Captured) -> impl tracing::Subscriber
 
 #[tokio::test]
 async fn the_default_filter_logs_nothing_more_verbose_than_info() {
+    let _serial = crate::ONE_AT_A_TIME.lock().await;
     let captured = Captured::default();
     let _guard = tracing::subscriber::set_default(subscriber("info", &captured));
     let app = spawn_app().await;
@@ -60,6 +61,7 @@ async fn the_default_filter_logs_nothing_more_verbose_than_info() {
 
 #[tokio::test]
 async fn tokens_and_url_secrets_never_reach_the_logs_even_at_trace() {
+    let _serial = crate::ONE_AT_A_TIME.lock().await;
     // With tollgate's own subscriber, as `RUST_LOG=trace` would give.
     let captured = Captured::default();
     let subscriber = subscriber("trace", &captured);
