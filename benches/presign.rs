@@ -18,9 +18,14 @@ fn presigner(runtime: &tokio::runtime::Runtime, signer: SignerKind) -> Presigner
     runtime.block_on(async {
         let clock = Arc::new(SystemClock);
         let endpoint = Some("http://127.0.0.1:9000".to_owned());
-        let clients = S3Clients::new(&settings.storage, endpoint, clock.clone())
-            .await
-            .expect("clients");
+        let clients = S3Clients::new(
+            &settings.storage,
+            settings.storage.read_key(),
+            endpoint,
+            clock.clone(),
+        )
+        .await
+        .expect("clients");
         Presigner::new(
             clients.public,
             settings.storage.bucket.clone(),

@@ -7,9 +7,9 @@
 #
 # Settings exported to CMD (and printed as `export` lines):
 #   TOLLGATE_TEST_STORE=garage, TOLLGATE_TEST_S3_ENDPOINT, TOLLGATE_TEST_S3_REGION,
-#   TOLLGATE_TEST_S3_BUCKET, TOLLGATE_TEST_S3_ACCESS_KEY / _SECRET_KEY (read-write),
-#   TOLLGATE_TEST_S3_WRITE_ONLY_ACCESS_KEY / _SECRET_KEY and TOLLGATE_TEST_S3_READ_ONLY_ACCESS_KEY /
-#   _SECRET_KEY (for the signer-permission cases).
+#   TOLLGATE_TEST_S3_BUCKET, TOLLGATE_TEST_S3_ACCESS_KEY / _SECRET_KEY (read-write: seeding),
+#   TOLLGATE_TEST_S3_WRITE_ONLY_ACCESS_KEY / _SECRET_KEY (tollgate's upload key) and
+#   TOLLGATE_TEST_S3_READ_ONLY_ACCESS_KEY / _SECRET_KEY (tollgate's read key).
 #
 # Garage is built with `cargo install --locked` (about 7.5 minutes on 2 cores) into
 # ${TOLLGATE_CACHE_DIR:-~/.cache/tollgate}/garage-$GARAGE_VERSION and reused from there.
@@ -97,12 +97,14 @@ RW_KEY="GK$(hex 12)"; RW_SECRET="$(hex 32)"
 WO_KEY="GK$(hex 12)"; WO_SECRET="$(hex 32)"
 RO_KEY="GK$(hex 12)"; RO_SECRET="$(hex 32)"
 g key import --yes -n tollgate-rw "$RW_KEY" "$RW_SECRET" > /dev/null
-g key import --yes -n tollgate-write-only "$WO_KEY" "$WO_SECRET" > /dev/null
-g key import --yes -n tollgate-read-only "$RO_KEY" "$RO_SECRET" > /dev/null
+# tollgate's two keys: the upload key may write and not read, the read key may read and not write
+# (a presigned URL carries its signer's permissions). The read-write key seeds and checks.
+g key import --yes -n tollgate-upload "$WO_KEY" "$WO_SECRET" > /dev/null
+g key import --yes -n tollgate-read "$RO_KEY" "$RO_SECRET" > /dev/null
 g bucket create "$BUCKET" > /dev/null
 g bucket allow --read --write --owner "$BUCKET" --key tollgate-rw > /dev/null
-g bucket allow --write "$BUCKET" --key tollgate-write-only > /dev/null
-g bucket allow --read "$BUCKET" --key tollgate-read-only > /dev/null
+g bucket allow --write "$BUCKET" --key tollgate-upload > /dev/null
+g bucket allow --read "$BUCKET" --key tollgate-read > /dev/null
 
 export TOLLGATE_TEST_STORE=garage
 export TOLLGATE_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"

@@ -160,15 +160,38 @@ pub struct StorageSettings {
     pub force_path_style: bool,
     /// Who writes presigned URLs: tollgate's own SigV4 signer or aws-sdk-s3.
     pub signer: crate::storage::SignerKind,
+    /// The read key: signs playback (GET) URLs and reads object metadata. Needs `s3:GetObject`
+    /// (and `s3:ListBucket`, so that a missing object is a 404). When unset, the AWS default
+    /// chain (env, profile, IMDS, …) is used.
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<Secret>,
+    /// The upload key: signs upload and multipart URLs and creates, completes and aborts
+    /// multipart uploads. Needs `s3:PutObject` and `s3:AbortMultipartUpload`, and must not be
+    /// able to read: a presigned URL carries its signer's permissions, so a store that lets a
+    /// client turn an upload URL into a copy still cannot read through it. Unset: the read key
+    /// signs uploads too (development only; refused in production unless
+    /// `allow_upload_key_read`).
+    pub upload_access_key_id: Option<String>,
+    pub upload_secret_access_key: Option<Secret>,
+    /// Accept an upload key that can read objects (production refuses to start otherwise).
+    pub allow_upload_key_read: bool,
     /// Object key of video `{id}` is `key_prefix + id`.
     pub key_prefix: String,
     pub metadata_cache_ttl_secs: u64,
     pub metadata_cache_capacity: u64,
     pub not_found_cache_ttl_secs: u64,
     pub readiness_timeout_ms: u64,
+    /// `/readyz` asks the store at most once per this many milliseconds (it writes the probe
+    /// object), whoever calls it.
+    pub readiness_cache_ms: u64,
     pub embedded: EmbeddedStoreSettings,
+}
+
+/// A static access key of the store.
+#[derive(Debug, Clone)]
+pub struct StoreKeySettings {
+    pub access_key: String,
+    pub secret_key: Secret,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -262,7 +285,11 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         self.auth.validate(self.is_production(), &mut problems);
-        self.storage.validate(self.is_production(), &mut problems);
+        self.storage.validate(
+            self.is_production(),
+            self.uploads.id_secret.is_some(),
+            &mut problems,
+        );
         for (name, max) in [
             ("get_max_expires_secs", self.presign.get_max_expires_secs),
             ("put_max_expires_secs", self.presign.put_max_expires_secs),
@@ -459,7 +486,7 @@ impl UploadSettings {
 }
 
 impl StorageSettings {
-    fn validate(&self, production: bool, problems: &mut Vec<String>) {
+    fn validate(&self, production: bool, uploads_enabled: bool, problems: &mut Vec<String>) {
         if !is_valid_bucket_name(&self.bucket) {
             problems.push(format!(
                 "storage.bucket {:?} is not a valid bucket name (3-63 of a-z 0-9 . -)",
@@ -480,6 +507,18 @@ impl StorageSettings {
         if self.access_key_id.is_some() != self.secret_access_key.is_some() {
             problems
                 .push("storage.access_key_id and storage.secret_access_key go together".to_owned());
+        }
+        if self.upload_access_key_id.is_some() != self.upload_secret_access_key.is_some() {
+            problems.push(
+                "storage.upload_access_key_id and storage.upload_secret_access_key go together"
+                    .to_owned(),
+            );
+        }
+        if production && uploads_enabled && !self.has_upload_key() && !self.allow_upload_key_read {
+            problems.push(
+                "storage.upload_access_key_id is required in production: upload URLs must be signed by a key that cannot read objects (or set storage.allow_upload_key_read = true)"
+                    .to_owned(),
+            );
         }
         if let Err(e) = crate::domain::ObjectKey::check_prefix(&self.key_prefix) {
             problems.push(format!("storage.key_prefix: {e}"));
@@ -517,6 +556,31 @@ impl StorageSettings {
     pub fn readiness_timeout(&self) -> Duration {
         Duration::from_millis(self.readiness_timeout_ms)
     }
+
+    /// The read key, when static credentials are configured.
+    pub fn read_key(&self) -> Option<StoreKeySettings> {
+        key_pair(self.access_key_id.as_ref(), self.secret_access_key.as_ref())
+    }
+
+    /// The upload key, when one is configured apart from the read key.
+    pub fn upload_key(&self) -> Option<StoreKeySettings> {
+        key_pair(
+            self.upload_access_key_id.as_ref(),
+            self.upload_secret_access_key.as_ref(),
+        )
+    }
+
+    /// Whether upload URLs are signed by a key of their own.
+    pub fn has_upload_key(&self) -> bool {
+        self.upload_access_key_id.is_some()
+    }
+}
+
+fn key_pair(id: Option<&String>, secret: Option<&Secret>) -> Option<StoreKeySettings> {
+    Some(StoreKeySettings {
+        access_key: id?.clone(),
+        secret_key: secret?.clone(),
+    })
 }
 
 /// Bucket naming rules shared by AWS, MinIO and Garage (the strict subset).

@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::entitlement::Policy;
 use crate::routes;
 use crate::state::AppState;
-use crate::storage::{S3Clients, Storage, StorageError, StorageErrorKind};
+use crate::storage::{S3Clients, Storage, StorageError, StorageErrorKind, UploadKeyRead};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -26,6 +26,8 @@ pub enum StartupError {
     Jwks(#[from] JwksError),
     #[error("could not listen on {0}")]
     Bind(String, #[source] std::io::Error),
+    #[error("{0} (or set storage.allow_upload_key_read = true)")]
+    UploadKeyCanRead(String),
 }
 
 pub struct Application {
@@ -59,8 +61,7 @@ impl Application {
         #[cfg(not(feature = "embedded-store"))]
         let endpoint = None;
 
-        let clients = S3Clients::new(&settings.storage, endpoint, Arc::clone(&clock)).await?;
-        let storage = Arc::new(Storage::new(&settings.storage, clients, Arc::clone(&clock)).await?);
+        let storage = Arc::new(build_storage(&settings, endpoint, &clock).await?);
         let jwks = start_jwks(&settings).await?;
         let state = AppState {
             verifier: Arc::new(TokenVerifier::new(&settings.auth, jwks, clock)),
@@ -87,40 +88,7 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Bind(bind, e))?;
 
-        // Not fatal: the store may come up after us; /readyz reports it meanwhile. A key that may
-        // not read, or a wrong region, is an operator error worth shouting about.
-        let uploads_enabled = settings.uploads.id_secret.is_some();
-        let write = async {
-            if uploads_enabled {
-                storage.check_write().await
-            } else {
-                Ok(())
-            }
-        };
-        match tokio::join!(storage.check_bucket(), storage.check_read(), write) {
-            (Ok(()), Ok(()), Ok(())) => {
-                tracing::info!(
-                    bucket = storage.bucket(),
-                    uploads_enabled,
-                    "storage reachable with the permissions tollgate needs"
-                );
-            }
-            (bucket, read, write) => {
-                for e in [bucket.err(), read.err(), write.err()]
-                    .into_iter()
-                    .flatten()
-                {
-                    if matches!(
-                        e.kind,
-                        StorageErrorKind::Forbidden | StorageErrorKind::WrongRegion
-                    ) {
-                        tracing::error!(bucket = storage.bucket(), error = %e, "storage misconfigured: playback will answer 503");
-                    } else {
-                        tracing::warn!(bucket = storage.bucket(), error = %e, "storage not ready at start-up");
-                    }
-                }
-            }
-        }
+        check_storage(&settings, &storage).await?;
 
         Ok(Self {
             listener,
@@ -181,6 +149,87 @@ impl Application {
             }
         }
     }
+}
+
+/// The store's clients and signers: one key reads and signs playback, the other signs uploads
+/// (the same key twice when no upload key is configured).
+async fn build_storage(
+    settings: &Settings,
+    endpoint: Option<String>,
+    clock: &SharedClock,
+) -> Result<Storage, StartupError> {
+    let storage = &settings.storage;
+    let read = S3Clients::new(
+        storage,
+        storage.read_key(),
+        endpoint.clone(),
+        Arc::clone(clock),
+    )
+    .await?;
+    let upload = match storage.upload_key() {
+        Some(key) => S3Clients::new(storage, Some(key), endpoint, Arc::clone(clock)).await?,
+        None => read.clone(),
+    };
+    let upload_key_read_allowed = !settings.is_production() || storage.allow_upload_key_read;
+    Ok(Storage::new(
+        storage,
+        read,
+        upload,
+        upload_key_read_allowed,
+        Arc::clone(clock),
+    )
+    .await?)
+}
+
+/// Asks the store what tollgate's keys may do. Not fatal when the store does not answer (it may
+/// come up after us; `/readyz` reports it meanwhile); a key that may not read or write, or a
+/// wrong region, is an operator error worth shouting about; an upload key that can read stops
+/// a production start.
+async fn check_storage(settings: &Settings, storage: &Storage) -> Result<(), StartupError> {
+    let uploads_enabled = settings.uploads.id_secret.is_some();
+    let report = storage.readiness(uploads_enabled).await;
+    let results = [
+        Some(&report.bucket),
+        Some(&report.read),
+        report.write.as_ref(),
+    ];
+    let mut healthy = true;
+    for e in results
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_ref().err())
+    {
+        healthy = false;
+        if matches!(
+            e.kind,
+            StorageErrorKind::Forbidden | StorageErrorKind::WrongRegion
+        ) {
+            tracing::error!(bucket = storage.bucket(), error = %e, "storage misconfigured: requests that need it will answer 503");
+        } else {
+            tracing::warn!(bucket = storage.bucket(), error = %e, "storage not ready at start-up");
+        }
+    }
+    match &report.upload_key_read {
+        UploadKeyRead::CanRead {
+            allowed: false,
+            reason,
+        } => return Err(StartupError::UploadKeyCanRead(reason.clone())),
+        UploadKeyRead::CanRead { reason, .. } if settings.environment != "local" => {
+            tracing::warn!(%reason, "upload URLs are signed by a key that can read objects");
+        }
+        UploadKeyRead::Unknown(e) => {
+            tracing::warn!(error = %e, "could not ask whether the upload key can read");
+        }
+        _ => {}
+    }
+    if healthy {
+        tracing::info!(
+            bucket = storage.bucket(),
+            uploads_enabled,
+            "storage reachable with the permissions tollgate needs"
+        );
+    }
+    Ok(())
 }
 
 async fn start_jwks(settings: &Settings) -> Result<Option<Arc<JwksCache>>, StartupError> {

@@ -4,9 +4,9 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::state::AppState;
-use crate::storage::StorageError;
+use crate::storage::{StorageError, UploadKeyRead};
 
-fn check_json(name: &str, result: Result<(), StorageError>) -> Value {
+fn check_json(name: &str, result: &Result<(), StorageError>) -> Value {
     match result {
         Ok(()) => json!({ "status": "ok" }),
         Err(e) => {
@@ -16,42 +16,51 @@ fn check_json(name: &str, result: Result<(), StorageError>) -> Value {
     }
 }
 
+fn upload_key_json(verdict: &UploadKeyRead) -> Value {
+    match verdict {
+        UploadKeyRead::Skipped => json!({ "status": "skipped" }),
+        UploadKeyRead::CannotRead => json!({ "status": "ok", "can_read": false }),
+        UploadKeyRead::CanRead { allowed, reason } => {
+            let status = if *allowed { "warning" } else { "error" };
+            json!({ "status": status, "can_read": true, "reason": reason })
+        }
+        UploadKeyRead::Unknown(e) => check_json("upload_key_can_read", &Err(e.clone())),
+    }
+}
+
 /// Liveness: the process answers. Touches no dependency, so a store outage never restarts pods.
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the bucket answers a HEAD in time, tollgate's key may read objects (and signs for
-/// the store's region) and, where uploads are enabled, write them, and JWKS keys are loaded when
-/// JWKS is used.
+/// Readiness: the bucket answers a HEAD in time, the read key may read objects (and signs for
+/// the store's region), where uploads are enabled the upload key may write them and may not
+/// read them, and JWKS keys are loaded when JWKS is used. The store's answers are cached for
+/// `storage.readiness_cache_ms`.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let uploads_enabled = state.upload_ids.is_some();
-    let write = async {
-        if uploads_enabled {
-            Some(state.storage.check_write().await)
-        } else {
-            None
-        }
-    };
-    let (bucket, read, write) = tokio::join!(
-        state.storage.check_bucket(),
-        state.storage.check_read(),
-        write
-    );
-    let storage = check_json("storage", bucket);
-    let storage_read = check_json("storage_read", read);
-    let storage_write = write.map_or_else(
+    let report = state.storage.readiness(uploads_enabled).await;
+    let storage = check_json("storage", &report.bucket);
+    let storage_read = check_json("storage_read", &report.read);
+    let storage_write = report.write.as_ref().map_or_else(
         || json!({ "status": "skipped" }),
         |w| check_json("storage_write", w),
     );
+    let upload_key_can_read = upload_key_json(&report.upload_key_read);
     let jwks = match state.verifier.jwks() {
         None => json!({ "status": "skipped" }),
         Some(cache) if cache.is_loaded() => json!({ "status": "ok" }),
         Some(_) => json!({ "status": "error", "reason": "no JWKS keys loaded yet" }),
     };
-    let ready = [&storage, &storage_read, &storage_write, &jwks]
-        .iter()
-        .all(|c| c["status"] != "error");
+    let ready = [
+        &storage,
+        &storage_read,
+        &storage_write,
+        &upload_key_can_read,
+        &jwks,
+    ]
+    .iter()
+    .all(|c| c["status"] != "error");
     let status = if ready {
         StatusCode::OK
     } else {
@@ -63,6 +72,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "storage": storage,
             "storage_read": storage_read,
             "storage_write": storage_write,
+            "upload_key_can_read": upload_key_can_read,
             "jwks": jwks,
         },
     });

@@ -155,7 +155,7 @@ pub async fn create_upload(
     }
     let presigned = state
         .storage
-        .presigner
+        .upload_signer
         .put_object(&key, grant, state.presign.put_max_expires_secs)
         .await?;
     tracing::info!(upload = %id, subject = %caller.subject, "upload URL issued");
@@ -297,7 +297,7 @@ pub(super) async fn presign_part(
     };
     let presigned = state
         .storage
-        .presigner
+        .upload_signer
         .upload_part(key, upload_id, number, length, expires_secs)
         .await?;
     Ok((presigned, length))

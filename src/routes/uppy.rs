@@ -158,7 +158,7 @@ pub async fn params(
     let key = new_key(&state, &caller).await?;
     let presigned = state
         .storage
-        .presigner
+        .upload_signer
         .put_object(&key, grant, state.presign.put_max_expires_secs)
         .await?;
     let headers: serde_json::Map<String, Value> = presigned
@@ -358,7 +358,7 @@ pub async fn sign(
             let presigned = if method == "PUT" {
                 state
                     .storage
-                    .presigner
+                    .upload_signer
                     .put_object(&key, grant, put_max)
                     .await?
             } else {
@@ -371,7 +371,7 @@ pub async fn sign(
                 );
                 state
                     .storage
-                    .presigner
+                    .upload_signer
                     .multipart_operation(MultipartOperation::Create, &key, headers, put_max)
                     .await?
             };
@@ -395,9 +395,13 @@ pub async fn sign(
                 ("DELETE", None) => MultipartOperation::Abort { upload_id },
                 _ => return Err(ApiError::BadRequest("unsupported operation".to_owned())),
             };
-            let presigned = state
-                .storage
-                .presigner
+            // ListParts is a read (Garage asks for read permission; AWS for
+            // s3:ListMultipartUploadParts): the read key signs it, the upload key the rest.
+            let signer = match operation {
+                MultipartOperation::ListParts { .. } => &state.storage.playback_signer,
+                _ => &state.storage.upload_signer,
+            };
+            let presigned = signer
                 .multipart_operation(operation, &key, Vec::new(), put_max)
                 .await?;
             Ok(Json(

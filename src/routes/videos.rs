@@ -84,7 +84,7 @@ pub async fn video_url(
     state.storage.ensure_readable().await?;
     let presigned = state
         .storage
-        .presigner
+        .playback_signer
         .get_object(
             &key,
             params.expires_in,

@@ -11,10 +11,11 @@ use aws_sdk_s3::error::SdkError;
 use super::credentials::{CachedProvider, CredentialsCache};
 use super::{StorageError, StorageErrorKind};
 use crate::clock::SharedClock;
-use crate::config::StorageSettings;
+use crate::config::{StorageSettings, StoreKeySettings};
 
-/// Two clients over one set of credentials: `internal` for tollgate's own calls, `public` for
+/// Two clients over one key: `internal` for tollgate's own calls, `public` for
 /// presigning (its endpoint is the host written into URLs).
+#[derive(Clone)]
 pub struct S3Clients {
     pub internal: Client,
     pub public: Client,
@@ -24,21 +25,23 @@ pub struct S3Clients {
 }
 
 impl S3Clients {
-    /// `endpoint` overrides `settings.endpoint` (the embedded store's address).
+    /// Clients signing with `key` (`None`: the AWS default chain). `endpoint` overrides
+    /// `settings.endpoint` (the embedded store's address).
     pub async fn new(
         settings: &StorageSettings,
+        key: Option<StoreKeySettings>,
         endpoint: Option<String>,
         clock: SharedClock,
     ) -> Result<Self, StorageError> {
-        let source = match (&settings.access_key_id, &settings.secret_access_key) {
-            (Some(id), Some(secret)) => SharedCredentialsProvider::new(Credentials::new(
-                id,
-                secret.expose(),
+        let source = match key {
+            Some(key) => SharedCredentialsProvider::new(Credentials::new(
+                key.access_key,
+                key.secret_key.expose(),
                 None,
                 None,
                 "tollgate-config",
             )),
-            _ => aws_config::defaults(BehaviorVersion::latest())
+            None => aws_config::defaults(BehaviorVersion::latest())
                 .region(Region::new(settings.region.clone()))
                 .load()
                 .await

@@ -4,6 +4,8 @@
 
 use std::net::SocketAddr;
 
+use axum::http::Uri;
+use axum::http::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::access::{S3Access, S3AccessContext};
@@ -38,20 +40,60 @@ pub struct StoreKey {
     pub write: bool,
 }
 
+impl StoreKey {
+    fn new(key: &crate::config::StoreKeySettings, read: bool, write: bool) -> Self {
+        Self {
+            access_key: key.access_key.clone(),
+            secret_key: key.secret_key.expose().to_owned(),
+            read,
+            write,
+        }
+    }
+}
+
 /// Operations that need `write`; every other operation needs `read`.
-const WRITE_OPERATIONS: [&str; 9] = [
+const WRITE_OPERATIONS: [&str; 7] = [
     "PutObject",
     "UploadPart",
-    "UploadPartCopy",
-    "CopyObject",
     "CreateMultipartUpload",
     "CompleteMultipartUpload",
     "AbortMultipartUpload",
     "DeleteObject",
     "DeleteObjects",
 ];
+/// Operations that read one object and write another: they need both, as on AWS (s3:GetObject
+/// on the source, s3:PutObject on the target) and Garage (read on the source bucket).
+const COPY_OPERATIONS: [&str; 2] = ["CopyObject", "UploadPartCopy"];
 
-struct KeyPermissions(Vec<StoreKey>);
+/// How strict the embedded store is where s3s-fs 0.14 is more lenient than S3.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreRules {
+    /// Refuse a request carrying an `x-amz-*` header that its signature does not cover, as AWS
+    /// and Garage do. s3s-fs alone executes them: one unsigned `x-amz-copy-source` turns a
+    /// presigned upload URL into CopyObject, run with the signer's permissions.
+    pub require_signed_amz_headers: bool,
+    /// Refuse CopyObject and UploadPartCopy: tollgate never copies.
+    pub refuse_copy: bool,
+}
+
+impl StoreRules {
+    /// What `cargo run` and the tests use: S3's rules.
+    pub const STRICT: Self = Self {
+        require_signed_amz_headers: true,
+        refuse_copy: true,
+    };
+    /// s3s-fs as it ships: only key permissions stand between a URL and a copy (tests of the
+    /// least-privilege defence).
+    pub const LENIENT: Self = Self {
+        require_signed_amz_headers: false,
+        refuse_copy: false,
+    };
+}
+
+struct KeyPermissions {
+    keys: Vec<StoreKey>,
+    rules: StoreRules,
+}
 
 #[async_trait::async_trait]
 impl S3Access for KeyPermissions {
@@ -61,13 +103,29 @@ impl S3Access for KeyPermissions {
             return Err(s3_error!(AccessDenied, "anonymous access is not allowed"));
         };
         let Some(key) = self
-            .0
+            .keys
             .iter()
             .find(|k| k.access_key == credentials.access_key)
         else {
             return Err(s3_error!(AccessDenied, "unknown access key"));
         };
-        let allowed = if WRITE_OPERATIONS.contains(&cx.s3_op().name()) {
+        if self.rules.require_signed_amz_headers
+            && let Some(name) = unsigned_amz_header(cx.headers(), cx.uri())
+        {
+            return Err(s3_error!(
+                AccessDenied,
+                "There were headers present in the request which were not signed: {}",
+                name
+            ));
+        }
+        let operation = cx.s3_op().name();
+        let is_copy = COPY_OPERATIONS.contains(&operation);
+        if is_copy && self.rules.refuse_copy {
+            return Err(s3_error!(AccessDenied, "this store does not copy objects"));
+        }
+        let allowed = if is_copy {
+            key.read && key.write
+        } else if WRITE_OPERATIONS.contains(&operation) {
             key.write
         } else {
             key.read
@@ -83,6 +141,39 @@ impl S3Access for KeyPermissions {
     }
 }
 
+/// The first `x-amz-*` header the request's signature does not cover (`x-amz-content-sha256`
+/// excepted, as Garage does). The signed list is `X-Amz-SignedHeaders` in a presigned URL, or
+/// `SignedHeaders=` in the `Authorization` header; a request with neither has none signed.
+fn unsigned_amz_header(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    let from_query = uri.query().and_then(|query| {
+        query.split('&').find_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            name.eq_ignore_ascii_case("X-Amz-SignedHeaders").then(|| {
+                percent_encoding::percent_decode_str(value)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        })
+    });
+    let signed = from_query
+        .or_else(|| {
+            let authorization = headers.get(AUTHORIZATION)?.to_str().ok()?;
+            authorization.split([',', ' ']).find_map(|part| {
+                part.trim()
+                    .strip_prefix("SignedHeaders=")
+                    .map(str::to_owned)
+            })
+        })
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    headers
+        .keys()
+        .map(HeaderName::as_str)
+        .filter(|name| name.starts_with("x-amz-") && *name != "x-amz-content-sha256")
+        .find(|name| !signed.split(';').any(|s| s == *name))
+        .map(str::to_owned)
+}
+
 /// A running embedded store; stopped when dropped.
 pub struct EmbeddedStore {
     addr: SocketAddr,
@@ -91,26 +182,29 @@ pub struct EmbeddedStore {
 
 impl EmbeddedStore {
     /// Creates the bucket folder if missing and starts serving on `settings.embedded.addr`, with
-    /// tollgate's configured key allowed to read and write.
+    /// S3's rules (`StoreRules::STRICT`) and tollgate's configured keys: the read key may only
+    /// read and the upload key only write, like the IAM policies the README recommends. With
+    /// one key (no upload key configured), that key may do both.
     pub async fn start(settings: &StorageSettings) -> Result<Self, EmbeddedStoreError> {
-        let (Some(access_key), Some(secret_key)) =
-            (&settings.access_key_id, &settings.secret_access_key)
-        else {
+        let Some(read) = settings.read_key() else {
             return Err(EmbeddedStoreError::NoCredentials);
         };
-        let key = StoreKey {
-            access_key: access_key.clone(),
-            secret_key: secret_key.expose().to_owned(),
-            read: true,
-            write: true,
+        let keys = match settings.upload_key() {
+            Some(upload) if upload.access_key != read.access_key => vec![
+                StoreKey::new(&read, true, false),
+                StoreKey::new(&upload, false, true),
+            ],
+            _ => vec![StoreKey::new(&read, true, true)],
         };
-        Self::start_with_keys(settings, vec![key]).await
+        Self::start_with_keys(settings, keys, StoreRules::STRICT).await
     }
 
-    /// As `start`, with these keys instead of the configured one (tests of signer permissions).
+    /// As `start`, with these keys and rules instead (tests of signer permissions and of
+    /// what a lenient store would let through).
     pub async fn start_with_keys(
         settings: &StorageSettings,
         keys: Vec<StoreKey>,
+        rules: StoreRules,
     ) -> Result<Self, EmbeddedStoreError> {
         if keys.is_empty() {
             return Err(EmbeddedStoreError::NoCredentials);
@@ -128,7 +222,7 @@ impl EmbeddedStore {
         }
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(auth);
-        builder.set_access(KeyPermissions(keys));
+        builder.set_access(KeyPermissions { keys, rules });
         let service = builder.build();
 
         let listener = TcpListener::bind(settings.embedded.addr)

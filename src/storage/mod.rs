@@ -19,14 +19,14 @@ use aws_sdk_s3::Client;
 pub use client::S3Clients;
 pub use credentials::CredentialsCache;
 #[cfg(feature = "embedded-store")]
-pub use embedded::{EmbeddedStore, EmbeddedStoreError, StoreKey};
+pub use embedded::{EmbeddedStore, EmbeddedStoreError, StoreKey, StoreRules};
 pub use metadata::{MetadataCache, ObjectMeta};
 pub use multipart::StoredPart;
 pub use presign::{
     ObjectRequest, PresignedUrl, Presigner, PutObjectGrant, Signed, SignerKind,
     effective_expiry_secs,
 };
-pub use probe::{Capability, CapabilityProbe, PROBE_KEY};
+pub use probe::{Capability, CapabilityProbe, PROBE_NAME};
 pub use put::{VideoMetadata, put_video};
 pub use sigv4::MultipartOperation;
 
@@ -80,54 +80,105 @@ impl StorageError {
     }
 }
 
-/// Everything the request handlers need from the store.
+/// Everything the request handlers need from the store, with two keys: the read key reads
+/// metadata and signs playback URLs; the upload key signs upload URLs and runs multipart
+/// uploads. A URL carries its signer's permissions, so an upload URL can never read.
 pub struct Storage {
     bucket: String,
     key_prefix: String,
-    internal: Client,
+    /// Calls made with the read key: HEAD bucket and objects, ListParts, the read probe.
+    reader: Client,
+    /// Calls made with the upload key: multipart create, complete and abort, the write probes.
+    writer: Client,
+    separate_upload_key: bool,
+    upload_key_read_allowed: bool,
     readiness_timeout: std::time::Duration,
-    pub read_probe: CapabilityProbe,
-    pub write_probe: CapabilityProbe,
+    readiness_ttl: std::time::Duration,
+    readiness: tokio::sync::Mutex<Option<(std::time::Instant, Arc<Readiness>)>>,
+    read_probe: CapabilityProbe,
+    write_probe: CapabilityProbe,
+    /// Asks whether the upload key can read: it must not.
+    upload_read_probe: CapabilityProbe,
+    upload_key_reads: std::sync::atomic::AtomicBool,
     pub metadata: MetadataCache,
-    pub presigner: Presigner,
+    /// Signs with the read key: GetObject (and ListParts, a read on Garage).
+    pub playback_signer: Presigner,
+    /// Signs with the upload key: PutObject, UploadPart and the multipart operations.
+    pub upload_signer: Presigner,
+}
+
+/// Whether the upload key can read objects, as `/readyz` reports it.
+#[derive(Debug, Clone)]
+pub enum UploadKeyRead {
+    /// Uploads are disabled: nothing to ask.
+    Skipped,
+    /// The store refused the upload key a read: least privilege holds.
+    CannotRead,
+    /// The upload key can read (or is the read key); `allowed` when that is accepted here.
+    CanRead { allowed: bool, reason: String },
+    /// The store did not answer.
+    Unknown(StorageError),
+}
+
+/// What the store says of tollgate's keys, at one moment.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    pub bucket: Result<(), StorageError>,
+    pub read: Result<(), StorageError>,
+    /// `None` when uploads are disabled.
+    pub write: Option<Result<(), StorageError>>,
+    pub upload_key_read: UploadKeyRead,
 }
 
 impl Storage {
+    /// `upload_key_read_allowed`: whether an upload key that can read is accepted (outside
+    /// production, or with `storage.allow_upload_key_read`).
     pub async fn new(
         settings: &StorageSettings,
-        clients: S3Clients,
+        read: S3Clients,
+        upload: S3Clients,
+        upload_key_read_allowed: bool,
         clock: crate::clock::SharedClock,
     ) -> Result<Self, StorageError> {
-        let credentials = Arc::clone(&clients.credentials);
-        let presigner = Presigner::new(
-            clients.public,
-            settings.bucket.clone(),
-            credentials,
-            clock,
-            clients.public_endpoint.clone(),
-            settings.region.clone(),
-            settings.signer,
-        )
-        .await?;
+        let signer = |clients: &S3Clients| {
+            Presigner::new(
+                clients.public.clone(),
+                settings.bucket.clone(),
+                Arc::clone(&clients.credentials),
+                Arc::clone(&clock),
+                clients.public_endpoint.clone(),
+                settings.region.clone(),
+                settings.signer,
+            )
+        };
+        let playback_signer = signer(&read).await?;
+        let upload_signer = signer(&upload).await?;
+        let probe = |capability, client: &Client| {
+            CapabilityProbe::new(
+                capability,
+                client.clone(),
+                settings.bucket.clone(),
+                &settings.key_prefix,
+                settings.region.clone(),
+            )
+        };
         Ok(Self {
             bucket: settings.bucket.clone(),
             key_prefix: settings.key_prefix.clone(),
-            read_probe: CapabilityProbe::new(
-                Capability::Read,
-                clients.internal.clone(),
-                settings.bucket.clone(),
-                settings.region.clone(),
-            ),
-            write_probe: CapabilityProbe::new(
-                Capability::Write,
-                clients.internal.clone(),
-                settings.bucket.clone(),
-                settings.region.clone(),
-            ),
-            metadata: MetadataCache::new(clients.internal.clone(), settings),
-            presigner,
-            internal: clients.internal,
+            read_probe: probe(Capability::Read, &read.internal),
+            write_probe: probe(Capability::Write, &upload.internal),
+            upload_read_probe: probe(Capability::Read, &upload.internal),
+            upload_key_reads: std::sync::atomic::AtomicBool::new(false),
+            separate_upload_key: settings.has_upload_key(),
+            upload_key_read_allowed,
+            metadata: MetadataCache::new(read.internal.clone(), settings),
+            playback_signer,
+            upload_signer,
+            reader: read.internal,
+            writer: upload.internal,
             readiness_timeout: settings.readiness_timeout(),
+            readiness_ttl: std::time::Duration::from_millis(settings.readiness_cache_ms),
+            readiness: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -143,44 +194,104 @@ impl Storage {
         &self.key_prefix
     }
 
-    /// Readiness: HEAD the bucket within the configured timeout.
-    pub async fn check_bucket(&self) -> Result<(), StorageError> {
-        let head = async {
-            let result = self
-                .internal
-                .head_bucket()
-                .bucket(&self.bucket)
-                .send()
-                .await;
-            result
-                .map(|_| ())
-                .map_err(|e| client::classify(&e, "HEAD bucket"))
-        };
-        self.within_timeout("HEAD bucket", head).await
-    }
-
-    /// Readiness: may tollgate's key read objects (and is the region right)?
-    pub async fn check_read(&self) -> Result<(), StorageError> {
-        self.within_timeout("read probe", self.read_probe.check())
-            .await
-    }
-
-    /// Readiness where uploads are enabled: may tollgate's key write objects?
-    pub async fn check_write(&self) -> Result<(), StorageError> {
-        self.within_timeout("write probe", self.write_probe.check())
-            .await
-    }
-
-    /// Refuses to sign upload URLs with a key the store does not let write.
-    pub async fn ensure_writable(&self) -> Result<(), StorageError> {
-        if self.write_probe.allowed_now().await {
-            Ok(())
-        } else {
-            Err(StorageError::new(
-                StorageErrorKind::Forbidden,
-                "tollgate's key may not write objects; not signing upload URLs that would fail",
-            ))
+    /// What the store says of tollgate's keys, asked at most once per
+    /// `storage.readiness_cache_ms` (concurrent callers share one round of probes), so that
+    /// anonymous `/readyz` calls cannot make tollgate write to the bucket at their own pace.
+    pub async fn readiness(&self, uploads_enabled: bool) -> Arc<Readiness> {
+        let mut cached = self.readiness.lock().await;
+        if let Some((at, report)) = cached.as_ref()
+            && at.elapsed() < self.readiness_ttl
+        {
+            return Arc::clone(report);
         }
+        let report = Arc::new(self.probe_all(uploads_enabled).await);
+        *cached = Some((std::time::Instant::now(), Arc::clone(&report)));
+        report
+    }
+
+    async fn probe_all(&self, uploads_enabled: bool) -> Readiness {
+        // The upload key's read is asked after the write probe has stored the probe object: a
+        // key without s3:ListBucket gets 403 for a missing object, which would pass for "cannot
+        // read".
+        let uploads = async {
+            if !uploads_enabled {
+                return (None, UploadKeyRead::Skipped);
+            }
+            let write = self
+                .within_timeout("write probe", self.write_probe.check())
+                .await;
+            let upload_key_read = self.check_upload_key_read().await;
+            (Some(write), upload_key_read)
+        };
+        let (bucket, read, (write, upload_key_read)) = tokio::join!(
+            self.within_timeout("HEAD bucket", self.head_bucket()),
+            self.within_timeout("read probe", self.read_probe.check()),
+            uploads
+        );
+        Readiness {
+            bucket,
+            read,
+            write,
+            upload_key_read,
+        }
+    }
+
+    async fn head_bucket(&self) -> Result<(), StorageError> {
+        self.reader
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| client::classify(&e, "HEAD bucket"))
+    }
+
+    async fn check_upload_key_read(&self) -> UploadKeyRead {
+        let allowed = self.upload_key_read_allowed;
+        let verdict = if self.separate_upload_key {
+            match self
+                .within_timeout("upload key read probe", self.upload_read_probe.check())
+                .await
+            {
+                Err(e) if e.is_forbidden() => UploadKeyRead::CannotRead,
+                Err(e) => UploadKeyRead::Unknown(e),
+                Ok(()) => UploadKeyRead::CanRead {
+                    allowed,
+                    reason: "the upload key (storage.upload_access_key_id) can read objects: remove s3:GetObject from it".to_owned(),
+                },
+            }
+        } else {
+            UploadKeyRead::CanRead {
+                allowed,
+                reason: "upload URLs are signed by the read key: set storage.upload_access_key_id to a key without s3:GetObject".to_owned(),
+            }
+        };
+        let reads = matches!(verdict, UploadKeyRead::CanRead { .. });
+        self.upload_key_reads
+            .store(reads, std::sync::atomic::Ordering::Relaxed);
+        verdict
+    }
+
+    /// Refuses to sign upload URLs with a key the store does not let write, or with one that
+    /// can read where that is not accepted (as last probed).
+    pub async fn ensure_writable(&self) -> Result<(), StorageError> {
+        if !self.write_probe.allowed_now().await {
+            return Err(StorageError::new(
+                StorageErrorKind::Forbidden,
+                "tollgate's upload key may not write objects; not signing upload URLs that would fail",
+            ));
+        }
+        if !self.upload_key_read_allowed
+            && self
+                .upload_key_reads
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(StorageError::new(
+                StorageErrorKind::Forbidden,
+                "tollgate's upload key can read objects; not signing upload URLs with it",
+            ));
+        }
+        Ok(())
     }
 
     async fn within_timeout(
@@ -198,16 +309,21 @@ impl Storage {
             })
     }
 
-    /// The object's metadata (cached); a 403 marks tollgate's key as unable to read.
+    /// The object's metadata (cached). A 403 for one object does not mark the read key as
+    /// unable to read (only the probe decides that): on AWS a key without s3:ListBucket gets 403
+    /// for a missing object, so any caller asking for random ids could otherwise stop playback.
+    /// While the probe says the key reads, such an object is answered as missing.
     pub async fn object_meta(
         &self,
         key: &ObjectKey,
     ) -> Result<Option<Arc<ObjectMeta>>, StorageError> {
-        let result = self.metadata.get(key).await;
-        if matches!(&result, Err(e) if e.is_forbidden()) {
-            self.read_probe.observe(false);
+        match self.metadata.get(key).await {
+            Err(e) if e.is_forbidden() && self.read_probe.allowed_now().await => {
+                tracing::debug!(%key, error = %e, "HEAD refused for one object; answered as missing");
+                Ok(None)
+            }
+            result => result,
         }
-        result
     }
 
     /// Refuses to sign with a key the store does not let read: such URLs could only fail.

@@ -34,7 +34,7 @@ impl Storage {
         metadata: Vec<(String, String)>,
     ) -> Result<String, StorageError> {
         let mut create = self
-            .internal
+            .writer
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -64,7 +64,7 @@ impl Storage {
         let mut marker: Option<String> = None;
         loop {
             let result = self
-                .internal
+                .reader
                 .list_parts()
                 .bucket(&self.bucket)
                 .key(key.as_str())
@@ -121,7 +121,7 @@ impl Storage {
             })
             .collect();
         let result = self
-            .internal
+            .writer
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -152,7 +152,7 @@ impl Storage {
         upload_id: &str,
     ) -> Result<bool, StorageError> {
         let result = self
-            .internal
+            .writer
             .abort_multipart_upload()
             .bucket(&self.bucket)
             .key(key.as_str())

@@ -12,9 +12,11 @@ use aws_sdk_s3::primitives::ByteStream;
 use super::client::classify;
 use super::{StorageError, StorageErrorKind};
 
-/// Object the probes read and write. The read probe does not need it to exist (404 proves read
-/// permission as well as 200); the write probe stores it empty.
-pub const PROBE_KEY: &str = ".tollgate-probe";
+/// Name of the object the probes read and write, under `storage.key_prefix` (where a policy
+/// scoped to the prefix lets the keys act; no video id contains a dot). The read probe does not
+/// need it to exist (404 proves read permission as well as 200); the write probe stores it
+/// empty.
+pub const PROBE_NAME: &str = ".tollgate-probe";
 /// While a capability is known missing, requests re-probe at most this often (so a fixed
 /// permission is noticed without a restart, and a flood of requests is not a flood of probes).
 const REPROBE_EVERY: Duration = Duration::from_secs(5);
@@ -31,6 +33,7 @@ pub struct CapabilityProbe {
     capability: Capability,
     client: Client,
     bucket: String,
+    key: String,
     region: String,
     /// Last known answer; starts optimistic so that a slow store does not block start-up.
     allowed: AtomicBool,
@@ -38,11 +41,18 @@ pub struct CapabilityProbe {
 }
 
 impl CapabilityProbe {
-    pub fn new(capability: Capability, client: Client, bucket: String, region: String) -> Self {
+    pub fn new(
+        capability: Capability,
+        client: Client,
+        bucket: String,
+        key_prefix: &str,
+        region: String,
+    ) -> Self {
         Self {
             capability,
             client,
             bucket,
+            key: format!("{key_prefix}{PROBE_NAME}"),
             region,
             allowed: AtomicBool::new(true),
             last_reprobe: tokio::sync::Mutex::new(None),
@@ -85,7 +95,7 @@ impl CapabilityProbe {
                     .client
                     .get_object()
                     .bucket(&self.bucket)
-                    .key(PROBE_KEY)
+                    .key(&self.key)
                     .range("bytes=0-0")
                     .send()
                     .await;
@@ -99,7 +109,7 @@ impl CapabilityProbe {
                     .client
                     .put_object()
                     .bucket(&self.bucket)
-                    .key(PROBE_KEY)
+                    .key(&self.key)
                     .body(ByteStream::from_static(b""))
                     .send()
                     .await;
@@ -147,12 +157,12 @@ impl CapabilityProbe {
     }
 
     fn missing_permission(&self) -> String {
-        let (verb, action) = match self.capability {
-            Capability::Read => ("read", "s3:GetObject"),
-            Capability::Write => ("write", "s3:PutObject"),
+        let (key, verb, action) = match self.capability {
+            Capability::Read => ("read", "read", "s3:GetObject"),
+            Capability::Write => ("upload", "write", "s3:PutObject"),
         };
         format!(
-            "tollgate's key may not {verb} objects in bucket {:?} (needs {action})",
+            "tollgate's {key} key may not {verb} objects in bucket {:?} (needs {action})",
             self.bucket
         )
     }

@@ -35,7 +35,9 @@ pub async fn put_video(
             .enabled
             .then(|| format!("http://{}", settings.embedded.addr))
     });
-    let clients = S3Clients::new(settings, endpoint, Arc::new(SystemClock)).await?;
+    // Writing is the upload key's job (the read key may not write).
+    let key = settings.upload_key().or_else(|| settings.read_key());
+    let clients = S3Clients::new(settings, key, endpoint, Arc::new(SystemClock)).await?;
     let key = ObjectKey::for_video(&settings.key_prefix, id)
         .map_err(|e| StorageError::new(super::StorageErrorKind::InvalidKey, e.to_string()))?;
     let mut put = clients

@@ -24,7 +24,7 @@ use tollgate::Application;
 use tollgate::auth::{TokenRequest, mint_hs256};
 use tollgate::clock::{OffsetClock, SharedClock};
 use tollgate::config::Settings;
-use tollgate::storage::{EmbeddedStore, StoreKey};
+use tollgate::storage::{EmbeddedStore, StoreKey, StoreRules};
 
 /// Logs of the app under test: `TEST_LOG=debug cargo test` shows them.
 static TRACING: LazyLock<()> = LazyLock::new(|| {
@@ -62,14 +62,14 @@ static EXTERNAL: LazyLock<Option<ExternalStore>> = LazyLock::new(|| {
                 .unwrap_or_else(|| "tollgate-dev-secret-key-not-for-production".to_owned()),
         ),
         write_only: Some((
-            var("WRITE_ONLY_ACCESS_KEY").unwrap_or_else(|| "tollgate-write-only".to_owned()),
+            var("WRITE_ONLY_ACCESS_KEY").unwrap_or_else(|| "tollgate-upload-key".to_owned()),
             var("WRITE_ONLY_SECRET_KEY")
-                .unwrap_or_else(|| "tollgate-write-only-secret-dev-only".to_owned()),
+                .unwrap_or_else(|| "tollgate-upload-secret-dev-only".to_owned()),
         )),
         read_only: Some((
-            var("READ_ONLY_ACCESS_KEY").unwrap_or_else(|| "tollgate-read-only".to_owned()),
+            var("READ_ONLY_ACCESS_KEY").unwrap_or_else(|| "tollgate-read-key".to_owned()),
             var("READ_ONLY_SECRET_KEY")
-                .unwrap_or_else(|| "tollgate-read-only-secret-dev-only".to_owned()),
+                .unwrap_or_else(|| "tollgate-read-secret-dev-only".to_owned()),
         )),
     })
 });
@@ -91,9 +91,10 @@ pub struct StoreProfile {
     /// s3s-fs 0.14 writes a PUT body before checking its `x-amz-checksum-sha256`: it answers 400
     /// but keeps the bytes (without the signed metadata).
     pub keeps_body_of_a_refused_checksum: bool,
-    /// Status of a presigned PUT carrying an extra, unsigned `x-amz-meta-*` header
-    /// (s3s-fs stores it; Garage refuses it).
-    pub extra_unsigned_metadata: StatusCode,
+    /// Status of a presigned request carrying an `x-amz-*` header its signature does not cover
+    /// (`x-amz-meta-*`, `x-amz-copy-source`, …): refused by the embedded store (403, as AWS
+    /// answers) and Garage (400). s3s-fs alone would execute it.
+    pub unsigned_amz_header: StatusCode,
     /// Status of `GET /uploads/{id}/parts` after an abort: s3s-fs still answers ListParts with an
     /// empty list, Garage and AWS with NoSuchUpload (404).
     pub parts_after_abort: StatusCode,
@@ -112,7 +113,7 @@ pub fn profile() -> StoreProfile {
             checks_region: false,
             overwrite_with_if_none_match: StatusCode::PRECONDITION_FAILED,
             keeps_body_of_a_refused_checksum: true,
-            extra_unsigned_metadata: StatusCode::OK,
+            unsigned_amz_header: StatusCode::FORBIDDEN,
             parts_after_abort: StatusCode::OK,
             lists_multipart_uploads: false,
         },
@@ -122,7 +123,7 @@ pub fn profile() -> StoreProfile {
             checks_region: true,
             overwrite_with_if_none_match: StatusCode::OK,
             keeps_body_of_a_refused_checksum: false,
-            extra_unsigned_metadata: StatusCode::BAD_REQUEST,
+            unsigned_amz_header: StatusCode::BAD_REQUEST,
             parts_after_abort: StatusCode::NOT_FOUND,
             lists_multipart_uploads: true,
         },
@@ -133,8 +134,9 @@ pub fn profile() -> StoreProfile {
             checks_region: true,
             overwrite_with_if_none_match: StatusCode::PRECONDITION_FAILED,
             keeps_body_of_a_refused_checksum: false,
-            // Not measured here (no Docker engine for MinIO, no AWS account): adjust when run.
-            extra_unsigned_metadata: StatusCode::OK,
+            // AWS documents 403 AccessDenied; not measured here (no Docker engine for MinIO, no
+            // AWS account): adjust when run.
+            unsigned_amz_header: StatusCode::FORBIDDEN,
             parts_after_abort: StatusCode::NOT_FOUND,
             lists_multipart_uploads: true,
         },
@@ -186,29 +188,45 @@ impl StoreGate {
     }
 }
 
-/// Which key tollgate signs with.
+/// Which keys tollgate is given.
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
-pub enum Signer {
+pub enum Keys {
+    /// Least privilege, as production should be: a read-only read key and a write-only
+    /// upload key.
     #[default]
-    ReadWrite,
-    /// A key allowed to write but not to read: the seeds' "signer lacks permission" case.
-    WriteOnly,
-    /// A key allowed to read but not to write: upload URLs it signs could only fail.
-    ReadOnly,
+    LeastPrivilege,
+    /// A read key allowed to write but not to read: the seeds' "signer lacks permission" case.
+    ReadKeyCannotRead,
+    /// An upload key allowed to read but not to write: upload URLs it signs could only fail.
+    UploadKeyCannotWrite,
+    /// One read-write key for everything (no upload key): the development shortcut.
+    Single,
+    /// A separate upload key that can read too (a misconfigured IAM policy).
+    UploadKeyCanRead,
 }
 
 #[derive(Default, Clone, Copy)]
 pub struct Options {
-    pub signer: Signer,
+    pub keys: Keys,
     /// Put a [`StoreGate`] between tollgate and its store.
     pub gated: bool,
+    /// An embedded store with s3s-fs's own leniency (unsigned `x-amz-*` headers executed,
+    /// copies allowed): what stands between an upload URL and a read is then the upload key's
+    /// permissions alone. Embedded store only.
+    pub lenient_store: bool,
+    /// tollgate's own embedded store, configured by `config/local.toml` as `cargo run` starts
+    /// it (read key read-only, upload key write-only). `s3` then holds the upload key: it seeds
+    /// objects but cannot read them. Embedded store only.
+    pub own_store: bool,
 }
 
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
-    /// A client with the read-write key, straight to the store (seeding, checks).
+    /// A client with the store's read-write key, straight to the store (seeding, checks).
     pub s3: aws_sdk_s3::Client,
+    /// The store's keys: (access key, secret).
+    pub store_keys: StoreKeys,
     pub settings: Settings,
     pub clock: Arc<OffsetClock>,
     /// The store's own endpoint (not the gate's).
@@ -218,16 +236,26 @@ pub struct TestApp {
     _data: TempDir,
 }
 
+/// The keys of the store under test.
+#[derive(Clone)]
+pub struct StoreKeys {
+    pub read_write: (String, String),
+    pub write_only: (String, String),
+    pub read_only: (String, String),
+}
+
 pub fn config_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
 }
 
-/// The local (dev) configuration with random ports and a fresh data folder.
+/// The local (dev) configuration with random ports, a fresh data folder and readiness answers
+/// that are never reused (tests change the store under it).
 pub fn test_settings(data: &TempDir) -> Settings {
     let mut settings = Settings::load_from(config_dir(), "local").expect("local config is valid");
     settings.server.port = 0;
     settings.storage.embedded.addr = "127.0.0.1:0".parse().expect("addr");
     settings.storage.embedded.data_dir = data.path().to_path_buf();
+    settings.storage.readiness_cache_ms = 0;
     settings
 }
 
@@ -251,74 +279,106 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_opts(Options::default(), customize).await
 }
 
+fn key_pair(key: &(String, String)) -> (Option<String>, Option<tollgate::config::Secret>) {
+    (
+        Some(key.0.clone()),
+        Some(tollgate::config::Secret::new(key.1.clone())),
+    )
+}
+
 pub async fn spawn_app_opts(options: Options, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    try_spawn_app_opts(options, |settings| {
+        customize(settings);
+        settings.validate().expect("test settings are valid");
+    })
+    .await
+    .expect("app builds")
+}
+
+/// As `spawn_app_opts`, without validating the settings (start-up checks that validation would
+/// stop first), returning what start-up says.
+pub async fn try_spawn_app_opts(
+    options: Options,
+    customize: impl FnOnce(&mut Settings),
+) -> Result<TestApp, tollgate::startup::StartupError> {
     LazyLock::force(&TRACING);
     let data = tempfile::tempdir().expect("tempdir");
     let mut settings = test_settings(&data);
-    let dev_key = (
-        settings.storage.access_key_id.clone().expect("dev key"),
-        settings
-            .storage
-            .secret_access_key
-            .as_ref()
-            .expect("dev secret")
-            .expose()
-            .to_owned(),
-    );
 
     // Step 1: the store, and the keys it knows.
-    let needs_harness_store = options.gated || options.signer != Signer::ReadWrite;
     let mut harness_store = None;
-    let (store_endpoint, read_write, write_only, read_only) = match external_store() {
-        Some(ext) => {
+    let (store_endpoint, keys) = match (external_store(), options.own_store) {
+        (Some(ext), _) => {
+            assert!(
+                !options.lenient_store && !options.own_store,
+                "embedded-store options"
+            );
             // A shared bucket: each app gets its own key prefix.
             settings.storage.key_prefix = format!("t{}/", uuid::Uuid::new_v4().simple());
             settings.storage.bucket.clone_from(&ext.bucket);
             settings.storage.region.clone_from(&ext.region);
-            (
-                Some(ext.endpoint.clone()),
-                ext.read_write.clone(),
-                ext.write_only.clone(),
-                ext.read_only.clone(),
-            )
+            let keys = StoreKeys {
+                read_write: ext.read_write.clone(),
+                write_only: ext.write_only.clone().expect("a write-only key"),
+                read_only: ext.read_only.clone().expect("a read-only key"),
+            };
+            (Some(ext.endpoint.clone()), keys)
         }
-        None if needs_harness_store => {
-            let write_only = (
-                "write-only-key".to_owned(),
-                "write-only-secret-0123456789".to_owned(),
-            );
-            let read_only = (
-                "read-only-key".to_owned(),
-                "read-only-secret-0123456789".to_owned(),
-            );
-            let keys = vec![
-                StoreKey {
-                    access_key: dev_key.0.clone(),
-                    secret_key: dev_key.1.clone(),
-                    read: true,
-                    write: true,
-                },
-                StoreKey {
-                    access_key: write_only.0.clone(),
-                    secret_key: write_only.1.clone(),
-                    read: false,
-                    write: true,
-                },
-                StoreKey {
-                    access_key: read_only.0.clone(),
-                    secret_key: read_only.1.clone(),
-                    read: true,
-                    write: false,
-                },
-            ];
-            let store = EmbeddedStore::start_with_keys(&settings.storage, keys)
-                .await
-                .expect("harness store");
+        (None, true) => {
+            // The keys of config/local.toml, as tollgate's own store registers them.
+            let read = settings.storage.read_key().expect("local read key");
+            let upload = settings.storage.upload_key().expect("local upload key");
+            let keys = StoreKeys {
+                read_write: (
+                    upload.access_key.clone(),
+                    upload.secret_key.expose().to_owned(),
+                ),
+                write_only: (upload.access_key, upload.secret_key.expose().to_owned()),
+                read_only: (read.access_key, read.secret_key.expose().to_owned()),
+            };
+            (None, keys)
+        }
+        (None, false) => {
+            let keys = StoreKeys {
+                read_write: (
+                    "harness-admin-key".to_owned(),
+                    "harness-admin-secret-0123456789".to_owned(),
+                ),
+                write_only: (
+                    "write-only-key".to_owned(),
+                    "write-only-secret-0123456789".to_owned(),
+                ),
+                read_only: (
+                    "read-only-key".to_owned(),
+                    "read-only-secret-0123456789".to_owned(),
+                ),
+            };
+            let store_key = |key: &(String, String), read, write| StoreKey {
+                access_key: key.0.clone(),
+                secret_key: key.1.clone(),
+                read,
+                write,
+            };
+            let rules = if options.lenient_store {
+                StoreRules::LENIENT
+            } else {
+                StoreRules::STRICT
+            };
+            let store = EmbeddedStore::start_with_keys(
+                &settings.storage,
+                vec![
+                    store_key(&keys.read_write, true, true),
+                    store_key(&keys.write_only, false, true),
+                    store_key(&keys.read_only, true, false),
+                ],
+                rules,
+            )
+            .await
+            .expect("harness store");
             let endpoint = store.endpoint();
             harness_store = Some(store);
-            (Some(endpoint), dev_key, Some(write_only), Some(read_only))
+            (Some(endpoint), keys)
         }
-        None => (None, dev_key, None, None),
     };
 
     // Step 2: tollgate's view of it: its own embedded store, or an endpoint (maybe gated).
@@ -335,42 +395,48 @@ pub async fn spawn_app_opts(options: Options, customize: impl FnOnce(&mut Settin
         };
         settings.storage.endpoint = Some(tollgate_endpoint);
     }
-    let signer = match options.signer {
-        Signer::ReadWrite => read_write.clone(),
-        Signer::WriteOnly => write_only.expect("the store under test has a write-only key"),
-        Signer::ReadOnly => read_only.expect("the store under test has a read-only key"),
-    };
-    settings.storage.access_key_id = Some(signer.0);
-    settings.storage.secret_access_key = Some(tollgate::config::Secret::new(signer.1));
+    if !options.own_store {
+        let (read, upload) = match options.keys {
+            Keys::LeastPrivilege => (&keys.read_only, Some(&keys.write_only)),
+            Keys::ReadKeyCannotRead => (&keys.write_only, Some(&keys.write_only)),
+            Keys::UploadKeyCannotWrite => (&keys.read_only, Some(&keys.read_only)),
+            Keys::Single => (&keys.read_write, None),
+            Keys::UploadKeyCanRead => (&keys.read_only, Some(&keys.read_write)),
+        };
+        let storage = &mut settings.storage;
+        (storage.access_key_id, storage.secret_access_key) = key_pair(read);
+        (
+            storage.upload_access_key_id,
+            storage.upload_secret_access_key,
+        ) = upload.map_or((None, None), key_pair);
+    }
     customize(&mut settings);
-    settings.validate().expect("test settings are valid");
 
     // Step 3: tollgate itself.
     let clock = Arc::new(OffsetClock::default());
     let shared: SharedClock = clock.clone();
-    let app = Application::build_with_clock(settings.clone(), shared)
-        .await
-        .expect("app builds");
+    let app = Application::build_with_clock(settings.clone(), shared).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     let store_endpoint = store_endpoint
         .or_else(|| app.embedded_store().map(|s| s.endpoint()))
         .expect("a store");
     tokio::spawn(app.run_until_stopped());
 
-    TestApp {
+    Ok(TestApp {
         address,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("http client"),
-        s3: s3_client(&settings.storage.region, &store_endpoint, &read_write),
+        s3: s3_client(&settings.storage.region, &store_endpoint, &keys.read_write),
+        store_keys: keys,
         settings,
         clock,
         store_endpoint,
         gate,
         _harness_store: harness_store,
         _data: data,
-    }
+    })
 }
 
 /// A plain SDK client for `key` (access key, secret) at `endpoint`.
@@ -434,6 +500,18 @@ impl TestApp {
                 "TOLLGATE__STORAGE__SECRET_ACCESS_KEY".into(),
                 storage
                     .secret_access_key
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+                    .unwrap_or_default(),
+            ),
+            (
+                "TOLLGATE__STORAGE__UPLOAD_ACCESS_KEY_ID".into(),
+                storage.upload_access_key_id.clone().unwrap_or_default(),
+            ),
+            (
+                "TOLLGATE__STORAGE__UPLOAD_SECRET_ACCESS_KEY".into(),
+                storage
+                    .upload_secret_access_key
                     .as_ref()
                     .map(|s| s.expose().to_owned())
                     .unwrap_or_default(),

@@ -9,6 +9,7 @@ mod cli;
 mod cors;
 mod health;
 mod helpers;
+mod hostile_urls;
 mod jwks;
 mod signers;
 mod storage;

@@ -8,15 +8,15 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{
-    Meta, Options, Signer, assert_error, external_store, profile, s3_client, spawn_app_opts,
-    spawn_app_with,
+    Keys, Meta, Options, assert_error, external_store, profile, s3_client, spawn_app_opts,
+    spawn_app_with, try_spawn_app_opts,
 };
 
 #[tokio::test]
 async fn a_signer_without_read_permission_gets_503_storage_forbidden_instead_of_dead_urls() {
     let app = spawn_app_opts(
         Options {
-            signer: Signer::WriteOnly,
+            keys: Keys::ReadKeyCannotRead,
             ..Options::default()
         },
         |_| {},
@@ -119,7 +119,7 @@ async fn a_wrong_region_is_reported_where_the_store_checks_regions() {
 async fn a_signer_without_write_permission_gets_503_for_uploads_while_playback_works() {
     let app = spawn_app_opts(
         Options {
-            signer: Signer::ReadOnly,
+            keys: Keys::UploadKeyCannotWrite,
             ..Options::default()
         },
         |_| {},
@@ -171,4 +171,122 @@ async fn the_write_probe_is_skipped_when_uploads_are_disabled() {
         "{body}"
     );
     assert_eq!(body["status"], "ready");
+}
+
+async fn readyz(app: &crate::helpers::TestApp) -> (StatusCode, Value) {
+    let response = app.get("/readyz", None).await;
+    (response.status(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_upload_key_that_cannot_read_is_reported_ok() {
+    let app = spawn_app_opts(Options::default(), |_| {}).await;
+    let (status, body) = readyz(&app).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["checks"]["upload_key_can_read"],
+        serde_json::json!({"status": "ok", "can_read": false}),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_key_that_can_read_is_a_warning_in_development() {
+    for keys in [Keys::Single, Keys::UploadKeyCanRead] {
+        let app = spawn_app_opts(
+            Options {
+                keys,
+                ..Options::default()
+            },
+            |_| {},
+        )
+        .await;
+        let (status, body) = readyz(&app).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let check = &body["checks"]["upload_key_can_read"];
+        assert_eq!(check["status"], "warning", "{body}");
+        assert_eq!(check["can_read"], true, "{body}");
+        // Uploads still work outside production.
+        let response = app
+            .http
+            .post(app.url("/uploads"))
+            .bearer_auth(app.token("ursula", &[], &["uploader"]))
+            .json(&serde_json::json!({"content_type": "video/mp4", "size": 10}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+}
+
+/// Production settings as far as start-up cares (validation would stop the dev values first).
+fn production(s: &mut tollgate::config::Settings) {
+    s.environment = "production".to_owned();
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_with_an_upload_key_that_can_read() {
+    let options = Options {
+        keys: Keys::UploadKeyCanRead,
+        ..Options::default()
+    };
+    let Err(e) = try_spawn_app_opts(options, production).await else {
+        panic!("started with an upload key that can read");
+    };
+    let message = e.to_string();
+    assert!(
+        message.contains("the upload key (storage.upload_access_key_id) can read objects")
+            && message.contains("storage.allow_upload_key_read"),
+        "{message}"
+    );
+
+    // Accepted when the operator says so, and reported.
+    let app = try_spawn_app_opts(options, |s| {
+        production(s);
+        s.storage.allow_upload_key_read = true;
+    })
+    .await
+    .expect("starts when allowed");
+    let (status, body) = readyz(&app).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["checks"]["upload_key_can_read"]["status"], "warning");
+}
+
+#[tokio::test]
+async fn production_settings_need_a_separate_upload_key() {
+    let mut settings = crate::helpers::test_settings(&tempfile::tempdir().unwrap());
+    production(&mut settings);
+    settings.storage.upload_access_key_id = None;
+    settings.storage.upload_secret_access_key = None;
+    let problems = settings.validate().unwrap_err().to_string();
+    assert!(
+        problems.contains("storage.upload_access_key_id is required in production"),
+        "{problems}"
+    );
+    settings.storage.allow_upload_key_read = true;
+    let problems = settings.validate().unwrap_err().to_string();
+    assert!(!problems.contains("upload_access_key_id"), "{problems}");
+}
+
+#[tokio::test]
+async fn readiness_answers_are_reused_so_anonymous_calls_cannot_make_tollgate_write() {
+    let app = spawn_app_with(|s| s.storage.readiness_cache_ms = 60_000).await;
+    let (status, _) = readyz(&app).await;
+    assert_eq!(status, StatusCode::OK);
+    let bucket = &app.settings.storage.bucket;
+    let probe = app.key(tollgate::storage::PROBE_NAME);
+    let head = || app.s3.head_object().bucket(bucket).key(&probe).send();
+    assert!(head().await.is_ok(), "the write probe stored its object");
+    app.s3
+        .delete_object()
+        .bucket(bucket)
+        .key(&probe)
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let (status, body) = readyz(&app).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert!(head().await.is_err(), "a /readyz call wrote to the store");
 }

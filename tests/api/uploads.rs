@@ -239,25 +239,16 @@ async fn a_used_upload_url_cannot_overwrite_where_the_store_enforces_if_none_mat
 }
 
 #[tokio::test]
-async fn extra_unsigned_metadata_cannot_change_what_tollgate_trusts() {
+async fn extra_unsigned_metadata_is_refused_and_nothing_is_stored() {
     let app = spawn_app().await;
     let token = uploader(&app);
     let (_, created) = create(&app, &token, &declaration("video/mp4", VIDEO.len())).await;
     let id = created["id"].as_str().unwrap();
     let status = put(&app, &created, VIDEO, Some(("x-amz-meta-note", "injected"))).await;
-    assert_eq!(
-        status,
-        profile().extra_unsigned_metadata,
-        "{}",
-        profile().name
-    );
-    if status.is_success() {
-        // Stored or not, the signed owner, tier and size are what `complete` reports.
-        let (status, ready) = complete(&app, id, &token).await;
-        assert_eq!(status, StatusCode::OK, "{ready}");
-        assert_eq!(ready["access"], "premium");
-        assert_eq!(ready["size"], VIDEO.len());
-    }
+    assert_eq!(status, profile().unsigned_amz_header, "{}", profile().name);
+    assert!(!object_exists(&app, created["key"].as_str().unwrap()).await);
+    let (status, body) = complete(&app, id, &token).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "upload_not_found");
 }
 
 #[tokio::test]
