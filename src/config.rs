@@ -235,6 +235,8 @@ pub struct UploadSettings {
     pub max_multipart_bytes: u64,
     /// Part size tollgate chooses.
     pub part_size_bytes: u64,
+    /// An upload id may be used (parts, completion, abort) this long after it was issued.
+    pub id_max_age_secs: u64,
 }
 
 /// S3's smallest part (all but the last).
@@ -431,6 +433,9 @@ impl UploadSettings {
                 "uploads.max_size_bytes must be 1..={MAX_SINGLE_PUT_BYTES} (S3's single-PUT limit), got {}",
                 self.max_size_bytes
             ));
+        }
+        if self.id_max_age_secs == 0 {
+            problems.push("uploads.id_max_age_secs must be positive".to_owned());
         }
         if self.uploader_role.trim().is_empty() {
             problems.push("uploads.uploader_role must not be empty".to_owned());

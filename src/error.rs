@@ -39,6 +39,8 @@ pub enum ApiError {
     UploadsDisabled,
     #[error("uploaded object differs from what was authorised: {0}")]
     UploadMismatch(String),
+    #[error("upload id too old")]
+    UploadExpired,
     #[error("no such route")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -63,6 +65,7 @@ impl ApiError {
             Self::UploadNotFound => StatusCode::NOT_FOUND,
             Self::UploadsDisabled => StatusCode::SERVICE_UNAVAILABLE,
             Self::UploadMismatch(_) => StatusCode::CONFLICT,
+            Self::UploadExpired => StatusCode::GONE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::StorageUnavailable(_) | Self::StorageForbidden(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -87,6 +90,7 @@ impl ApiError {
             Self::UploadNotFound => "upload_not_found",
             Self::UploadsDisabled => "uploads_disabled",
             Self::UploadMismatch(_) => "upload_mismatch",
+            Self::UploadExpired => "upload_expired",
             Self::RouteNotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::StorageUnavailable(_) => "storage_unavailable",
@@ -114,6 +118,10 @@ impl ApiError {
             Self::UploadsDisabled => "uploads are not enabled on this server".to_owned(),
             Self::UploadMismatch(what) => {
                 format!("the uploaded object differs from what was authorised: {what}")
+            }
+            Self::UploadExpired => {
+                "this upload id has expired (uploads.id_max_age_secs); start a new upload"
+                    .to_owned()
             }
             Self::RouteNotFound => "no such route".to_owned(),
             Self::MethodNotAllowed => "method not allowed on this route".to_owned(),

@@ -64,7 +64,8 @@ impl Application {
         let storage = Arc::new(build_storage(&settings, endpoint, &clock).await?);
         let jwks = start_jwks(&settings).await?;
         let state = AppState {
-            verifier: Arc::new(TokenVerifier::new(&settings.auth, jwks, clock)),
+            verifier: Arc::new(TokenVerifier::new(&settings.auth, jwks, Arc::clone(&clock))),
+            clock,
             policy: Arc::new(Policy::new(
                 &settings.entitlement,
                 &settings.auth,

@@ -16,6 +16,8 @@ pub struct AppState {
     pub uploads: Arc<crate::config::UploadSettings>,
     /// `None` when `uploads.id_secret` is unset: uploads are disabled.
     pub upload_ids: Option<Arc<crate::uploads::UploadIds>>,
+    /// The clock every expiry decision reads.
+    pub clock: crate::clock::SharedClock,
 }
 
 impl FromRef<AppState> for Arc<TokenVerifier> {

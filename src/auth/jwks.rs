@@ -111,9 +111,15 @@ impl JwksCache {
         {
             return Err(JwksError::TooLarge);
         }
-        let body = response.bytes().await?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(JwksError::TooLarge);
+        // Read chunk by chunk and stop at the limit: a missing or false Content-Length must
+        // not make tollgate buffer an endless body.
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(JwksError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
         }
         self.load(&body)
     }

@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use std::time::Duration;
 
-use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +20,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -34,22 +35,7 @@ pub fn router(state: AppState, cors: &CorsSettings) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/videos/{id}/url", get(videos::video_url))
-        .route(
-            "/uploads",
-            post(uploads::create_upload).layer(DefaultBodyLimit::max(uploads::MAX_BODY_BYTES)),
-        )
-        .route(
-            "/uploads/{id}",
-            axum::routing::delete(uploads::abort_upload),
-        )
-        .route("/uploads/{id}/parts", get(uploads::list_parts))
-        .route("/uploads/{id}/parts/{n}", get(uploads::sign_part))
-        .route(
-            "/uploads/{id}/complete",
-            post(uploads::complete_upload)
-                .layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
-        )
-        .merge(uppy_routes())
+        .merge(upload_routes())
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state);
@@ -84,6 +70,32 @@ fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
             .expose_headers([telemetry::REQUEST_ID.clone()])
             .max_age(Duration::from_secs(settings.max_age_secs)),
     )
+}
+
+/// Every route that hands out upload URLs or ids. Their answers are for one caller and carry
+/// capabilities: `Cache-Control: no-store` on each, so that no cache keeps them.
+fn upload_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/uploads",
+            post(uploads::create_upload).layer(DefaultBodyLimit::max(uploads::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/uploads/{id}",
+            axum::routing::delete(uploads::abort_upload),
+        )
+        .route("/uploads/{id}/parts", get(uploads::list_parts))
+        .route("/uploads/{id}/parts/{n}", get(uploads::sign_part))
+        .route(
+            "/uploads/{id}/complete",
+            post(uploads::complete_upload)
+                .layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
+        )
+        .merge(uppy_routes())
+        .route_layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
 }
 
 /// Uppy 4.x/5.x's Companion-style routes, answering errors in Companion's shape too.

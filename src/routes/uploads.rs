@@ -127,6 +127,7 @@ pub async fn create_upload(
         &Declaration {
             content_type: &request.content_type,
             size: Some(size),
+            multipart,
             filename: request.filename.as_deref(),
             access: request.access.as_deref(),
             sha256: request.sha256.as_deref(),
@@ -171,6 +172,8 @@ pub async fn create_upload(
 pub(super) struct Declaration<'a> {
     pub content_type: &'a str,
     pub size: Option<u64>,
+    /// Whether the upload is multipart (which maximum bounds an unknown size).
+    pub multipart: bool,
     pub filename: Option<&'a str>,
     pub access: Option<&'a str>,
     pub sha256: Option<&'a str>,
@@ -211,8 +214,18 @@ pub(super) fn authorise(
         ("owner".to_owned(), caller.subject.clone()),
         ("access".to_owned(), access),
     ];
-    if let Some(size) = declared.size {
-        metadata.push(("size".to_owned(), size.to_string()));
+    match declared.size {
+        Some(size) => metadata.push(("size".to_owned(), size.to_string())),
+        // The length cannot be signed: the bound travels with the object, so that completion
+        // and playback can refuse an object larger than this upload was allowed to be.
+        None => {
+            let max = if declared.multipart {
+                limits.max_multipart_bytes
+            } else {
+                limits.max_size_bytes
+            };
+            metadata.push(("max-size".to_owned(), max.to_string()));
+        }
     }
     if let Some(raw) = declared.filename {
         let name = DownloadName::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -244,6 +257,10 @@ pub(super) fn owned_upload(
     raw_id: &str,
 ) -> Result<(VideoId, ObjectKey, PartPlan), ApiError> {
     let ids = upload_ids(state)?;
+    // The role is asked again on every step: a token that lost it cannot go on uploading.
+    if !state.policy.may_upload(caller) {
+        return Err(ApiError::Forbidden("uploading needs the uploader role"));
+    }
     let id = VideoId::parse(raw_id)?;
     let plan = if state.policy.is_admin(caller) {
         UploadIds::plan_unverified(&id)
@@ -253,6 +270,13 @@ pub(super) fn owned_upload(
     .ok_or(ApiError::Forbidden(
         "only the uploader or an admin may act on this upload",
     ))?;
+    // An id is a capability: it ends `uploads.id_max_age_secs` after it was issued.
+    let age = UploadIds::issued_at(&id)
+        .and_then(|at| state.clock.now().duration_since(at).ok())
+        .map(|age| age.as_secs());
+    if age.is_none_or(|age| age > state.uploads.id_max_age_secs) {
+        return Err(ApiError::UploadExpired);
+    }
     let key = state.storage.key_for(&id)?;
     Ok((id, key, plan))
 }
@@ -261,12 +285,18 @@ fn upload_id_query(
     query: Result<Query<UploadIdQuery>, QueryRejection>,
 ) -> Result<String, ApiError> {
     let Query(q) = query?;
-    if q.upload_id.is_empty() || q.upload_id.len() > 1024 {
+    check_s3_upload_id(&q.upload_id)?;
+    Ok(q.upload_id)
+}
+
+/// S3's multipart upload id, as every route receives it: 1 to 1024 characters.
+pub(super) fn check_s3_upload_id(upload_id: &str) -> Result<(), ApiError> {
+    if upload_id.is_empty() || upload_id.len() > 1024 {
         return Err(ApiError::BadRequest(
             "upload_id must be 1 to 1024 characters".to_owned(),
         ));
     }
-    Ok(q.upload_id)
+    Ok(())
 }
 
 /// S3's largest part number.
@@ -373,14 +403,14 @@ pub async fn abort_upload(
     Ok(Json(serde_json::json!({})))
 }
 
-/// Multipart completion: exactly parts 1..=N, each of its planned length, then assembly.
+/// Multipart completion: exactly parts 1..=N, each of its planned length, then assembly of
+/// exactly the parts that were checked.
 async fn assemble(
     state: &AppState,
-    caller: &Caller,
-    raw_id: &str,
+    key: &ObjectKey,
+    plan: PartPlan,
     request: CompleteMultipart,
 ) -> Result<(), ApiError> {
-    let (_, key, plan) = owned_upload(state, caller, raw_id)?;
     let numbers: Vec<u64> = request.parts.iter().map(|p| p.part_number).collect();
     if !numbers.iter().copied().eq(1..=plan.part_count) {
         return Err(ApiError::UploadMismatch(format!(
@@ -390,7 +420,7 @@ async fn assemble(
     }
     let stored = state
         .storage
-        .list_parts(&key, &request.upload_id)
+        .list_parts(key, &request.upload_id)
         .await?
         .ok_or(ApiError::UploadNotFound)?;
     for number in 1..=plan.part_count {
@@ -402,19 +432,67 @@ async fn assemble(
             )));
         }
     }
-    let parts: Vec<(u64, String)> = request
-        .parts
-        .into_iter()
-        .map(|p| (p.part_number, p.etag))
-        .collect();
-    if !state
+    let parts = checked_parts(
+        &stored,
+        request
+            .parts
+            .iter()
+            .map(|p| (p.part_number, p.etag.as_str())),
+    )?;
+    complete_checked(state, key, &request.upload_id, &parts).await
+}
+
+/// The parts to assemble: the client's choice, each with the ETag of the part that was listed
+/// and checked. A part uploaded again after the listing has another ETag, so the store refuses
+/// the completion instead of assembling what was never checked.
+pub(super) fn checked_parts<'a>(
+    stored: &[crate::storage::StoredPart],
+    requested: impl Iterator<Item = (u64, &'a str)>,
+) -> Result<Vec<(u64, String)>, ApiError> {
+    let unquote = |etag: &str| etag.trim_matches('"').to_owned();
+    requested
+        .map(|(number, etag)| {
+            let part = stored
+                .iter()
+                .find(|p| p.number == number)
+                .ok_or_else(|| ApiError::UploadMismatch(format!("part {number} is not stored")))?;
+            // s3s-fs 0.14 lists parts without ETags: there, the client's is all there is.
+            let Some(listed) = part.etag.as_deref() else {
+                return Ok((number, etag.to_owned()));
+            };
+            if unquote(listed) != unquote(etag) {
+                return Err(ApiError::UploadMismatch(format!(
+                    "part {number}: the ETag does not match the stored part"
+                )));
+            }
+            Ok((number, listed.to_owned()))
+        })
+        .collect()
+}
+
+/// Assembles checked parts; the store refusing them (an invalid part or order) is the client's
+/// error, not an outage.
+pub(super) async fn complete_checked(
+    state: &AppState,
+    key: &ObjectKey,
+    upload_id: &str,
+    parts: &[(u64, String)],
+) -> Result<(), ApiError> {
+    match state
         .storage
-        .complete_multipart(&key, &request.upload_id, &parts)
-        .await?
+        .complete_multipart(key, upload_id, parts)
+        .await
     {
-        return Err(ApiError::UploadNotFound);
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::UploadNotFound),
+        Err(e) if e.kind == crate::storage::StorageErrorKind::Rejected => {
+            tracing::info!(error = %e, "store refused a multipart completion");
+            Err(ApiError::UploadMismatch(
+                "the store refused these parts".to_owned(),
+            ))
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 /// `POST /uploads/{id}/complete`: (multipart: the parts are assembled, then) the object is there, it is the caller's, and it is what the
@@ -426,15 +504,16 @@ pub async fn complete_upload(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UploadReady>, ApiError> {
     let Path(raw_id) = path?;
+    // Ownership first: nobody learns anything of someone else's upload, not even whether it
+    // exists.
+    let (id, key, plan) = owned_upload(&state, &caller, &raw_id)?;
     let body = body?;
     // A multipart upload names its S3 upload and parts; a single upload sends no body.
     if !body.is_empty() {
         let request: CompleteMultipart = serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
-        assemble(&state, &caller, &raw_id, request).await?;
+        assemble(&state, &key, plan, request).await?;
     }
-    let id = VideoId::parse(&raw_id)?;
-    let key = state.storage.key_for(&id)?;
     // Fresh, not cached: the object has just been written.
     let meta = state
         .storage
@@ -442,23 +521,31 @@ pub async fn complete_upload(
         .refresh(&key)
         .await?
         .ok_or(ApiError::UploadNotFound)?;
-    // Objects an upload URL wrote carry the signed declaration; anything else (written with
-    // the store's own credentials, or a body the store refused but kept) is not an upload.
-    let Some(declared) = meta.declared_size else {
+    // Objects an upload URL wrote carry the signed declaration (a size, or for uploads of
+    // unknown size their maximum); anything else (written with the store's own credentials, or
+    // a body the store refused but kept) is not an upload.
+    if meta.declared_size.is_none() && meta.max_size.is_none() {
         return Err(ApiError::UploadMismatch(
             "the object was not written through an upload URL".to_owned(),
         ));
-    };
+    }
     if !state.policy.may_manage(&caller, &meta) {
         return Err(ApiError::Forbidden(
             "only the uploader or an admin may complete this upload",
         ));
     }
     let size = meta.size.unwrap_or(0);
-    if declared != size {
+    if let Some(declared) = meta.declared_size
+        && declared != size
+    {
         return Err(ApiError::UploadMismatch(format!(
             "{size} bytes stored, {declared} authorised"
         )));
+    }
+    if let Some(max) = meta.max_size
+        && size > max
+    {
+        return Err(ApiError::TooLarge(max));
     }
     let content_type = meta.content_type.clone().unwrap_or_default();
     if ContentType::parse(&content_type, &state.uploads.allowed_content_types).is_err() {

@@ -18,7 +18,10 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::uploads::{Declaration, authorise, owned_upload, presign_part, upload_ids};
+use super::uploads::{
+    Declaration, authorise, check_s3_upload_id, checked_parts, complete_checked, owned_upload,
+    presign_part, upload_ids,
+};
 use crate::auth::Caller;
 use crate::domain::ObjectKey;
 use crate::error::ApiError;
@@ -91,6 +94,7 @@ fn grant_for(
     filename: &str,
     content_type: &str,
     access: Option<&str>,
+    multipart: bool,
 ) -> Result<PutObjectGrant, ApiError> {
     if !state.policy.may_upload(caller) {
         return Err(ApiError::Forbidden("uploading needs the uploader role"));
@@ -98,6 +102,7 @@ fn grant_for(
     let declared = Declaration {
         content_type,
         size: None,
+        multipart,
         filename: Some(filename),
         access,
         sha256: None,
@@ -154,6 +159,7 @@ pub async fn params(
         filename,
         content_type,
         q.get("metadata[access]").map(String::as_str),
+        false,
     )?;
     let key = new_key(&state, &caller).await?;
     let presigned = state
@@ -185,6 +191,7 @@ pub async fn create_multipart(
         &request.filename,
         &request.content_type,
         access,
+        true,
     )?;
     let key = new_key(&state, &caller).await?;
     let upload_id = state
@@ -202,6 +209,7 @@ pub async fn sign_part(
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path((upload_id, number)) = path?;
+    check_s3_upload_id(&upload_id)?;
     let (key, plan) = owned_key(&state, &caller, query)?;
     let (presigned, _) = presign_part(
         &state,
@@ -225,6 +233,7 @@ pub async fn list_parts(
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(upload_id) = path?;
+    check_s3_upload_id(&upload_id)?;
     let (key, _) = owned_key(&state, &caller, query)?;
     let parts = state
         .storage
@@ -247,6 +256,7 @@ pub async fn complete(
     body: Result<Json<CompleteBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(upload_id) = path?;
+    check_s3_upload_id(&upload_id)?;
     let (key, _) = owned_key(&state, &caller, query)?;
     let Json(request) = body?;
     // The size was never declared: the policy maximum is checked on what the store holds.
@@ -255,26 +265,22 @@ pub async fn complete(
         .list_parts(&key, &upload_id)
         .await?
         .ok_or(ApiError::UploadNotFound)?;
+    let parts = checked_parts(
+        &stored,
+        request
+            .parts
+            .iter()
+            .map(|p| (p.part_number, p.etag.as_str())),
+    )?;
     let total: u64 = stored
         .iter()
-        .filter(|p| request.parts.iter().any(|r| r.part_number == p.number))
+        .filter(|p| parts.iter().any(|(number, _)| *number == p.number))
         .map(|p| p.size)
         .sum();
     if total > state.uploads.max_multipart_bytes {
         return Err(ApiError::TooLarge(state.uploads.max_multipart_bytes));
     }
-    let parts: Vec<(u64, String)> = request
-        .parts
-        .into_iter()
-        .map(|p| (p.part_number, p.etag))
-        .collect();
-    if !state
-        .storage
-        .complete_multipart(&key, &upload_id, &parts)
-        .await?
-    {
-        return Err(ApiError::UploadNotFound);
-    }
+    complete_checked(&state, &key, &upload_id, &parts).await?;
     Ok(Json(
         json!({ "location": format!("/{}/{}", state.storage.bucket(), key), "key": key.as_str() }),
     ))
@@ -288,6 +294,7 @@ pub async fn abort(
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(upload_id) = path?;
+    check_s3_upload_id(&upload_id)?;
     let (key, _) = owned_key(&state, &caller, query)?;
     if !state.storage.abort_multipart(&key, &upload_id).await? {
         return Err(ApiError::UploadNotFound);
@@ -353,7 +360,7 @@ pub async fn sign(
                 .ok_or_else(|| ApiError::BadRequest("contentType is required".to_owned()))?;
             // The client's key is only a name suggestion.
             let name = request.key.rsplit('/').next().unwrap_or_default();
-            let grant = grant_for(&state, &caller, name, content_type, None)?;
+            let grant = grant_for(&state, &caller, name, content_type, None, method == "POST")?;
             let key = new_key(&state, &caller).await?;
             let presigned = if method == "PUT" {
                 state
@@ -381,6 +388,7 @@ pub async fn sign(
         }
         // UploadPart, ListParts, CompleteMultipartUpload, AbortMultipartUpload: the caller's upload.
         (_, Some(upload_id), part_number) => {
+            check_s3_upload_id(upload_id)?;
             let (key, plan) = owned_key_str(&state, &caller, &request.key)?;
             let operation = match (method.as_str(), part_number) {
                 ("PUT", Some(number)) => {

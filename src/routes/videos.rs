@@ -79,6 +79,14 @@ pub async fn video_url(
         .policy
         .decide(&caller, &meta)
         .ok_or(ApiError::NotEntitled)?;
+    // Some upload paths cannot sign a length (Uppy's protocols, a client completing a multipart
+    // upload at the store): an object beyond what its upload authorised is never served.
+    if !meta.within_authorised_size() {
+        tracing::warn!(video = %id, size = ?meta.size, declared = ?meta.declared_size, max = ?meta.max_size, "object exceeds what its upload authorised; not served");
+        return Err(ApiError::UploadMismatch(
+            "the object exceeds what its upload authorised".to_owned(),
+        ));
+    }
     tracing::info!(video = %id, subject = %caller.subject, ?grant, "access granted");
 
     state.storage.ensure_readable().await?;

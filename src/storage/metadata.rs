@@ -24,8 +24,21 @@ pub struct ObjectMeta {
     pub filename: Option<String>,
     /// `x-amz-meta-size`: the size an upload URL was signed for.
     pub declared_size: Option<u64>,
+    /// `x-amz-meta-max-size`: the most an upload of unknown size (Uppy's protocols) was
+    /// authorised to hold.
+    pub max_size: Option<u64>,
     pub size: Option<u64>,
     pub content_type: Option<String>,
+}
+
+impl ObjectMeta {
+    /// Whether the object holds what its upload authorised: exactly the declared size, or at
+    /// most the authorised maximum. Objects with neither (put by operators) are not bounded.
+    pub fn within_authorised_size(&self) -> bool {
+        let size = self.size.unwrap_or(0);
+        self.declared_size.is_none_or(|declared| size == declared)
+            && self.max_size.is_none_or(|max| size <= max)
+    }
 }
 
 /// `None` records a missing object (negative caching, shorter TTL).
@@ -115,6 +128,9 @@ impl MetadataCache {
                     filename: meta.and_then(|m| m.get("filename")).cloned(),
                     declared_size: meta
                         .and_then(|m| m.get("size"))
+                        .and_then(|s| s.parse().ok()),
+                    max_size: meta
+                        .and_then(|m| m.get("max-size"))
                         .and_then(|s| s.parse().ok()),
                     size: out.content_length().and_then(|n| u64::try_from(n).ok()),
                     content_type: out.content_type().map(str::to_owned),

@@ -56,6 +56,9 @@ pub enum StorageErrorKind {
     InvalidKey,
     #[error("configured region does not match the store's")]
     WrongRegion,
+    /// The store refused the request as the client's error (an invalid part, say).
+    #[error("store refused the request")]
+    Rejected,
 }
 
 impl StorageError {

@@ -141,6 +141,13 @@ impl Storage {
                 Ok(true)
             }
             Err(e) if is_no_such_upload(&e) => Ok(false),
+            // InvalidPart, InvalidPartOrder, EntityTooSmall, MalformedXML: what was asked for
+            // cannot be assembled.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 400) => {
+                let mut refused = classify(&e, "CompleteMultipartUpload");
+                refused.kind = super::StorageErrorKind::Rejected;
+                Err(refused)
+            }
             Err(e) => Err(classify(&e, "CompleteMultipartUpload")),
         }
     }

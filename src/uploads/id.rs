@@ -69,6 +69,14 @@ impl UploadIds {
         Self::plan_in(body)
     }
 
+    /// When `id` was issued (the time in its UUIDv7), whoever it belongs to.
+    pub fn issued_at(id: &VideoId) -> Option<std::time::SystemTime> {
+        let (body, _) = split(id)?;
+        let uuid = uuid::Uuid::parse_str(body.get(..36)?).ok()?;
+        let (secs, nanos) = uuid.get_timestamp()?.to_unix();
+        Some(std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos))
+    }
+
     /// The plan written in `id`, without checking whose it is (admins act on any upload).
     pub fn plan_unverified(id: &VideoId) -> Option<PartPlan> {
         Self::plan_in(split(id)?.0)
@@ -111,6 +119,19 @@ mod tests {
         );
         assert_eq!(
             ids.plan_for(&VideoId::parse("plain").unwrap(), "alice"),
+            None
+        );
+    }
+
+    #[test]
+    fn an_id_tells_when_it_was_issued() {
+        let ids = UploadIds::new(b"0123456789abcdef0123456789abcdef");
+        let before = std::time::SystemTime::now() - std::time::Duration::from_millis(1);
+        let id = ids.issue("alice", PartPlan::new(10, 5 * MIB));
+        let at = UploadIds::issued_at(&id).unwrap();
+        assert!(at >= before && at <= std::time::SystemTime::now(), "{at:?}");
+        assert_eq!(
+            UploadIds::issued_at(&VideoId::parse("plain").unwrap()),
             None
         );
     }

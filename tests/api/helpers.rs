@@ -100,6 +100,9 @@ pub struct StoreProfile {
     pub parts_after_abort: StatusCode,
     /// Whether the store implements ListMultipartUploads (s3s-fs 0.14 answers 501).
     pub lists_multipart_uploads: bool,
+    /// Whether ListParts gives ETags and CompleteMultipartUpload checks them (s3s-fs 0.14 does
+    /// neither).
+    pub checks_part_etags: bool,
 }
 
 pub fn profile() -> StoreProfile {
@@ -116,6 +119,7 @@ pub fn profile() -> StoreProfile {
             unsigned_amz_header: StatusCode::FORBIDDEN,
             parts_after_abort: StatusCode::OK,
             lists_multipart_uploads: false,
+            checks_part_etags: false,
         },
         (Some(_), Ok("garage")) => StoreProfile {
             name: "garage",
@@ -126,6 +130,7 @@ pub fn profile() -> StoreProfile {
             unsigned_amz_header: StatusCode::BAD_REQUEST,
             parts_after_abort: StatusCode::NOT_FOUND,
             lists_multipart_uploads: true,
+            checks_part_etags: true,
         },
         // MinIO and AWS behave alike here.
         (Some(_), _) => StoreProfile {
@@ -139,6 +144,7 @@ pub fn profile() -> StoreProfile {
             unsigned_amz_header: StatusCode::FORBIDDEN,
             parts_after_abort: StatusCode::NOT_FOUND,
             lists_multipart_uploads: true,
+            checks_part_etags: true,
         },
     }
 }

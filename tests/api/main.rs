@@ -13,6 +13,7 @@ mod hostile_urls;
 mod jwks;
 mod signers;
 mod storage;
+mod upload_bounds;
 mod uploads;
 mod uppy;
 mod videos;

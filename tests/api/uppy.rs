@@ -193,12 +193,12 @@ async fn s3_params_signs_one_put_with_type_owner_and_tier() {
 }
 
 /// `POST /s3/sign` as Uppy 6.x's `signRequest` callback would call it.
-async fn sign(app: &TestApp, token: &str, request: Value) -> (StatusCode, Value) {
+pub(crate) async fn sign(app: &TestApp, token: &str, request: Value) -> (StatusCode, Value) {
     call(app, reqwest::Method::POST, "/s3/sign", token, Some(request)).await
 }
 
 /// Calls S3 with a signed answer, as the 6.x client does: the URL, its headers, a body.
-async fn s3_call(
+pub(crate) async fn s3_call(
     app: &TestApp,
     method: reqwest::Method,
     signed: &Value,
@@ -214,7 +214,7 @@ async fn s3_call(
     request.send().await.unwrap()
 }
 
-fn xml_value(xml: &str, tag: &str) -> Option<String> {
+pub(crate) fn xml_value(xml: &str, tag: &str) -> Option<String> {
     let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = start + xml[start..].find(&format!("</{tag}>"))?;
     Some(xml[start..end].to_owned())
