@@ -125,7 +125,7 @@ impl Application {
         Ok(Self {
             listener,
             addr,
-            router: routes::router(state, &settings.cors),
+            router: routes::router(state, &settings.cors, settings.server.request_timeout()),
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
             #[cfg(feature = "embedded-store")]
             store,

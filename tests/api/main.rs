@@ -10,6 +10,7 @@ mod cors;
 mod health;
 mod helpers;
 mod jwks;
+mod server;
 mod signers;
 mod storage;
 mod uploads;
