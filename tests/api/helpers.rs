@@ -577,6 +577,12 @@ impl RawConnection {
         self.stream.write_all(bytes).await.expect("send");
     }
 
+    /// A whole `GET /healthz` request; the connection stays open for the next one.
+    pub async fn send_healthz(&mut self) {
+        self.send(b"GET /healthz HTTP/1.1\r\nHost: tollgate\r\n\r\n")
+            .await;
+    }
+
     /// The next response (its body framed by `Content-Length`), or `None` when the server closes
     /// the connection before sending anything. Wrap it in a timeout: it waits as long as the
     /// server does.
