@@ -14,6 +14,13 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PRESIGN_EXPIRY_SECS: u64 = 604_800;
 /// Shortest HMAC secret accepted for HS256 (RFC 7518 §3.2: at least the hash size).
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+/// Longest `server.header_read_timeout_secs`: beyond this the timeout no longer protects
+/// against clients that hold connections open by trickling a request head.
+pub const MAX_HEADER_READ_TIMEOUT_SECS: u64 = 300;
+/// Longest `server.request_timeout_secs`: tollgate's slowest request is a few store round trips.
+pub const MAX_REQUEST_TIMEOUT_SECS: u64 = 600;
+/// Largest `server.max_connections`: far above any file-descriptor limit, so only a typo gets here.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
 
 /// The base layer, compiled in so that the binary runs even without a `config/` folder.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -86,6 +93,16 @@ pub struct ServerSettings {
     pub port: u16,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
+    /// Seconds a client gets to send a whole request head (request line and headers), counted
+    /// from the connection's opening or from the end of the previous response: a connection
+    /// that stalls mid-head, or idles without starting a request, is closed (Slowloris).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request may take, handler and reading of its body included; a slower one is
+    /// answered `408 request_timeout` and its work dropped.
+    pub request_timeout_secs: u64,
+    /// Most connections open at once; further ones wait in the kernel's listen backlog until
+    /// one closes.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -286,6 +303,7 @@ impl Settings {
     /// Every problem at once, so that an operator fixes the file in one go.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
+        self.server.validate(&mut problems);
         self.auth.validate(self.is_production(), &mut problems);
         self.storage.validate(
             self.is_production(),
@@ -361,6 +379,45 @@ impl Settings {
     /// (for `tollgate check-config`).
     pub fn to_masked_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("<unprintable: {e}>"))
+    }
+}
+
+impl ServerSettings {
+    fn validate(&self, problems: &mut Vec<String>) {
+        for (name, value, max) in [
+            (
+                "header_read_timeout_secs",
+                self.header_read_timeout_secs,
+                MAX_HEADER_READ_TIMEOUT_SECS,
+            ),
+            (
+                "request_timeout_secs",
+                self.request_timeout_secs,
+                MAX_REQUEST_TIMEOUT_SECS,
+            ),
+        ] {
+            if !(1..=max).contains(&value) {
+                problems.push(format!("server.{name} must be 1..={max}, got {value}"));
+            }
+        }
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            problems.push(format!(
+                "server.max_connections must be 1..={MAX_CONNECTIONS}, got {}",
+                self.max_connections
+            ));
+        }
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
     }
 }
 
@@ -665,6 +722,48 @@ mod tests {
         assert!(s.storage.embedded.enabled);
         assert_eq!(s.storage.bucket, "videos");
         assert_eq!(s.presign.get_max_expires_secs, 300);
+    }
+
+    #[test]
+    fn server_timeouts_and_connection_limit_have_sane_defaults() {
+        let s = base();
+        assert_eq!(s.server.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!(s.server.request_timeout(), Duration::from_secs(30));
+        assert_eq!(s.server.max_connections, 10_000);
+    }
+
+    #[test]
+    fn server_timeouts_and_connection_limit_must_be_positive_and_bounded() {
+        let mut s = base();
+        s.server.header_read_timeout_secs = 0;
+        s.server.request_timeout_secs = 0;
+        s.server.max_connections = 0;
+        let p = problems(&s);
+        assert!(
+            p.contains("server.header_read_timeout_secs must be 1..=300, got 0"),
+            "{p}"
+        );
+        assert!(
+            p.contains("server.request_timeout_secs must be 1..=600, got 0"),
+            "{p}"
+        );
+        assert!(
+            p.contains("server.max_connections must be 1..=1000000, got 0"),
+            "{p}"
+        );
+
+        s.server.header_read_timeout_secs = MAX_HEADER_READ_TIMEOUT_SECS + 1;
+        s.server.request_timeout_secs = MAX_REQUEST_TIMEOUT_SECS + 1;
+        s.server.max_connections = MAX_CONNECTIONS + 1;
+        let p = problems(&s);
+        assert!(p.contains("server.header_read_timeout_secs"), "{p}");
+        assert!(p.contains("server.request_timeout_secs"), "{p}");
+        assert!(p.contains("server.max_connections"), "{p}");
+
+        s.server.header_read_timeout_secs = 1;
+        s.server.request_timeout_secs = MAX_REQUEST_TIMEOUT_SECS;
+        s.server.max_connections = 1;
+        assert!(s.validate().is_ok());
     }
 
     #[test]

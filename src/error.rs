@@ -45,6 +45,8 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("request took longer than server.request_timeout_secs")]
+    RequestTimeout,
     #[error("storage unavailable")]
     StorageUnavailable(#[source] StorageError),
     #[error("storage refused tollgate's credentials")]
@@ -67,6 +69,7 @@ impl ApiError {
             Self::UploadMismatch(_) => StatusCode::CONFLICT,
             Self::UploadExpired => StatusCode::GONE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::StorageUnavailable(_) | Self::StorageForbidden(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -93,6 +96,7 @@ impl ApiError {
             Self::UploadExpired => "upload_expired",
             Self::RouteNotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout => "request_timeout",
             Self::StorageUnavailable(_) => "storage_unavailable",
             Self::StorageForbidden(_) => "storage_forbidden",
             Self::Internal(_) => "internal_error",
@@ -125,6 +129,9 @@ impl ApiError {
             }
             Self::RouteNotFound => "no such route".to_owned(),
             Self::MethodNotAllowed => "method not allowed on this route".to_owned(),
+            Self::RequestTimeout => {
+                "the request took too long and was abandoned; try again".to_owned()
+            }
             Self::StorageUnavailable(_) => {
                 "the object store is unavailable, try again later".to_owned()
             }
@@ -143,6 +150,10 @@ impl ApiError {
             }
             StatusCode::UNAUTHORIZED => {
                 tracing::info!(code = self.code(), reason = %chain, "authentication failed");
+            }
+            // Work was dropped half-way: a slow client body or a slow store, worth seeing.
+            StatusCode::REQUEST_TIMEOUT => {
+                tracing::warn!(code = self.code(), error = %chain, "request abandoned");
             }
             _ => tracing::debug!(code = self.code(), error = %chain, "request rejected"),
         }
@@ -177,6 +188,13 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // RFC 9110 §15.5.9: a 408 means the server gives up on the connection; its request
+            // body may be half-read, so it cannot carry another request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

@@ -177,12 +177,7 @@ fn serve(settings: Settings) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        match app.run_until_stopped().await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                tracing::error!(error = %e, "server error");
-                ExitCode::FAILURE
-            }
-        }
+        app.run_until_stopped().await;
+        ExitCode::SUCCESS
     })
 }

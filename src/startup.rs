@@ -1,10 +1,11 @@
 //! Wiring: settings in, a listening application out.
 
+mod serve;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::auth::{JwksCache, JwksError, TokenVerifier};
@@ -34,7 +35,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     router: axum::Router,
-    shutdown_grace: Duration,
+    limits: serve::Limits,
     #[cfg(feature = "embedded-store")]
     store: Option<Arc<crate::storage::EmbeddedStore>>,
 }
@@ -94,8 +95,12 @@ impl Application {
         Ok(Self {
             listener,
             addr,
-            router: routes::router(state, &settings.cors),
-            shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            router: routes::router(state, &settings.cors, settings.server.request_timeout()),
+            limits: serve::Limits {
+                header_read_timeout: settings.server.header_read_timeout(),
+                max_connections: settings.server.max_connections,
+                shutdown_grace: settings.server.shutdown_grace(),
+            },
             #[cfg(feature = "embedded-store")]
             store,
         })
@@ -120,35 +125,11 @@ impl Application {
         self.store.clone()
     }
 
-    /// Serves until SIGTERM or SIGINT, then gives in-flight requests the grace period.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    /// Serves until SIGTERM or SIGINT, then gives in-flight requests the grace period and drops
+    /// the connections still open after it. Accept errors are logged and retried, not fatal.
+    pub async fn run_until_stopped(self) {
         tracing::info!(addr = %self.addr, "tollgate listening");
-        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-        // Responses are written whole; waiting for ACKs (Nagle) would only add latency.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutdown requested; draining in-flight requests");
-            let _ = signalled_tx.send(());
-        });
-        let grace = self.shutdown_grace;
-        tokio::select! {
-            result = server => result,
-            () = async move {
-                if signalled_rx.await.is_ok() {
-                    tokio::time::sleep(grace).await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
-            } => {
-                tracing::warn!(?grace, "grace period over; closing remaining connections");
-                Ok(())
-            }
-        }
+        serve::serve(self.listener, self.router, self.limits, shutdown_signal()).await;
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod fallback;
 mod health;
+mod timeout;
 mod uploads;
 mod uppy;
 mod videos;
@@ -16,6 +17,7 @@ use axum::http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::PropagateRequestIdLayer;
@@ -30,7 +32,9 @@ use crate::state::AppState;
 use crate::telemetry;
 
 /// The whole application as a `Router` (no listener): what tests and benches drive.
-pub fn router(state: AppState, cors: &CorsSettings) -> Router {
+/// `request_timeout` bounds each request, handler and body read included
+/// (`server.request_timeout_secs`).
+pub fn router(state: AppState, cors: &CorsSettings, request_timeout: Duration) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -39,7 +43,7 @@ pub fn router(state: AppState, cors: &CorsSettings) -> Router {
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state);
-    let routes = with_middleware(routes);
+    let routes = with_middleware(routes, request_timeout);
     match cors_layer(cors) {
         Some(layer) => routes.layer(layer),
         None => routes,
@@ -119,11 +123,19 @@ fn uppy_routes() -> Router<AppState> {
         .route_layer(axum::middleware::from_fn(uppy::companion_errors))
 }
 
-/// Request ids, access log, header redaction and panic recovery around `routes`.
-fn with_middleware(routes: Router) -> Router {
+/// Request ids, access log, header redaction, panic recovery and the request timeout around
+/// `routes`.
+fn with_middleware(routes: Router, request_timeout: Duration) -> Router {
     routes
+        // Every `Router::layer` call boxes the service, and so each request's future, once more:
+        // the timeout shares one call with panic recovery instead of adding its own. Inside the
+        // trace layer, so that a timed-out request is logged with its id and its 408.
+        .layer(
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(timeout::RequestTimeoutLayer::new(request_timeout)),
+        )
         // Layers run bottom-up on the way in: request id first, so every log line carries it.
-        .layer(CatchPanicLayer::custom(panic_response))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
         .layer(
             TraceLayer::new_for_http()
@@ -160,7 +172,10 @@ mod tests {
         async fn boom() -> &'static str {
             panic!("boom")
         }
-        let app = with_middleware(Router::new().route("/boom", get(boom)));
+        let app = with_middleware(
+            Router::new().route("/boom", get(boom)),
+            Duration::from_secs(30),
+        );
         let response = app
             .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
             .await
@@ -175,5 +190,66 @@ mod tests {
             json,
             serde_json::json!({"error": {"code": "internal_error", "message": "internal error"}})
         );
+    }
+
+    #[tokio::test]
+    async fn a_request_slower_than_the_timeout_becomes_a_408_json_error_and_its_work_is_dropped() {
+        // The handler owns `alive`: once its future is dropped, the receiver hears so.
+        let (alive, handler_gone) = tokio::sync::oneshot::channel::<()>();
+        let alive = std::sync::Arc::new(std::sync::Mutex::new(Some(alive)));
+        let slow = move || {
+            let alive = alive.lock().ok().and_then(|mut a| a.take());
+            async move {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                drop(alive);
+                "too late"
+            }
+        };
+        let app = with_middleware(
+            Router::new().route("/slow", get(slow)),
+            Duration::from_millis(100),
+        );
+        let response = tokio::time::timeout(
+            Duration::from_secs(10),
+            app.oneshot(Request::get("/slow").body(Body::empty()).unwrap()),
+        )
+        .await
+        .expect("the timeout answers long before the handler would")
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert!(response.headers().contains_key("x-request-id"));
+        assert_eq!(response.headers()["connection"], "close");
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "request_timeout", "{json}");
+        assert!(json["error"]["message"].is_string(), "{json}");
+        assert!(
+            handler_gone.await.is_err(),
+            "the handler's future was dropped without finishing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_within_the_timeout_is_answered_normally() {
+        async fn quick() -> &'static str {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            "done"
+        }
+        let app = with_middleware(
+            Router::new().route("/quick", get(quick)),
+            Duration::from_secs(5),
+        );
+        let response = app
+            .oneshot(Request::get("/quick").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(!response.headers().contains_key("connection"));
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"done");
     }
 }
