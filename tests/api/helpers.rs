@@ -103,6 +103,9 @@ pub struct StoreProfile {
     /// Whether ListParts gives ETags and CompleteMultipartUpload checks them (s3s-fs 0.14 does
     /// neither).
     pub checks_part_etags: bool,
+    /// Whether the store answers a request it refuses from its headers and closes the
+    /// connection before reading a large body (Garage), so that the client never sees the status.
+    pub refuses_before_reading_the_body: bool,
 }
 
 pub fn profile() -> StoreProfile {
@@ -120,9 +123,11 @@ pub fn profile() -> StoreProfile {
             parts_after_abort: StatusCode::OK,
             lists_multipart_uploads: false,
             checks_part_etags: false,
+            refuses_before_reading_the_body: false,
         },
         (Some(_), Ok("garage")) => StoreProfile {
             name: "garage",
+            refuses_before_reading_the_body: true,
             expired_url: StatusCode::BAD_REQUEST,
             checks_region: true,
             overwrite_with_if_none_match: StatusCode::OK,
@@ -135,6 +140,7 @@ pub fn profile() -> StoreProfile {
         // MinIO and AWS behave alike here.
         (Some(_), _) => StoreProfile {
             name: "s3",
+            refuses_before_reading_the_body: false,
             expired_url: StatusCode::FORBIDDEN,
             checks_region: true,
             overwrite_with_if_none_match: StatusCode::PRECONDITION_FAILED,
