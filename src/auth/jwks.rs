@@ -255,6 +255,52 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A JWKS endpoint that answers `chunks` × 64 KiB of whitespace, chunked, with no
+    /// Content-Length.
+    async fn chunked_server(chunks: usize) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let chunk = vec![b' '; 64 * 1024];
+                    for _ in 0..chunks {
+                        let frame =
+                            [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+                        if socket.write_all(&frame).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = socket.write_all(b"0\r\n\r\n").await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_jwks_body_without_length_is_cut_at_the_limit() {
+        // An endless body (64 GiB, chunked): refused as too large once the limit is passed, not
+        // read until the fetch timeout.
+        let url = chunked_server(1_000_000).await;
+        let cache = JwksCache::new(url, Duration::from_secs(2), Duration::from_secs(30)).unwrap();
+        assert!(matches!(cache.refresh().await, Err(JwksError::TooLarge)));
+        // Under the limit the same path reads the whole body (not JSON here).
+        let url = chunked_server(2).await;
+        let cache = JwksCache::new(url, Duration::from_secs(5), Duration::from_secs(30)).unwrap();
+        assert!(matches!(
+            cache.refresh().await,
+            Err(JwksError::Malformed(_))
+        ));
+    }
+
     #[test]
     fn symmetric_and_encryption_keys_are_ignored() {
         assert!(

@@ -38,6 +38,9 @@ pub struct StoreKey {
     pub secret_key: String,
     pub read: bool,
     pub write: bool,
+    /// May list the bucket (`s3:ListBucket`). Without it, as on AWS, reading a missing object
+    /// answers 403 AccessDenied rather than 404, so that the key cannot learn what exists.
+    pub list: bool,
 }
 
 impl StoreKey {
@@ -47,6 +50,7 @@ impl StoreKey {
             secret_key: key.secret_key.expose().to_owned(),
             read,
             write,
+            list: read,
         }
     }
 }
@@ -93,6 +97,8 @@ impl StoreRules {
 struct KeyPermissions {
     keys: Vec<StoreKey>,
     rules: StoreRules,
+    /// The store's folder, to tell a missing object from a present one.
+    root: std::path::PathBuf,
 }
 
 #[async_trait::async_trait]
@@ -130,6 +136,15 @@ impl S3Access for KeyPermissions {
         } else {
             key.read
         };
+        if allowed && !key.list && matches!(operation, "GetObject" | "HeadObject") {
+            let exists = cx.s3_path().as_object().is_some_and(|(bucket, object)| {
+                // s3s-fs keeps `bucket/key` as a file under its root; s3s has checked the names.
+                self.root.join(bucket).join(object).is_file()
+            });
+            if !exists {
+                return Err(s3_error!(AccessDenied, "Access Denied"));
+            }
+        }
         if allowed {
             Ok(())
         } else {
@@ -222,7 +237,11 @@ impl EmbeddedStore {
         }
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(auth);
-        builder.set_access(KeyPermissions { keys, rules });
+        builder.set_access(KeyPermissions {
+            keys,
+            rules,
+            root: root.clone(),
+        });
         let service = builder.build();
 
         let listener = TcpListener::bind(settings.embedded.addr)

@@ -213,23 +213,34 @@ impl Storage {
     }
 
     async fn probe_all(&self, uploads_enabled: bool) -> Readiness {
-        // The upload key's read is asked after the write probe has stored the probe object: a
-        // key without s3:ListBucket gets 403 for a missing object, which would pass for "cannot
-        // read".
-        let uploads = async {
-            if !uploads_enabled {
-                return (None, UploadKeyRead::Skipped);
-            }
-            let write = self
-                .within_timeout("write probe", self.write_probe.check())
-                .await;
-            let upload_key_read = self.check_upload_key_read().await;
-            (Some(write), upload_key_read)
+        // The reads are asked after the write probe has stored the probe object: a key without
+        // s3:ListBucket gets 403 for a missing object, which would pass for "may not read" (the
+        // read key) or "cannot read" (the upload key).
+        let probes = async {
+            let write = if uploads_enabled {
+                Some(
+                    self.within_timeout("write probe", self.write_probe.check())
+                        .await,
+                )
+            } else {
+                None
+            };
+            let upload_key_read = async {
+                if uploads_enabled {
+                    self.check_upload_key_read().await
+                } else {
+                    UploadKeyRead::Skipped
+                }
+            };
+            let (read, upload_key_read) = tokio::join!(
+                self.within_timeout("read probe", self.read_probe.check()),
+                upload_key_read
+            );
+            (read, write, upload_key_read)
         };
-        let (bucket, read, (write, upload_key_read)) = tokio::join!(
+        let (bucket, (read, write, upload_key_read)) = tokio::join!(
             self.within_timeout("HEAD bucket", self.head_bucket()),
-            self.within_timeout("read probe", self.read_probe.check()),
-            uploads
+            probes
         );
         Readiness {
             bucket,

@@ -106,6 +106,9 @@ pub struct StoreProfile {
     /// Whether the store answers a request it refuses from its headers and closes the
     /// connection before reading a large body (Garage), so that the client never sees the status.
     pub refuses_before_reading_the_body: bool,
+    /// Whether CompleteMultipartUpload refuses parts out of order or a part below 5 MiB that is
+    /// not the last (s3s-fs and AWS do; Garage 2.5 assembles them).
+    pub refuses_small_or_unordered_parts: bool,
 }
 
 pub fn profile() -> StoreProfile {
@@ -124,10 +127,12 @@ pub fn profile() -> StoreProfile {
             lists_multipart_uploads: false,
             checks_part_etags: false,
             refuses_before_reading_the_body: false,
+            refuses_small_or_unordered_parts: true,
         },
         (Some(_), Ok("garage")) => StoreProfile {
             name: "garage",
             refuses_before_reading_the_body: true,
+            refuses_small_or_unordered_parts: false,
             expired_url: StatusCode::BAD_REQUEST,
             checks_region: true,
             overwrite_with_if_none_match: StatusCode::OK,
@@ -141,6 +146,7 @@ pub fn profile() -> StoreProfile {
         (Some(_), _) => StoreProfile {
             name: "s3",
             refuses_before_reading_the_body: false,
+            refuses_small_or_unordered_parts: true,
             expired_url: StatusCode::FORBIDDEN,
             checks_region: true,
             overwrite_with_if_none_match: StatusCode::PRECONDITION_FAILED,
@@ -230,6 +236,9 @@ pub struct Options {
     /// it (read key read-only, upload key write-only). `s3` then holds the upload key: it seeds
     /// objects but cannot read them. Embedded store only.
     pub own_store: bool,
+    /// The read key may read but not list (no `s3:ListBucket`): a missing object answers 403,
+    /// as on AWS. Embedded store only.
+    pub read_key_cannot_list: bool,
 }
 
 pub struct TestApp {
@@ -370,6 +379,7 @@ pub async fn try_spawn_app_opts(
                 secret_key: key.1.clone(),
                 read,
                 write,
+                list: read && !options.read_key_cannot_list,
             };
             let rules = if options.lenient_store {
                 StoreRules::LENIENT
