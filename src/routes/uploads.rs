@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::domain::{ContentType, DownloadName, ObjectKey, VideoId};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::{PresignedUrl, PutObjectGrant};
+use crate::storage::{PresignedUrl, PutObjectGrant, WrittenMetadata};
 use crate::uploads::{PartPlan, UploadIds};
 
 /// Largest `POST /uploads` body.
@@ -210,27 +210,27 @@ pub(super) fn authorise(
             "access {access:?} is not a known tier"
         )));
     }
-    let mut metadata = vec![
-        ("owner".to_owned(), caller.subject.clone()),
-        ("access".to_owned(), access),
-    ];
-    match declared.size {
-        Some(size) => metadata.push(("size".to_owned(), size.to_string())),
-        // The length cannot be signed: the bound travels with the object, so that completion
-        // and playback can refuse an object larger than this upload was allowed to be.
-        None => {
-            let max = if declared.multipart {
-                limits.max_multipart_bytes
-            } else {
-                limits.max_size_bytes
-            };
-            metadata.push(("max-size".to_owned(), max.to_string()));
-        }
+    // The length cannot always be signed: then the bound travels with the object, so that
+    // completion and playback can refuse an object larger than this upload was allowed to be.
+    let max_size = declared.size.is_none().then_some(if declared.multipart {
+        limits.max_multipart_bytes
+    } else {
+        limits.max_size_bytes
+    });
+    let filename = declared
+        .filename
+        .map(DownloadName::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .map(|name| name.percent_encoded());
+    let metadata = WrittenMetadata {
+        owner: Some(caller.subject.clone()),
+        tier: Some(access),
+        size: declared.size,
+        max_size,
+        filename,
     }
-    if let Some(raw) = declared.filename {
-        let name = DownloadName::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        metadata.push(("filename".to_owned(), name.percent_encoded()));
-    }
+    .pairs();
     let checksum_sha256 = declared.sha256.map(check_sha256).transpose()?;
     Ok(PutObjectGrant {
         content_type: content_type.as_str().to_owned(),

@@ -13,6 +13,45 @@ use super::client::classify;
 use crate::config::StorageSettings;
 use crate::domain::ObjectKey;
 
+/// The `x-amz-meta-*` names tollgate writes and reads, named here only.
+mod names {
+    pub const OWNER: &str = "owner";
+    pub const ACCESS: &str = "access";
+    pub const SIZE: &str = "size";
+    pub const MAX_SIZE: &str = "max-size";
+    pub const FILENAME: &str = "filename";
+}
+
+/// What tollgate writes into an object's metadata (through a signed URL, a multipart upload it
+/// creates, or `tollgate put`), and reads back as [`ObjectMeta`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WrittenMetadata {
+    pub owner: Option<String>,
+    pub tier: Option<String>,
+    /// The exact size an upload was authorised for.
+    pub size: Option<u64>,
+    /// The most an upload of unknown size may hold.
+    pub max_size: Option<u64>,
+    /// Percent-encoded file name (informational).
+    pub filename: Option<String>,
+}
+
+impl WrittenMetadata {
+    /// `(name, value)` pairs, names without the `x-amz-meta-` prefix.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        [
+            (names::OWNER, self.owner.clone()),
+            (names::ACCESS, self.tier.clone()),
+            (names::SIZE, self.size.map(|n| n.to_string())),
+            (names::MAX_SIZE, self.max_size.map(|n| n.to_string())),
+            (names::FILENAME, self.filename.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+        .collect()
+    }
+}
+
 /// What tollgate reads from an object's HEAD.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -123,14 +162,14 @@ impl MetadataCache {
             Ok(out) => {
                 let meta = out.metadata();
                 Ok(Some(Arc::new(ObjectMeta {
-                    tier: meta.and_then(|m| m.get("access")).cloned(),
-                    owner: meta.and_then(|m| m.get("owner")).cloned(),
-                    filename: meta.and_then(|m| m.get("filename")).cloned(),
+                    tier: meta.and_then(|m| m.get(names::ACCESS)).cloned(),
+                    owner: meta.and_then(|m| m.get(names::OWNER)).cloned(),
+                    filename: meta.and_then(|m| m.get(names::FILENAME)).cloned(),
                     declared_size: meta
-                        .and_then(|m| m.get("size"))
+                        .and_then(|m| m.get(names::SIZE))
                         .and_then(|s| s.parse().ok()),
                     max_size: meta
-                        .and_then(|m| m.get("max-size"))
+                        .and_then(|m| m.get(names::MAX_SIZE))
                         .and_then(|s| s.parse().ok()),
                     size: out.content_length().and_then(|n| u64::try_from(n).ok()),
                     content_type: out.content_type().map(str::to_owned),

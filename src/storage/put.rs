@@ -47,11 +47,13 @@ pub async fn put_video(
         .key(key.as_str())
         .content_type(metadata.content_type)
         .body(ByteStream::from(body));
-    if let Some(tier) = metadata.tier {
-        put = put.metadata("access", tier);
-    }
-    if let Some(owner) = metadata.owner {
-        put = put.metadata("owner", owner);
+    let written = super::WrittenMetadata {
+        owner: metadata.owner,
+        tier: metadata.tier,
+        ..super::WrittenMetadata::default()
+    };
+    for (name, value) in written.pairs() {
+        put = put.metadata(name, value);
     }
     put.send().await.map_err(|e| classify(&e, "PUT object"))?;
     Ok(key)
