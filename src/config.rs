@@ -27,10 +27,73 @@ const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error(transparent)]
+    UnknownEnvironment(#[from] UnknownEnvironment),
     #[error("could not read configuration: {0}")]
     Load(#[from] Box<figment::Error>),
     #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
     Invalid(Vec<String>),
+}
+
+/// Where tollgate runs, from `TOLLGATE_ENV`. It picks `config/{name}.toml` and decides which
+/// checks apply, so a misspelt name is a start-up error rather than a silent fall back to the
+/// defaults without any production check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// `cargo run` on a workstation (`TOLLGATE_ENV` unset).
+    #[default]
+    Local,
+    /// The `docker compose` stack: tollgate in its container, or on the host next to it.
+    Compose,
+    /// A deployment: every production check applies.
+    Production,
+}
+
+impl Environment {
+    pub const ALL: [Self; 3] = [Self::Local, Self::Compose, Self::Production];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Compose => "compose",
+            Self::Production => "production",
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `TOLLGATE_ENV` names no environment tollgate knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown environment {:?} in TOLLGATE_ENV; valid environments: {}",
+    .0,
+    Environment::ALL.map(Environment::as_str).join(", ")
+)]
+pub struct UnknownEnvironment(pub String);
+
+impl TryFrom<&str> for Environment {
+    type Error = UnknownEnvironment;
+
+    fn try_from(name: &str) -> Result<Self, Self::Error> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.as_str() == name)
+            .ok_or_else(|| UnknownEnvironment(name.to_owned()))
+    }
+}
+
+impl std::str::FromStr for Environment {
+    type Err = UnknownEnvironment;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::try_from(name)
+    }
 }
 
 /// A secret string: never printed by `Debug`, masked by `Serialize`.
@@ -62,9 +125,9 @@ impl Serialize for Secret {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Name of the environment, from `TOLLGATE_ENV` (default `local`); not read from files.
+    /// The environment, from `TOLLGATE_ENV` (default `local`); not read from files.
     #[serde(skip_deserializing)]
-    pub environment: String,
+    pub environment: Environment,
     pub server: ServerSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
@@ -272,18 +335,25 @@ const ACTIVE_CONTENT_TYPES: [&str; 4] = [
 ];
 
 impl Settings {
-    /// Reads the layers for the environment named by `TOLLGATE_ENV` from `config_dir`
-    /// (`TOLLGATE_CONFIG_DIR`, default `./config`) and validates them.
+    /// Reads the layers for the environment named by `TOLLGATE_ENV` (unset: `local`; any other
+    /// unknown name is an error) from `config_dir` (`TOLLGATE_CONFIG_DIR`, default `./config`)
+    /// and validates them.
     pub fn load() -> Result<Self, ConfigError> {
-        let environment = std::env::var("TOLLGATE_ENV").unwrap_or_else(|_| "local".to_owned());
+        let environment = match std::env::var("TOLLGATE_ENV") {
+            Ok(name) => Environment::try_from(name.as_str())?,
+            Err(std::env::VarError::NotPresent) => Environment::default(),
+            Err(std::env::VarError::NotUnicode(raw)) => {
+                return Err(UnknownEnvironment(raw.to_string_lossy().into_owned()).into());
+            }
+        };
         let config_dir = std::env::var_os("TOLLGATE_CONFIG_DIR")
             .map_or_else(|| PathBuf::from("config"), PathBuf::from);
-        Self::load_from(&config_dir, &environment)
+        Self::load_from(&config_dir, environment)
     }
 
     /// Layers defaults, `{config_dir}/{environment}.toml` (when present) and the environment
     /// variables, then validates.
-    pub fn load_from(config_dir: &Path, environment: &str) -> Result<Self, ConfigError> {
+    pub fn load_from(config_dir: &Path, environment: Environment) -> Result<Self, ConfigError> {
         let env_file = config_dir.join(format!("{environment}.toml"));
         let mut settings: Self = Figment::new()
             .merge(Toml::string(DEFAULT_TOML))
@@ -291,13 +361,13 @@ impl Settings {
             .merge(Env::prefixed("TOLLGATE__").split("__"))
             .extract()
             .map_err(Box::new)?;
-        environment.clone_into(&mut settings.environment);
+        settings.environment = environment;
         settings.validate()?;
         Ok(settings)
     }
 
     pub fn is_production(&self) -> bool {
-        self.environment == "production"
+        self.environment == Environment::Production
     }
 
     /// Every problem at once, so that an operator fixes the file in one go.
@@ -705,7 +775,7 @@ mod tests {
 
     fn base() -> Settings {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        Settings::load_from(&dir, "local").expect("local config is valid")
+        Settings::load_from(&dir, Environment::Local).expect("local config is valid")
     }
 
     fn problems(settings: &Settings) -> String {
@@ -767,6 +837,38 @@ mod tests {
     }
 
     #[test]
+    fn environments_parse_from_their_lowercase_names_only() {
+        for env in Environment::ALL {
+            assert_eq!(Environment::try_from(env.as_str()), Ok(env));
+            assert_eq!(env.as_str().parse::<Environment>(), Ok(env));
+        }
+        for unknown in ["prod", "Production", "staging", "test", "", " local"] {
+            let e = Environment::try_from(unknown).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "unknown environment {unknown:?} in TOLLGATE_ENV; valid environments: local, compose, production"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn only_production_is_production_and_the_environment_prints_lowercase() {
+        let mut s = base();
+        for (env, production) in [
+            (Environment::Local, false),
+            (Environment::Compose, false),
+            (Environment::Production, true),
+        ] {
+            s.environment = env;
+            assert_eq!(s.is_production(), production, "{env}");
+            let printed: serde_json::Value = serde_json::from_str(&s.to_masked_json()).unwrap();
+            assert_eq!(printed["environment"], env.as_str());
+        }
+    }
+
+    #[test]
     fn short_hmac_secret_is_rejected() {
         let mut s = base();
         s.auth.hmac_secret = Some(Secret::new("too-short"));
@@ -783,7 +885,7 @@ mod tests {
     #[test]
     fn production_requires_issuer_audience_and_no_embedded_store() {
         let mut s = base();
-        s.environment = "production".to_owned();
+        s.environment = Environment::Production;
         s.auth.issuer = None;
         let p = problems(&s);
         assert!(p.contains("issuer and auth.audience are required"), "{p}");

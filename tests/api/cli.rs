@@ -90,8 +90,36 @@ fn production_with_its_settings_in_the_environment_is_accepted() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let config: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(config["environment"], "production");
     assert_eq!(config["storage"]["embedded"]["enabled"], false);
     assert_eq!(config["log"]["format"], "json");
+}
+
+#[test]
+fn an_unknown_environment_is_refused_and_the_valid_ones_are_named() {
+    // Valid apart from the name: before the environment was an enum, `prod` loaded no file,
+    // skipped every production check and was accepted.
+    let output = tollgate(
+        &["check-config"],
+        &[
+            ("TOLLGATE_ENV", "prod"),
+            ("TOLLGATE__AUTH__ISSUER", "https://idp.example.com/"),
+            ("TOLLGATE__AUTH__AUDIENCE", "tollgate"),
+            (
+                "TOLLGATE__AUTH__JWKS_URL",
+                "https://idp.example.com/jwks.json",
+            ),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            "unknown environment \"prod\" in TOLLGATE_ENV; valid environments: local, compose, production"
+        ),
+        "{message}"
+    );
+    assert!(output.stdout.is_empty());
 }
 
 #[test]
@@ -114,7 +142,9 @@ fn token_prints_a_token_that_the_configured_secret_verifies() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    let settings = tollgate::config::Settings::load_from(config_dir(), "local").unwrap();
+    let settings =
+        tollgate::config::Settings::load_from(config_dir(), tollgate::config::Environment::Local)
+            .unwrap();
     let mut validation = Validation::default();
     validation.set_audience(&[settings.auth.audience.clone().unwrap()]);
     validation.set_issuer(&[settings.auth.issuer.clone().unwrap()]);
