@@ -771,11 +771,65 @@ fn is_loopback_host(host: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn base() -> Settings {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
         Settings::load_from(&dir, Environment::Local).expect("local config is valid")
+    }
+
+    fn repo_file(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// A config file's settings as `section.key` → value, straight from the file (no layering,
+    /// no validation).
+    fn file_settings(name: &str) -> BTreeMap<String, String> {
+        fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, value) in map {
+                        let path = if prefix.is_empty() {
+                            key.clone()
+                        } else {
+                            format!("{prefix}.{key}")
+                        };
+                        flatten(&path, value, out);
+                    }
+                }
+                serde_json::Value::String(s) => {
+                    out.insert(prefix.to_owned(), s.clone());
+                }
+                other => {
+                    out.insert(prefix.to_owned(), other.to_string());
+                }
+            }
+        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+        let value: serde_json::Value = Figment::from(Toml::file_exact(&path))
+            .extract()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut out = BTreeMap::new();
+        flatten("", &value, &mut out);
+        out
+    }
+
+    /// The `TOLLGATE__SECTION__KEY: value` variables of docker-compose.yml's tollgate service,
+    /// as `section.key` → value.
+    fn compose_service_settings() -> BTreeMap<String, String> {
+        repo_file("docker-compose.yml")
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("TOLLGATE__")?.split_once(':'))
+            .map(|(name, value)| {
+                (
+                    name.to_ascii_lowercase().replace("__", "."),
+                    value.trim().trim_matches('"').to_owned(),
+                )
+            })
+            .collect()
     }
 
     fn problems(settings: &Settings) -> String {
@@ -865,6 +919,67 @@ mod tests {
             assert_eq!(s.is_production(), production, "{env}");
             let printed: serde_json::Value = serde_json::from_str(&s.to_masked_json()).unwrap();
             assert_eq!(printed["environment"], env.as_str());
+        }
+    }
+
+    #[test]
+    fn compose_config_reaches_the_stacks_minio_from_the_host_on_loopback() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let s = Settings::load_from(&dir, Environment::Compose).expect("compose config is valid");
+        assert!(is_loopback_host(&s.server.host), "{}", s.server.host);
+        assert!(!s.storage.embedded.enabled);
+        assert_eq!(s.storage.endpoint.as_deref(), Some("http://localhost:9000"));
+        assert_eq!(
+            s.storage.access_key_id.as_deref(),
+            Some("tollgate-read-key")
+        );
+        assert_eq!(
+            s.storage.upload_access_key_id.as_deref(),
+            Some("tollgate-upload-key")
+        );
+    }
+
+    #[test]
+    fn the_compose_container_gets_the_values_of_compose_toml_from_docker_compose_yml() {
+        let file = file_settings("config/compose.toml");
+        let container = compose_service_settings();
+        for (setting, value) in &file {
+            match setting.as_str() {
+                // The container reaches MinIO by its service name; the image has no embedded store.
+                "storage.endpoint" | "storage.embedded.enabled" => {}
+                _ => assert_eq!(container.get(setting), Some(value), "{setting}"),
+            }
+        }
+        assert_eq!(container["storage.endpoint"], "http://minio:9000");
+        assert_eq!(
+            container["storage.public_endpoint"],
+            "http://localhost:9000"
+        );
+    }
+
+    /// The image must not carry a file that publishes secrets: with it, TOLLGATE_ENV=local or
+    /// compose would start the image with a known HS256 secret.
+    #[test]
+    fn the_docker_image_carries_no_dev_configuration() {
+        let dockerfile = repo_file("Dockerfile");
+        let copied: Vec<&str> = dockerfile
+            .lines()
+            .filter_map(|line| line.strip_prefix("COPY "))
+            .filter(|args| !args.starts_with("--from"))
+            .flat_map(|args| {
+                let words: Vec<&str> = args.split_whitespace().collect();
+                words[..words.len() - 1].to_vec()
+            })
+            .filter(|source| source.starts_with("config"))
+            .collect();
+        assert_eq!(
+            copied,
+            ["config/default.toml", "config/production.toml"],
+            "{dockerfile}"
+        );
+        let ignored = repo_file(".dockerignore");
+        for dev in ["config/local.toml", "config/compose.toml"] {
+            assert!(ignored.lines().any(|l| l.trim() == dev), "{dev}");
         }
     }
 
