@@ -25,6 +25,28 @@ pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// The base layer, compiled in so that the binary runs even without a `config/` folder.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
+/// Every secret value this repository publishes (`config/local.toml`, `config/compose.toml`,
+/// `docker-compose.yml`; a unit test holds the files to this list). Anyone can read them, so a
+/// tollgate using one is open to anyone who can reach it: they are refused in production, and
+/// in any environment while tollgate listens beyond loopback
+/// (see `server.allow_dev_secrets_on_public_address`).
+pub const PUBLISHED_DEV_SECRETS: [&str; 6] = [
+    "dev-only-insecure-hmac-secret-change-me-0123456789",
+    "dev-only-insecure-upload-id-secret-0123456789",
+    "tollgate-dev-secret-key-not-for-production",
+    "tollgate-dev-upload-secret-not-for-production",
+    "tollgate-read-secret-dev-only",
+    "tollgate-upload-secret-dev-only",
+];
+
+/// The markers every published dev value carries, so that an edited copy of one (a character
+/// appended to pass a length check) is refused as well.
+const DEV_SECRET_MARKERS: [&str; 2] = ["dev-only", "not-for-production"];
+
+fn is_published_dev_secret(value: &str) -> bool {
+    PUBLISHED_DEV_SECRETS.contains(&value) || DEV_SECRET_MARKERS.iter().any(|m| value.contains(m))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(transparent)]
@@ -166,6 +188,10 @@ pub struct ServerSettings {
     /// Most connections open at once; further ones wait in the kernel's listen backlog until
     /// one closes.
     pub max_connections: usize,
+    /// Accept the repository's published dev secrets although `host` is not a loopback
+    /// address. For a development container only (docker-compose.yml binds 0.0.0.0 inside its
+    /// network and publishes the port on the host's loopback); refused in production.
+    pub allow_dev_secrets_on_public_address: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -374,6 +400,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         self.server.validate(&mut problems);
+        self.refuse_published_secrets(&mut problems);
         self.auth.validate(self.is_production(), &mut problems);
         self.storage.validate(
             self.is_production(),
@@ -419,6 +446,51 @@ impl Settings {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Every secret setting by name, for the rules that apply to all of them.
+    pub fn secrets(&self) -> [(&'static str, Option<&Secret>); 4] {
+        [
+            ("auth.hmac_secret", self.auth.hmac_secret.as_ref()),
+            ("uploads.id_secret", self.uploads.id_secret.as_ref()),
+            (
+                "storage.secret_access_key",
+                self.storage.secret_access_key.as_ref(),
+            ),
+            (
+                "storage.upload_secret_access_key",
+                self.storage.upload_secret_access_key.as_ref(),
+            ),
+        ]
+    }
+
+    /// A published secret protects nothing: refused in production, and wherever tollgate can
+    /// be reached from other machines unless a development container opts in. The message
+    /// names the setting, never the value.
+    fn refuse_published_secrets(&self, problems: &mut Vec<String>) {
+        let opted_in = self.server.allow_dev_secrets_on_public_address;
+        if self.is_production() && opted_in {
+            problems.push(
+                "server.allow_dev_secrets_on_public_address must be false in production".to_owned(),
+            );
+        }
+        let refused_because = if self.is_production() {
+            "in production".to_owned()
+        } else if !is_loopback_host(&self.server.host) && !opted_in {
+            format!(
+                "while server.host ({}) is not a loopback address (listen on 127.0.0.1, or, for a development container only, set server.allow_dev_secrets_on_public_address = true)",
+                self.server.host
+            )
+        } else {
+            return;
+        };
+        for (name, secret) in self.secrets() {
+            if secret.is_some_and(|s| is_published_dev_secret(s.expose())) {
+                problems.push(format!(
+                    "{name} is a development value published in this repository, refused {refused_because}: set a secret of your own"
+                ));
+            }
         }
     }
 
@@ -505,9 +577,6 @@ impl AuthSettings {
                 problems.push(format!(
                     "auth.hmac_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes, got {len}"
                 ));
-            }
-            if production && secret.expose().starts_with("dev-only") {
-                problems.push("auth.hmac_secret is the published dev-only secret".to_owned());
             }
         }
         if let Some(Err(e)) = self.jwks_url.as_deref().map(|url| check_url(url, true)) {
@@ -785,10 +854,9 @@ mod tests {
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
-    /// A config file's settings as `section.key` → value, straight from the file (no layering,
-    /// no validation).
-    fn file_settings(name: &str) -> BTreeMap<String, String> {
-        fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    /// `section.key` → value of every leaf of `value`.
+    fn flatten(value: &serde_json::Value) -> BTreeMap<String, String> {
+        fn walk(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
             match value {
                 serde_json::Value::Object(map) => {
                     for (key, value) in map {
@@ -797,7 +865,7 @@ mod tests {
                         } else {
                             format!("{prefix}.{key}")
                         };
-                        flatten(&path, value, out);
+                        walk(&path, value, out);
                     }
                 }
                 serde_json::Value::String(s) => {
@@ -808,13 +876,45 @@ mod tests {
                 }
             }
         }
+        let mut out = BTreeMap::new();
+        walk("", value, &mut out);
+        out
+    }
+
+    /// A config file's settings as `section.key` → value, straight from the file (no layering,
+    /// no validation).
+    fn file_settings(name: &str) -> BTreeMap<String, String> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
         let value: serde_json::Value = Figment::from(Toml::file_exact(&path))
             .extract()
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let mut out = BTreeMap::new();
-        flatten("", &value, &mut out);
-        out
+        flatten(&value)
+    }
+
+    /// The settings that `Secret` masks, found by serializing (not by a list of names).
+    fn secret_settings() -> Vec<String> {
+        let printed: serde_json::Value = serde_json::from_str(&base().to_masked_json()).unwrap();
+        flatten(&printed)
+            .into_iter()
+            .filter(|(_, value)| value == "***")
+            .map(|(setting, _)| setting)
+            .collect()
+    }
+
+    /// docker-compose.yml's tollgate service as its container sees it: the defaults, the
+    /// image's `TOLLGATE__SERVER__HOST=0.0.0.0` and the service's variables (no config file:
+    /// the image carries none for compose).
+    fn compose_container_settings() -> Settings {
+        let mut figment = Figment::new()
+            .merge(Toml::string(DEFAULT_TOML))
+            .merge(("server.host", "0.0.0.0"));
+        for (setting, value) in compose_service_settings() {
+            let value: figment::value::Value = value.parse().expect("infallible");
+            figment = figment.merge((setting, value));
+        }
+        let mut settings: Settings = figment.extract().expect("docker-compose.yml's settings");
+        settings.environment = Environment::Compose;
+        settings
     }
 
     /// The `TOLLGATE__SECTION__KEY: value` variables of docker-compose.yml's tollgate service,
@@ -984,6 +1084,113 @@ mod tests {
     }
 
     #[test]
+    fn every_secret_the_repository_publishes_is_in_the_list() {
+        let secrets = secret_settings();
+        assert!(secrets.len() >= 4, "{secrets:?}");
+        let mut published: Vec<(String, String)> = Vec::new();
+        for (place, settings) in [
+            ("config/local.toml", file_settings("config/local.toml")),
+            ("config/compose.toml", file_settings("config/compose.toml")),
+            ("docker-compose.yml", compose_service_settings()),
+        ] {
+            published.extend(
+                settings
+                    .into_iter()
+                    .filter(|(setting, _)| secrets.contains(setting))
+                    .map(|(setting, value)| (format!("{place}: {setting}"), value)),
+            );
+        }
+        // MinIO's root password, which the integration suite's read-write key uses.
+        published.extend(
+            repo_file("docker-compose.yml")
+                .lines()
+                .filter_map(|line| line.trim().strip_prefix("MINIO_ROOT_PASSWORD:"))
+                .map(|v| ("MINIO_ROOT_PASSWORD".to_owned(), v.trim().to_owned())),
+        );
+        // Four secrets in each of the three places, and the root password.
+        assert!(published.len() >= 13, "{published:?}");
+        for (place, value) in &published {
+            assert!(
+                PUBLISHED_DEV_SECRETS.contains(&value.as_str()),
+                "{place} is not in PUBLISHED_DEV_SECRETS"
+            );
+        }
+    }
+
+    #[test]
+    fn the_secret_rules_cover_every_secret_setting() {
+        let base = base();
+        let mut named: Vec<&str> = base.secrets().iter().map(|(name, _)| *name).collect();
+        named.sort_unstable();
+        assert_eq!(named, secret_settings());
+    }
+
+    #[test]
+    fn published_secrets_are_refused_in_production_and_beyond_loopback_naming_no_value() {
+        let names = [
+            "auth.hmac_secret",
+            "uploads.id_secret",
+            "storage.secret_access_key",
+            "storage.upload_secret_access_key",
+        ];
+        let refused = |s: &Settings, because: &str| {
+            let p = problems(s);
+            for name in names {
+                assert!(
+                    p.contains(&format!(
+                        "{name} is a development value published in this repository, refused {because}"
+                    )),
+                    "{name}: {p}"
+                );
+            }
+            for value in PUBLISHED_DEV_SECRETS {
+                assert!(!p.contains(value), "{p}");
+            }
+        };
+        // Local, on loopback: accepted.
+        let mut s = base();
+        for host in ["127.0.0.1", "localhost", "::1"] {
+            s.server.host = host.to_owned();
+            s.validate().unwrap();
+        }
+        // Any environment, beyond loopback.
+        for env in [Environment::Local, Environment::Compose] {
+            s.environment = env;
+            s.server.host = "0.0.0.0".to_owned();
+            refused(&s, "while server.host (0.0.0.0) is not a loopback address");
+            s.server.allow_dev_secrets_on_public_address = true;
+            s.validate().unwrap();
+            s.server.allow_dev_secrets_on_public_address = false;
+        }
+        // Production, even on loopback, and the opt-in is itself refused there.
+        s.environment = Environment::Production;
+        s.server.host = "127.0.0.1".to_owned();
+        s.server.allow_dev_secrets_on_public_address = true;
+        refused(&s, "in production");
+        assert!(problems(&s).contains("allow_dev_secrets_on_public_address must be false"));
+        // An edited copy carries the marker; secrets of one's own pass.
+        s.server.allow_dev_secrets_on_public_address = false;
+        s.auth.hmac_secret = Some(Secret::new(format!("{}x", PUBLISHED_DEV_SECRETS[0])));
+        assert!(problems(&s).contains("auth.hmac_secret is a development value"));
+        s.auth.hmac_secret = Some(Secret::new("k7Qx9vL2mN8pR4tW6yZ1aB3cD5eF7gH9"));
+        assert!(!problems(&s).contains("auth.hmac_secret is a development value"));
+    }
+
+    #[test]
+    fn the_compose_container_starts_only_through_its_opt_in_and_never_as_production() {
+        let mut s = compose_container_settings();
+        assert_eq!(s.server.host, "0.0.0.0");
+        assert!(s.server.allow_dev_secrets_on_public_address);
+        s.validate()
+            .expect("the compose container's settings are valid");
+        s.server.allow_dev_secrets_on_public_address = false;
+        assert!(problems(&s).contains("not a loopback address"));
+        s.server.allow_dev_secrets_on_public_address = true;
+        s.environment = Environment::Production;
+        assert!(problems(&s).contains("auth.hmac_secret is a development value"));
+    }
+
+    #[test]
     fn short_hmac_secret_is_rejected() {
         let mut s = base();
         s.auth.hmac_secret = Some(Secret::new("too-short"));
@@ -1005,7 +1212,10 @@ mod tests {
         let p = problems(&s);
         assert!(p.contains("issuer and auth.audience are required"), "{p}");
         assert!(p.contains("embedded.enabled must be false"), "{p}");
-        assert!(p.contains("dev-only"), "{p}");
+        assert!(
+            p.contains("auth.hmac_secret is a development value published"),
+            "{p}"
+        );
     }
 
     #[test]
