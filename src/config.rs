@@ -325,7 +325,9 @@ pub struct PresignSettings {
 pub struct UploadSettings {
     /// Role that may upload (admins may too).
     pub uploader_role: String,
-    /// Content types a client may upload.
+    /// Content types a client may upload, each in a `MediaFamily` (video, audio, raster
+    /// images, HLS playlists and fMP4 segments): anything else could run script when the
+    /// bucket serves it.
     pub allowed_content_types: Vec<String>,
     /// Largest single-request upload, in bytes.
     pub max_size_bytes: u64,
@@ -352,13 +354,6 @@ pub const MAX_PARTS: u64 = 10_000;
 
 /// S3's limit for one PUT.
 pub const MAX_SINGLE_PUT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
-/// Types that run script when served from the bucket's origin: never uploadable.
-const ACTIVE_CONTENT_TYPES: [&str; 4] = [
-    "text/html",
-    "image/svg+xml",
-    "application/xhtml+xml",
-    "text/javascript",
-];
 
 impl Settings {
     /// Reads the layers for the environment named by `TOLLGATE_ENV` (unset: `local`; any other
@@ -676,10 +671,9 @@ impl UploadSettings {
                 problems.push(format!(
                     "uploads.allowed_content_types: {ct:?} is not a lowercase type/subtype"
                 ));
-            }
-            if ACTIVE_CONTENT_TYPES.contains(&ct.as_str()) {
+            } else if crate::domain::MediaFamily::of(ct).is_none() {
                 problems.push(format!(
-                    "uploads.allowed_content_types: {ct:?} runs script in browsers and is never uploadable"
+                    "uploads.allowed_content_types: {ct:?} is never uploadable: only video/*, audio/*, raster images and HLS playlists and fMP4 segments are, since a browser may run anything else as script from the bucket's origin"
                 ));
             }
         }
@@ -1237,6 +1231,34 @@ mod tests {
         assert!(p.contains("lowercase"), "{p}");
         assert!(p.contains("uploads.max_size_bytes"), "{p}");
         assert!(p.contains("put_max_expires_secs"), "{p}");
+    }
+
+    #[test]
+    fn uploadable_types_must_be_media_of_a_known_family() {
+        let s = base();
+        assert!(!s.uploads.allowed_content_types.is_empty());
+        for ct in &s.uploads.allowed_content_types {
+            assert!(crate::domain::MediaFamily::of(ct).is_some(), "{ct}");
+        }
+        s.validate().expect("the default types are accepted");
+        for refused in [
+            "text/html",
+            "image/svg+xml",
+            "application/javascript",
+            "application/xml",
+            "text/plain",
+            "application/octet-stream",
+            "application/dash+xml",
+        ] {
+            let mut s = base();
+            s.uploads.allowed_content_types.push(refused.to_owned());
+            assert!(
+                problems(&s).contains(&format!(
+                    "uploads.allowed_content_types: {refused:?} is never uploadable"
+                )),
+                "{refused}"
+            );
+        }
     }
 
     #[test]
