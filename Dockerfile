@@ -5,7 +5,9 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-COPY config ./config
+# Compiled in (include_str!). Only this file: the dev files are not even in the build context
+# (.dockerignore).
+COPY config/default.toml ./config/default.toml
 # Cargo checks that declared targets exist, even when it does not build them.
 COPY tests ./tests
 COPY benches ./benches
@@ -19,7 +21,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin tollgate
 COPY --from=build /src/target/release/tollgate /usr/local/bin/tollgate
-COPY config /etc/tollgate/config
+# Production's file only. config/local.toml and config/compose.toml publish their secrets: an
+# image carrying them would start with TOLLGATE_ENV=local or compose and let anyone mint admin
+# tokens. Other environments take their settings from TOLLGATE__* variables (docker-compose.yml).
+COPY config/production.toml /etc/tollgate/config/production.toml
 ENV TOLLGATE_CONFIG_DIR=/etc/tollgate/config \
     TOLLGATE_ENV=production \
     TOLLGATE__SERVER__HOST=0.0.0.0

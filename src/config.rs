@@ -25,12 +25,97 @@ pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// The base layer, compiled in so that the binary runs even without a `config/` folder.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
+/// Every secret value this repository publishes (`config/local.toml`, `config/compose.toml`,
+/// `docker-compose.yml`; a unit test holds the files to this list). Anyone can read them, so a
+/// tollgate using one is open to anyone who can reach it: they are refused in production, and
+/// in any environment while tollgate listens beyond loopback
+/// (see `server.allow_dev_secrets_on_public_address`).
+pub const PUBLISHED_DEV_SECRETS: [&str; 6] = [
+    "dev-only-insecure-hmac-secret-change-me-0123456789",
+    "dev-only-insecure-upload-id-secret-0123456789",
+    "tollgate-dev-secret-key-not-for-production",
+    "tollgate-dev-upload-secret-not-for-production",
+    "tollgate-read-secret-dev-only",
+    "tollgate-upload-secret-dev-only",
+];
+
+/// The markers every published dev value carries, so that an edited copy of one (a character
+/// appended to pass a length check) is refused as well.
+const DEV_SECRET_MARKERS: [&str; 2] = ["dev-only", "not-for-production"];
+
+fn is_published_dev_secret(value: &str) -> bool {
+    PUBLISHED_DEV_SECRETS.contains(&value) || DEV_SECRET_MARKERS.iter().any(|m| value.contains(m))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error(transparent)]
+    UnknownEnvironment(#[from] UnknownEnvironment),
     #[error("could not read configuration: {0}")]
     Load(#[from] Box<figment::Error>),
     #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
     Invalid(Vec<String>),
+}
+
+/// Where tollgate runs, from `TOLLGATE_ENV`. It picks `config/{name}.toml` and decides which
+/// checks apply, so a misspelt name is a start-up error rather than a silent fall back to the
+/// defaults without any production check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// `cargo run` on a workstation (`TOLLGATE_ENV` unset).
+    #[default]
+    Local,
+    /// The `docker compose` stack: tollgate in its container, or on the host next to it.
+    Compose,
+    /// A deployment: every production check applies.
+    Production,
+}
+
+impl Environment {
+    pub const ALL: [Self; 3] = [Self::Local, Self::Compose, Self::Production];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Compose => "compose",
+            Self::Production => "production",
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `TOLLGATE_ENV` names no environment tollgate knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown environment {:?} in TOLLGATE_ENV; valid environments: {}",
+    .0,
+    Environment::ALL.map(Environment::as_str).join(", ")
+)]
+pub struct UnknownEnvironment(pub String);
+
+impl TryFrom<&str> for Environment {
+    type Error = UnknownEnvironment;
+
+    fn try_from(name: &str) -> Result<Self, Self::Error> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.as_str() == name)
+            .ok_or_else(|| UnknownEnvironment(name.to_owned()))
+    }
+}
+
+impl std::str::FromStr for Environment {
+    type Err = UnknownEnvironment;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::try_from(name)
+    }
 }
 
 /// A secret string: never printed by `Debug`, masked by `Serialize`.
@@ -62,9 +147,9 @@ impl Serialize for Secret {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Name of the environment, from `TOLLGATE_ENV` (default `local`); not read from files.
+    /// The environment, from `TOLLGATE_ENV` (default `local`); not read from files.
     #[serde(skip_deserializing)]
-    pub environment: String,
+    pub environment: Environment,
     pub server: ServerSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
@@ -103,6 +188,10 @@ pub struct ServerSettings {
     /// Most connections open at once; further ones wait in the kernel's listen backlog until
     /// one closes.
     pub max_connections: usize,
+    /// Accept the repository's published dev secrets although `host` is not a loopback
+    /// address. For a development container only (docker-compose.yml binds 0.0.0.0 inside its
+    /// network and publishes the port on the host's loopback); refused in production.
+    pub allow_dev_secrets_on_public_address: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -236,7 +325,9 @@ pub struct PresignSettings {
 pub struct UploadSettings {
     /// Role that may upload (admins may too).
     pub uploader_role: String,
-    /// Content types a client may upload.
+    /// Content types a client may upload, each in a `MediaFamily` (video, audio, raster
+    /// images, HLS playlists and fMP4 segments): anything else could run script when the
+    /// bucket serves it.
     pub allowed_content_types: Vec<String>,
     /// Largest single-request upload, in bytes.
     pub max_size_bytes: u64,
@@ -263,27 +354,27 @@ pub const MAX_PARTS: u64 = 10_000;
 
 /// S3's limit for one PUT.
 pub const MAX_SINGLE_PUT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
-/// Types that run script when served from the bucket's origin: never uploadable.
-const ACTIVE_CONTENT_TYPES: [&str; 4] = [
-    "text/html",
-    "image/svg+xml",
-    "application/xhtml+xml",
-    "text/javascript",
-];
 
 impl Settings {
-    /// Reads the layers for the environment named by `TOLLGATE_ENV` from `config_dir`
-    /// (`TOLLGATE_CONFIG_DIR`, default `./config`) and validates them.
+    /// Reads the layers for the environment named by `TOLLGATE_ENV` (unset: `local`; any other
+    /// unknown name is an error) from `config_dir` (`TOLLGATE_CONFIG_DIR`, default `./config`)
+    /// and validates them.
     pub fn load() -> Result<Self, ConfigError> {
-        let environment = std::env::var("TOLLGATE_ENV").unwrap_or_else(|_| "local".to_owned());
+        let environment = match std::env::var("TOLLGATE_ENV") {
+            Ok(name) => Environment::try_from(name.as_str())?,
+            Err(std::env::VarError::NotPresent) => Environment::default(),
+            Err(std::env::VarError::NotUnicode(raw)) => {
+                return Err(UnknownEnvironment(raw.to_string_lossy().into_owned()).into());
+            }
+        };
         let config_dir = std::env::var_os("TOLLGATE_CONFIG_DIR")
             .map_or_else(|| PathBuf::from("config"), PathBuf::from);
-        Self::load_from(&config_dir, &environment)
+        Self::load_from(&config_dir, environment)
     }
 
     /// Layers defaults, `{config_dir}/{environment}.toml` (when present) and the environment
     /// variables, then validates.
-    pub fn load_from(config_dir: &Path, environment: &str) -> Result<Self, ConfigError> {
+    pub fn load_from(config_dir: &Path, environment: Environment) -> Result<Self, ConfigError> {
         let env_file = config_dir.join(format!("{environment}.toml"));
         let mut settings: Self = Figment::new()
             .merge(Toml::string(DEFAULT_TOML))
@@ -291,19 +382,20 @@ impl Settings {
             .merge(Env::prefixed("TOLLGATE__").split("__"))
             .extract()
             .map_err(Box::new)?;
-        environment.clone_into(&mut settings.environment);
+        settings.environment = environment;
         settings.validate()?;
         Ok(settings)
     }
 
     pub fn is_production(&self) -> bool {
-        self.environment == "production"
+        self.environment == Environment::Production
     }
 
     /// Every problem at once, so that an operator fixes the file in one go.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         self.server.validate(&mut problems);
+        self.refuse_published_secrets(&mut problems);
         self.auth.validate(self.is_production(), &mut problems);
         self.storage.validate(
             self.is_production(),
@@ -349,6 +441,51 @@ impl Settings {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Every secret setting by name, for the rules that apply to all of them.
+    pub fn secrets(&self) -> [(&'static str, Option<&Secret>); 4] {
+        [
+            ("auth.hmac_secret", self.auth.hmac_secret.as_ref()),
+            ("uploads.id_secret", self.uploads.id_secret.as_ref()),
+            (
+                "storage.secret_access_key",
+                self.storage.secret_access_key.as_ref(),
+            ),
+            (
+                "storage.upload_secret_access_key",
+                self.storage.upload_secret_access_key.as_ref(),
+            ),
+        ]
+    }
+
+    /// A published secret protects nothing: refused in production, and wherever tollgate can
+    /// be reached from other machines unless a development container opts in. The message
+    /// names the setting, never the value.
+    fn refuse_published_secrets(&self, problems: &mut Vec<String>) {
+        let opted_in = self.server.allow_dev_secrets_on_public_address;
+        if self.is_production() && opted_in {
+            problems.push(
+                "server.allow_dev_secrets_on_public_address must be false in production".to_owned(),
+            );
+        }
+        let refused_because = if self.is_production() {
+            "in production".to_owned()
+        } else if !is_loopback_host(&self.server.host) && !opted_in {
+            format!(
+                "while server.host ({}) is not a loopback address (listen on 127.0.0.1, or, for a development container only, set server.allow_dev_secrets_on_public_address = true)",
+                self.server.host
+            )
+        } else {
+            return;
+        };
+        for (name, secret) in self.secrets() {
+            if secret.is_some_and(|s| is_published_dev_secret(s.expose())) {
+                problems.push(format!(
+                    "{name} is a development value published in this repository, refused {refused_because}: set a secret of your own"
+                ));
+            }
         }
     }
 
@@ -435,9 +572,6 @@ impl AuthSettings {
                 problems.push(format!(
                     "auth.hmac_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes, got {len}"
                 ));
-            }
-            if production && secret.expose().starts_with("dev-only") {
-                problems.push("auth.hmac_secret is the published dev-only secret".to_owned());
             }
         }
         if let Some(Err(e)) = self.jwks_url.as_deref().map(|url| check_url(url, true)) {
@@ -537,10 +671,9 @@ impl UploadSettings {
                 problems.push(format!(
                     "uploads.allowed_content_types: {ct:?} is not a lowercase type/subtype"
                 ));
-            }
-            if ACTIVE_CONTENT_TYPES.contains(&ct.as_str()) {
+            } else if crate::domain::MediaFamily::of(ct).is_none() {
                 problems.push(format!(
-                    "uploads.allowed_content_types: {ct:?} runs script in browsers and is never uploadable"
+                    "uploads.allowed_content_types: {ct:?} is never uploadable: only video/*, audio/*, raster images and HLS playlists and fMP4 segments are, since a browser may run anything else as script from the bucket's origin"
                 ));
             }
         }
@@ -701,11 +834,96 @@ fn is_loopback_host(host: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn base() -> Settings {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        Settings::load_from(&dir, "local").expect("local config is valid")
+        Settings::load_from(&dir, Environment::Local).expect("local config is valid")
+    }
+
+    fn repo_file(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// `section.key` → value of every leaf of `value`.
+    fn flatten(value: &serde_json::Value) -> BTreeMap<String, String> {
+        fn walk(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, value) in map {
+                        let path = if prefix.is_empty() {
+                            key.clone()
+                        } else {
+                            format!("{prefix}.{key}")
+                        };
+                        walk(&path, value, out);
+                    }
+                }
+                serde_json::Value::String(s) => {
+                    out.insert(prefix.to_owned(), s.clone());
+                }
+                other => {
+                    out.insert(prefix.to_owned(), other.to_string());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk("", value, &mut out);
+        out
+    }
+
+    /// A config file's settings as `section.key` → value, straight from the file (no layering,
+    /// no validation).
+    fn file_settings(name: &str) -> BTreeMap<String, String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+        let value: serde_json::Value = Figment::from(Toml::file_exact(&path))
+            .extract()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        flatten(&value)
+    }
+
+    /// The settings that `Secret` masks, found by serializing (not by a list of names).
+    fn secret_settings() -> Vec<String> {
+        let printed: serde_json::Value = serde_json::from_str(&base().to_masked_json()).unwrap();
+        flatten(&printed)
+            .into_iter()
+            .filter(|(_, value)| value == "***")
+            .map(|(setting, _)| setting)
+            .collect()
+    }
+
+    /// docker-compose.yml's tollgate service as its container sees it: the defaults, the
+    /// image's `TOLLGATE__SERVER__HOST=0.0.0.0` and the service's variables (no config file:
+    /// the image carries none for compose).
+    fn compose_container_settings() -> Settings {
+        let mut figment = Figment::new()
+            .merge(Toml::string(DEFAULT_TOML))
+            .merge(("server.host", "0.0.0.0"));
+        for (setting, value) in compose_service_settings() {
+            let value: figment::value::Value = value.parse().expect("infallible");
+            figment = figment.merge((setting, value));
+        }
+        let mut settings: Settings = figment.extract().expect("docker-compose.yml's settings");
+        settings.environment = Environment::Compose;
+        settings
+    }
+
+    /// The `TOLLGATE__SECTION__KEY: value` variables of docker-compose.yml's tollgate service,
+    /// as `section.key` → value.
+    fn compose_service_settings() -> BTreeMap<String, String> {
+        repo_file("docker-compose.yml")
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("TOLLGATE__")?.split_once(':'))
+            .map(|(name, value)| {
+                (
+                    name.to_ascii_lowercase().replace("__", "."),
+                    value.trim().trim_matches('"').to_owned(),
+                )
+            })
+            .collect()
     }
 
     fn problems(settings: &Settings) -> String {
@@ -767,6 +985,206 @@ mod tests {
     }
 
     #[test]
+    fn environments_parse_from_their_lowercase_names_only() {
+        for env in Environment::ALL {
+            assert_eq!(Environment::try_from(env.as_str()), Ok(env));
+            assert_eq!(env.as_str().parse::<Environment>(), Ok(env));
+        }
+        for unknown in ["prod", "Production", "staging", "test", "", " local"] {
+            let e = Environment::try_from(unknown).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "unknown environment {unknown:?} in TOLLGATE_ENV; valid environments: local, compose, production"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn only_production_is_production_and_the_environment_prints_lowercase() {
+        let mut s = base();
+        for (env, production) in [
+            (Environment::Local, false),
+            (Environment::Compose, false),
+            (Environment::Production, true),
+        ] {
+            s.environment = env;
+            assert_eq!(s.is_production(), production, "{env}");
+            let printed: serde_json::Value = serde_json::from_str(&s.to_masked_json()).unwrap();
+            assert_eq!(printed["environment"], env.as_str());
+        }
+    }
+
+    #[test]
+    fn compose_config_reaches_the_stacks_minio_from_the_host_on_loopback() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let s = Settings::load_from(&dir, Environment::Compose).expect("compose config is valid");
+        assert!(is_loopback_host(&s.server.host), "{}", s.server.host);
+        assert!(!s.storage.embedded.enabled);
+        assert_eq!(s.storage.endpoint.as_deref(), Some("http://localhost:9000"));
+        assert_eq!(
+            s.storage.access_key_id.as_deref(),
+            Some("tollgate-read-key")
+        );
+        assert_eq!(
+            s.storage.upload_access_key_id.as_deref(),
+            Some("tollgate-upload-key")
+        );
+    }
+
+    #[test]
+    fn the_compose_container_gets_the_values_of_compose_toml_from_docker_compose_yml() {
+        let file = file_settings("config/compose.toml");
+        let container = compose_service_settings();
+        for (setting, value) in &file {
+            match setting.as_str() {
+                // The container reaches MinIO by its service name; the image has no embedded store.
+                "storage.endpoint" | "storage.embedded.enabled" => {}
+                _ => assert_eq!(container.get(setting), Some(value), "{setting}"),
+            }
+        }
+        assert_eq!(container["storage.endpoint"], "http://minio:9000");
+        assert_eq!(
+            container["storage.public_endpoint"],
+            "http://localhost:9000"
+        );
+    }
+
+    /// The image must not carry a file that publishes secrets: with it, TOLLGATE_ENV=local or
+    /// compose would start the image with a known HS256 secret.
+    #[test]
+    fn the_docker_image_carries_no_dev_configuration() {
+        let dockerfile = repo_file("Dockerfile");
+        let copied: Vec<&str> = dockerfile
+            .lines()
+            .filter_map(|line| line.strip_prefix("COPY "))
+            .filter(|args| !args.starts_with("--from"))
+            .flat_map(|args| {
+                let words: Vec<&str> = args.split_whitespace().collect();
+                words[..words.len() - 1].to_vec()
+            })
+            .filter(|source| source.starts_with("config"))
+            .collect();
+        assert_eq!(
+            copied,
+            ["config/default.toml", "config/production.toml"],
+            "{dockerfile}"
+        );
+        let ignored = repo_file(".dockerignore");
+        for dev in ["config/local.toml", "config/compose.toml"] {
+            assert!(ignored.lines().any(|l| l.trim() == dev), "{dev}");
+        }
+    }
+
+    #[test]
+    fn every_secret_the_repository_publishes_is_in_the_list() {
+        let secrets = secret_settings();
+        assert!(secrets.len() >= 4, "{secrets:?}");
+        let mut published: Vec<(String, String)> = Vec::new();
+        for (place, settings) in [
+            ("config/local.toml", file_settings("config/local.toml")),
+            ("config/compose.toml", file_settings("config/compose.toml")),
+            ("docker-compose.yml", compose_service_settings()),
+        ] {
+            published.extend(
+                settings
+                    .into_iter()
+                    .filter(|(setting, _)| secrets.contains(setting))
+                    .map(|(setting, value)| (format!("{place}: {setting}"), value)),
+            );
+        }
+        // MinIO's root password, which the integration suite's read-write key uses.
+        published.extend(
+            repo_file("docker-compose.yml")
+                .lines()
+                .filter_map(|line| line.trim().strip_prefix("MINIO_ROOT_PASSWORD:"))
+                .map(|v| ("MINIO_ROOT_PASSWORD".to_owned(), v.trim().to_owned())),
+        );
+        // Four secrets in each of the three places, and the root password.
+        assert!(published.len() >= 13, "{published:?}");
+        for (place, value) in &published {
+            assert!(
+                PUBLISHED_DEV_SECRETS.contains(&value.as_str()),
+                "{place} is not in PUBLISHED_DEV_SECRETS"
+            );
+        }
+    }
+
+    #[test]
+    fn the_secret_rules_cover_every_secret_setting() {
+        let base = base();
+        let mut named: Vec<&str> = base.secrets().iter().map(|(name, _)| *name).collect();
+        named.sort_unstable();
+        assert_eq!(named, secret_settings());
+    }
+
+    #[test]
+    fn published_secrets_are_refused_in_production_and_beyond_loopback_naming_no_value() {
+        let names = [
+            "auth.hmac_secret",
+            "uploads.id_secret",
+            "storage.secret_access_key",
+            "storage.upload_secret_access_key",
+        ];
+        let refused = |s: &Settings, because: &str| {
+            let p = problems(s);
+            for name in names {
+                assert!(
+                    p.contains(&format!(
+                        "{name} is a development value published in this repository, refused {because}"
+                    )),
+                    "{name}: {p}"
+                );
+            }
+            for value in PUBLISHED_DEV_SECRETS {
+                assert!(!p.contains(value), "{p}");
+            }
+        };
+        // Local, on loopback: accepted.
+        let mut s = base();
+        for host in ["127.0.0.1", "localhost", "::1"] {
+            s.server.host = host.to_owned();
+            s.validate().unwrap();
+        }
+        // Any environment, beyond loopback.
+        for env in [Environment::Local, Environment::Compose] {
+            s.environment = env;
+            s.server.host = "0.0.0.0".to_owned();
+            refused(&s, "while server.host (0.0.0.0) is not a loopback address");
+            s.server.allow_dev_secrets_on_public_address = true;
+            s.validate().unwrap();
+            s.server.allow_dev_secrets_on_public_address = false;
+        }
+        // Production, even on loopback, and the opt-in is itself refused there.
+        s.environment = Environment::Production;
+        s.server.host = "127.0.0.1".to_owned();
+        s.server.allow_dev_secrets_on_public_address = true;
+        refused(&s, "in production");
+        assert!(problems(&s).contains("allow_dev_secrets_on_public_address must be false"));
+        // An edited copy carries the marker; secrets of one's own pass.
+        s.server.allow_dev_secrets_on_public_address = false;
+        s.auth.hmac_secret = Some(Secret::new(format!("{}x", PUBLISHED_DEV_SECRETS[0])));
+        assert!(problems(&s).contains("auth.hmac_secret is a development value"));
+        s.auth.hmac_secret = Some(Secret::new("k7Qx9vL2mN8pR4tW6yZ1aB3cD5eF7gH9"));
+        assert!(!problems(&s).contains("auth.hmac_secret is a development value"));
+    }
+
+    #[test]
+    fn the_compose_container_starts_only_through_its_opt_in_and_never_as_production() {
+        let mut s = compose_container_settings();
+        assert_eq!(s.server.host, "0.0.0.0");
+        assert!(s.server.allow_dev_secrets_on_public_address);
+        s.validate()
+            .expect("the compose container's settings are valid");
+        s.server.allow_dev_secrets_on_public_address = false;
+        assert!(problems(&s).contains("not a loopback address"));
+        s.server.allow_dev_secrets_on_public_address = true;
+        s.environment = Environment::Production;
+        assert!(problems(&s).contains("auth.hmac_secret is a development value"));
+    }
+
+    #[test]
     fn short_hmac_secret_is_rejected() {
         let mut s = base();
         s.auth.hmac_secret = Some(Secret::new("too-short"));
@@ -783,12 +1201,15 @@ mod tests {
     #[test]
     fn production_requires_issuer_audience_and_no_embedded_store() {
         let mut s = base();
-        s.environment = "production".to_owned();
+        s.environment = Environment::Production;
         s.auth.issuer = None;
         let p = problems(&s);
         assert!(p.contains("issuer and auth.audience are required"), "{p}");
         assert!(p.contains("embedded.enabled must be false"), "{p}");
-        assert!(p.contains("dev-only"), "{p}");
+        assert!(
+            p.contains("auth.hmac_secret is a development value published"),
+            "{p}"
+        );
     }
 
     #[test]
@@ -810,6 +1231,34 @@ mod tests {
         assert!(p.contains("lowercase"), "{p}");
         assert!(p.contains("uploads.max_size_bytes"), "{p}");
         assert!(p.contains("put_max_expires_secs"), "{p}");
+    }
+
+    #[test]
+    fn uploadable_types_must_be_media_of_a_known_family() {
+        let s = base();
+        assert!(!s.uploads.allowed_content_types.is_empty());
+        for ct in &s.uploads.allowed_content_types {
+            assert!(crate::domain::MediaFamily::of(ct).is_some(), "{ct}");
+        }
+        s.validate().expect("the default types are accepted");
+        for refused in [
+            "text/html",
+            "image/svg+xml",
+            "application/javascript",
+            "application/xml",
+            "text/plain",
+            "application/octet-stream",
+            "application/dash+xml",
+        ] {
+            let mut s = base();
+            s.uploads.allowed_content_types.push(refused.to_owned());
+            assert!(
+                problems(&s).contains(&format!(
+                    "uploads.allowed_content_types: {refused:?} is never uploadable"
+                )),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

@@ -111,7 +111,7 @@ fn main() -> ExitCode {
         Command::CheckConfig => {
             println!("{}", settings.to_masked_json());
             eprintln!(
-                "configuration for environment {:?} is valid",
+                "configuration for environment {} is valid",
                 settings.environment
             );
             ExitCode::SUCCESS

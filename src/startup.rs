@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{JwksCache, JwksError, TokenVerifier};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Settings;
+use crate::config::{Environment, Settings};
 use crate::entitlement::Policy;
 use crate::routes;
 use crate::state::AppState;
@@ -196,7 +196,7 @@ async fn check_storage(settings: &Settings, storage: &Storage) -> Result<(), Sta
             allowed: false,
             reason,
         } => return Err(StartupError::UploadKeyCanRead(reason.clone())),
-        UploadKeyRead::CanRead { reason, .. } if settings.environment != "local" => {
+        UploadKeyRead::CanRead { reason, .. } if settings.environment != Environment::Local => {
             tracing::warn!(%reason, "upload URLs are signed by a key that can read objects");
         }
         UploadKeyRead::Unknown(e) => {

@@ -26,8 +26,11 @@ pub fn manifest_dir() -> PathBuf {
 
 /// `config/local.toml` (dev secrets, embedded store), with the given data folder and random ports.
 pub fn local_settings(data_dir: &Path) -> Settings {
-    let mut settings =
-        Settings::load_from(&manifest_dir().join("config"), "local").expect("local config");
+    let mut settings = Settings::load_from(
+        &manifest_dir().join("config"),
+        tollgate::config::Environment::Local,
+    )
+    .expect("local config");
     settings.server.port = 0;
     settings.storage.embedded.addr = "127.0.0.1:0".parse().expect("addr");
     settings.storage.embedded.data_dir = data_dir.to_path_buf();

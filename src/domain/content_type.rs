@@ -5,6 +5,63 @@ use super::ParseError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentType(String);
 
+/// The kinds of media tollgate lets clients upload. Uploads are served back from the bucket's
+/// origin, so an uploadable type must be one a browser plays or decodes, never a document it
+/// renders (HTML, SVG, XML) or a script it runs: an allowlist of families, not a denylist of
+/// the dangerous types someone thought of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaFamily {
+    /// `video/*`, MPEG-TS and CMAF segments (`video/mp2t`, `video/iso.segment`) included.
+    Video,
+    /// `audio/*`, including HLS's `audio/mpegurl`.
+    Audio,
+    /// Raster image formats, which browsers decode and never script.
+    RasterImage,
+    /// HLS playlists and fragmented-MP4 segments.
+    Streaming,
+}
+
+/// Raster images only: `image/svg+xml` is a document that runs script.
+const RASTER_IMAGES: [&str; 10] = [
+    "image/jpeg",
+    "image/png",
+    "image/apng",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/bmp",
+    "image/heic",
+    "image/heif",
+    "image/jxl",
+];
+
+/// HLS playlists (text no browser renders) and fMP4 segments (RFC 4337).
+const STREAMING: [&str; 3] = [
+    "application/vnd.apple.mpegurl",
+    "application/x-mpegurl",
+    "application/mp4",
+];
+
+impl MediaFamily {
+    /// The family of a lowercase `type/subtype`, or `None` when it is not uploadable media.
+    pub fn of(essence: &str) -> Option<Self> {
+        let (kind, subtype) = essence.split_once('/')?;
+        // A browser renders any `…+xml` type as an XML document, where an XHTML <script> runs
+        // (SVG's danger), whatever the top-level type claims. That rules out DASH's
+        // application/dash+xml as well.
+        if subtype.is_empty() || subtype == "*" || subtype.ends_with("+xml") {
+            return None;
+        }
+        match kind {
+            "video" => Some(Self::Video),
+            "audio" => Some(Self::Audio),
+            _ if RASTER_IMAGES.contains(&essence) => Some(Self::RasterImage),
+            _ if STREAMING.contains(&essence) => Some(Self::Streaming),
+            _ => None,
+        }
+    }
+}
+
 impl ContentType {
     pub fn parse(raw: &str, allowed: &[String]) -> Result<Self, ParseError> {
         let normalised = raw.trim().to_ascii_lowercase();
@@ -26,6 +83,46 @@ mod tests {
 
     fn allowed() -> Vec<String> {
         vec!["video/mp4".to_owned(), "image/png".to_owned()]
+    }
+
+    #[test]
+    fn media_families_admit_media_and_nothing_a_browser_renders_or_runs() {
+        for (essence, family) in [
+            ("video/mp4", MediaFamily::Video),
+            ("video/mp2t", MediaFamily::Video),
+            ("video/iso.segment", MediaFamily::Video),
+            ("audio/mpeg", MediaFamily::Audio),
+            ("audio/mpegurl", MediaFamily::Audio),
+            ("image/jpeg", MediaFamily::RasterImage),
+            ("image/avif", MediaFamily::RasterImage),
+            ("application/vnd.apple.mpegurl", MediaFamily::Streaming),
+            ("application/x-mpegurl", MediaFamily::Streaming),
+            ("application/mp4", MediaFamily::Streaming),
+        ] {
+            assert_eq!(MediaFamily::of(essence), Some(family), "{essence}");
+        }
+        for essence in [
+            "text/html",
+            "image/svg+xml",
+            "application/javascript",
+            "text/javascript",
+            "application/xml",
+            "text/xml",
+            "application/xhtml+xml",
+            "application/dash+xml",
+            "video/vnd.example+xml",
+            "text/plain",
+            "text/css",
+            "application/json",
+            "application/pdf",
+            "application/octet-stream",
+            "image/x-icon",
+            "video/*",
+            "video/",
+            "video",
+        ] {
+            assert_eq!(MediaFamily::of(essence), None, "{essence}");
+        }
     }
 
     #[test]

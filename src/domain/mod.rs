@@ -5,7 +5,7 @@ mod download_name;
 mod object_key;
 mod video_id;
 
-pub use content_type::ContentType;
+pub use content_type::{ContentType, MediaFamily};
 pub use download_name::DownloadName;
 pub use object_key::ObjectKey;
 pub use video_id::VideoId;

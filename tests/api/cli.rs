@@ -90,8 +90,89 @@ fn production_with_its_settings_in_the_environment_is_accepted() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let config: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(config["environment"], "production");
     assert_eq!(config["storage"]["embedded"]["enabled"], false);
     assert_eq!(config["log"]["format"], "json");
+}
+
+#[test]
+fn an_unknown_environment_is_refused_and_the_valid_ones_are_named() {
+    // Valid apart from the name: before the environment was an enum, `prod` loaded no file,
+    // skipped every production check and was accepted.
+    let output = tollgate(
+        &["check-config"],
+        &[
+            ("TOLLGATE_ENV", "prod"),
+            ("TOLLGATE__AUTH__ISSUER", "https://idp.example.com/"),
+            ("TOLLGATE__AUTH__AUDIENCE", "tollgate"),
+            (
+                "TOLLGATE__AUTH__JWKS_URL",
+                "https://idp.example.com/jwks.json",
+            ),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            "unknown environment \"prod\" in TOLLGATE_ENV; valid environments: local, compose, production"
+        ),
+        "{message}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn published_secrets_are_refused_beyond_loopback_and_in_production_never_printed() {
+    // The local config's four dev secrets, on every interface.
+    let output = tollgate(&["check-config"], &[("TOLLGATE__SERVER__HOST", "0.0.0.0")]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    for setting in [
+        "auth.hmac_secret",
+        "uploads.id_secret",
+        "storage.secret_access_key",
+        "storage.upload_secret_access_key",
+    ] {
+        assert!(
+            message.contains(&format!(
+                "{setting} is a development value published in this repository, refused while server.host (0.0.0.0) is not a loopback address"
+            )),
+            "{setting}: {message}"
+        );
+    }
+    for value in tollgate::config::PUBLISHED_DEV_SECRETS {
+        assert!(!message.contains(value), "{message}");
+    }
+
+    // Production otherwise valid, with the compose stack's read key: refused.
+    let output = tollgate(
+        &["check-config"],
+        &[
+            ("TOLLGATE_ENV", "production"),
+            ("TOLLGATE__AUTH__ISSUER", "https://idp.example.com/"),
+            ("TOLLGATE__AUTH__AUDIENCE", "tollgate"),
+            (
+                "TOLLGATE__AUTH__JWKS_URL",
+                "https://idp.example.com/jwks.json",
+            ),
+            ("TOLLGATE__STORAGE__ACCESS_KEY_ID", "tollgate-read-key"),
+            (
+                "TOLLGATE__STORAGE__SECRET_ACCESS_KEY",
+                "tollgate-read-secret-dev-only",
+            ),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("storage.secret_access_key is a development value published in this repository, refused in production"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("tollgate-read-secret-dev-only"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -114,7 +195,9 @@ fn token_prints_a_token_that_the_configured_secret_verifies() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    let settings = tollgate::config::Settings::load_from(config_dir(), "local").unwrap();
+    let settings =
+        tollgate::config::Settings::load_from(config_dir(), tollgate::config::Environment::Local)
+            .unwrap();
     let mut validation = Validation::default();
     validation.set_audience(&[settings.auth.audience.clone().unwrap()]);
     validation.set_issuer(&[settings.auth.issuer.clone().unwrap()]);

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tollgate::Application;
 use tollgate::auth::{TokenRequest, mint_hs256};
 use tollgate::clock::{OffsetClock, SharedClock};
-use tollgate::config::Settings;
+use tollgate::config::{Environment, Settings};
 use tollgate::storage::{EmbeddedStore, StoreKey, StoreRules};
 
 /// Logs of the app under test: `TEST_LOG=debug cargo test` shows them.
@@ -272,7 +272,8 @@ pub fn config_dir() -> &'static Path {
 /// The local (dev) configuration with random ports, a fresh data folder and readiness answers
 /// that are never reused (tests change the store under it).
 pub fn test_settings(data: &TempDir) -> Settings {
-    let mut settings = Settings::load_from(config_dir(), "local").expect("local config is valid");
+    let mut settings =
+        Settings::load_from(config_dir(), Environment::Local).expect("local config is valid");
     settings.server.port = 0;
     settings.storage.embedded.addr = "127.0.0.1:0".parse().expect("addr");
     settings.storage.embedded.data_dir = data.path().to_path_buf();

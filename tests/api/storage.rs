@@ -221,7 +221,7 @@ async fn an_upload_key_that_can_read_is_a_warning_in_development() {
 
 /// Production settings as far as start-up cares (validation would stop the dev values first).
 fn production(s: &mut tollgate::config::Settings) {
-    s.environment = "production".to_owned();
+    s.environment = tollgate::config::Environment::Production;
 }
 
 #[tokio::test]
