@@ -2,7 +2,8 @@
 //! paid for (entitlement).
 //!
 //! A request flows: `routes` (thin handlers) → `auth` (Bearer JWT → `Caller`) → `domain` (parsed
-//! ids and keys) → `storage` (object metadata) → `entitlement` (decision) → `storage` (presign).
+//! ids and keys) → `playback` or `uploads` (the rules: `storage` for object metadata,
+//! `entitlement` for the decision) → `storage` (presign).
 
 pub mod auth;
 pub mod clock;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod entitlement;
 pub mod error;
+pub mod playback;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -10,6 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::auth::Caller;
 use crate::domain::{DownloadName, VideoId};
 use crate::error::ApiError;
+use crate::playback::{PlaybackRequest, playback_url};
 use crate::state::AppState;
 use crate::storage::PresignedUrl;
 
@@ -52,7 +53,7 @@ impl From<PresignedUrl> for UrlResponse {
     }
 }
 
-/// `GET /videos/{id}/url`: authenticate → parse → look up → decide → presign.
+/// `GET /videos/{id}/url`: authenticate → parse → the playback decision → JSON.
 pub async fn video_url(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,37 +70,11 @@ pub async fn video_url(
         ));
     }
 
-    let key = state.storage.key_for(&id)?;
-    let meta = state
-        .storage
-        .object_meta(&key)
-        .await?
-        .ok_or(ApiError::VideoNotFound)?;
-    let grant = state
-        .policy
-        .decide(&caller, &meta)
-        .ok_or(ApiError::NotEntitled)?;
-    // Some upload paths cannot sign a length (Uppy's protocols, a client completing a multipart
-    // upload at the store): an object beyond what its upload authorised is never served.
-    if !meta.within_authorised_size() {
-        tracing::warn!(video = %id, size = ?meta.size, declared = ?meta.declared_size, max = ?meta.max_size, "object exceeds what its upload authorised; not served");
-        return Err(ApiError::UploadMismatch(
-            "the object exceeds what its upload authorised".to_owned(),
-        ));
-    }
-    tracing::info!(video = %id, subject = %caller.subject, ?grant, "access granted");
-
-    state.storage.ensure_readable().await?;
-    let presigned = state
-        .storage
-        .playback_signer
-        .get_object(
-            &key,
-            params.expires_in,
-            state.presign.get_max_expires_secs,
-            disposition,
-        )
-        .await?;
+    let request = PlaybackRequest {
+        expires_in: params.expires_in,
+        content_disposition: disposition,
+    };
+    let presigned = playback_url(&state, &caller, &id, request).await?;
     Ok((
         [(CACHE_CONTROL, "no-store")],
         Json(UrlResponse::from(presigned)),

@@ -1,0 +1,58 @@
+//! The one playback decision: look up → decide → ensure readable → sign. Every route that hands
+//! out a playback URL (today `GET /videos/{id}/url`; HLS playlists next) calls it, and nothing
+//! else decides who may watch what.
+
+use crate::auth::Caller;
+use crate::domain::VideoId;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::PresignedUrl;
+
+/// What a caller asks of one video's URL.
+#[derive(Debug, Default)]
+pub struct PlaybackRequest {
+    /// Requested lifetime in seconds (≥ 1); longer than policy is clamped.
+    pub expires_in: Option<u64>,
+    /// Signed as `response-content-disposition`.
+    pub content_disposition: Option<String>,
+}
+
+/// A presigned GET URL for video `id` when `caller` may watch it.
+pub async fn playback_url(
+    state: &AppState,
+    caller: &Caller,
+    id: &VideoId,
+    request: PlaybackRequest,
+) -> Result<PresignedUrl, ApiError> {
+    let key = state.storage.key_for(id)?;
+    let meta = state
+        .storage
+        .object_meta(&key)
+        .await?
+        .ok_or(ApiError::VideoNotFound)?;
+    let grant = state
+        .policy
+        .decide(caller, &meta)
+        .ok_or(ApiError::NotEntitled)?;
+    // Some upload paths cannot sign a length (Uppy's protocols, a client completing a multipart
+    // upload at the store): an object beyond what its upload authorised is never served.
+    if !meta.within_authorised_size() {
+        tracing::warn!(video = %id, size = ?meta.size, declared = ?meta.declared_size, max = ?meta.max_size, "object exceeds what its upload authorised; not served");
+        return Err(ApiError::UploadMismatch(
+            "the object exceeds what its upload authorised".to_owned(),
+        ));
+    }
+    tracing::info!(video = %id, subject = %caller.subject, ?grant, "access granted");
+
+    state.storage.ensure_readable().await?;
+    Ok(state
+        .storage
+        .playback_signer
+        .get_object(
+            &key,
+            request.expires_in,
+            state.presign.get_max_expires_secs,
+            request.content_disposition,
+        )
+        .await?)
+}
