@@ -182,6 +182,9 @@ pub struct ServerSettings {
     /// from the connection's opening or from the end of the previous response: a connection
     /// that stalls mid-head, or idles without starting a request, is closed (Slowloris).
     pub header_read_timeout_secs: u64,
+    /// Seconds a response write may make no progress (the client stopped reading) before the
+    /// connection is closed: hyper has no write timeout of its own.
+    pub write_timeout_secs: u64,
     /// Seconds a request may take, handler and reading of its body included; a slower one is
     /// answered `408 request_timeout` and its work dropped.
     pub request_timeout_secs: u64,
@@ -532,6 +535,11 @@ impl ServerSettings {
                 self.request_timeout_secs,
                 MAX_REQUEST_TIMEOUT_SECS,
             ),
+            (
+                "write_timeout_secs",
+                self.write_timeout_secs,
+                MAX_HEADER_READ_TIMEOUT_SECS,
+            ),
         ] {
             if !(1..=max).contains(&value) {
                 problems.push(format!("server.{name} must be 1..={max}, got {value}"));
@@ -551,6 +559,10 @@ impl ServerSettings {
 
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs)
     }
 
     pub fn request_timeout(&self) -> Duration {

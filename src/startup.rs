@@ -1,6 +1,7 @@
 //! Wiring: settings in, a listening application out.
 
 mod serve;
+mod stall;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -98,6 +99,7 @@ impl Application {
             router: routes::router(state, &settings.cors, settings.server.request_timeout()),
             limits: serve::Limits {
                 header_read_timeout: settings.server.header_read_timeout(),
+                write_timeout: settings.server.write_timeout(),
                 max_connections: settings.server.max_connections,
                 shutdown_grace: settings.server.shutdown_grace(),
             },

@@ -25,6 +25,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinSet};
 
+use super::stall::WriteStallGuard;
+
 /// First pause after a failed `accept`; it doubles up to [`ACCEPT_BACKOFF_MAX`].
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -33,6 +35,7 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
     pub header_read_timeout: Duration,
+    pub write_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_grace: Duration,
 }
@@ -74,8 +77,10 @@ pub(super) async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
-        let connection =
-            http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(router.clone()));
+        let connection = http.serve_connection(
+            TokioIo::new(WriteStallGuard::new(tcp, limits.write_timeout)),
+            TowerToHyperService::new(router.clone()),
+        );
         let connection = graceful.watch(connection);
         connections.spawn(async move {
             if let Err(e) = connection.await {
@@ -192,6 +197,7 @@ mod tests {
         let (stop, stopped) = oneshot::channel::<()>();
         let limits = Limits {
             header_read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
             max_connections: 16,
             shutdown_grace,
         };

@@ -127,3 +127,55 @@ async fn a_request_whose_body_stalls_gets_a_408_json_error_and_the_connection_is
     );
     conn.closed_within(CLOSE_LIMIT).await;
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const REQUESTS: usize = 20_000;
+    let app = spawn_app_with(|s| {
+        s.server.write_timeout_secs = 1;
+        s.server.header_read_timeout_secs = 1;
+    })
+    .await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small receive window, so that the server's writes stall soon.
+    socket.set_recv_buffer_size(2048).unwrap();
+    let addr = app.address.trim_start_matches("http://").parse().unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    // Pipelined requests whose answers nobody reads (the writes block once the server stops
+    // reading; they end when the connection does).
+    let sender = tokio::spawn(async move {
+        let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+        for _ in 0..REQUESTS {
+            if writer.write_all(request).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Now read what is there: a server that waited for us would answer every request.
+    let mut answered = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answered.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the connection was still open");
+    let responses = answered
+        .windows(12)
+        .filter(|w| w == b"HTTP/1.1 200")
+        .count();
+    // Waiting for the reader answers (nearly) all of them; giving up answers what fitted in
+    // the buffers before the stall.
+    assert!(
+        responses < REQUESTS / 2,
+        "{responses} of {REQUESTS} requests answered: the stalled writes were waited for"
+    );
+    sender.abort();
+}
