@@ -416,6 +416,12 @@ impl Settings {
             }
         }
         self.validate_tiers(&mut problems);
+        if self.uploads.id_max_age_secs < self.presign.put_max_expires_secs {
+            problems.push(format!(
+                "uploads.id_max_age_secs ({}) must be at least presign.put_max_expires_secs ({}): a new upload's URLs would outlive its id",
+                self.uploads.id_max_age_secs, self.presign.put_max_expires_secs
+            ));
+        }
         for origin in &self.cors.allowed_origins {
             if origin != "*" && !is_origin(origin) {
                 problems.push(format!(

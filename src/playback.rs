@@ -35,12 +35,11 @@ pub async fn playback_url(
         .decide(caller, &meta)
         .ok_or(ApiError::NotEntitled)?;
     // Some upload paths cannot sign a length (Uppy's protocols, a client completing a multipart
-    // upload at the store): an object beyond what its upload authorised is never served.
-    if !meta.within_authorised_size() {
-        tracing::warn!(video = %id, size = ?meta.size, declared = ?meta.declared_size, max = ?meta.max_size, "object exceeds what its upload authorised; not served");
-        return Err(ApiError::UploadMismatch(
-            "the object exceeds what its upload authorised".to_owned(),
-        ));
+    // upload at the store), and a client may add unsigned standard headers to any PUT: an
+    // object that is not what its upload authorised is never served.
+    if let Some(why) = meta.unauthorised() {
+        tracing::warn!(video = %id, %why, "object is not what its upload authorised; not served");
+        return Err(ApiError::UploadMismatch(why));
     }
     tracing::info!(video = %id, subject = %caller.subject, ?grant, "access granted");
 

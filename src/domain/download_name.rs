@@ -14,7 +14,9 @@ impl DownloadName {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let cleaned: String = raw
             .chars()
-            .filter(|c| !c.is_control() && !matches!(c, '"' | '\\' | '/' | ';'))
+            .filter(|c| {
+                !c.is_control() && !is_format_control(*c) && !matches!(c, '"' | '\\' | '/' | ';')
+            })
             .take(Self::MAX_CHARS)
             .collect();
         let cleaned = cleaned.trim().trim_start_matches('.').to_owned();
@@ -46,6 +48,12 @@ impl DownloadName {
         let encoded = self.percent_encoded();
         format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
     }
+}
+
+/// Invisible characters that change how a name reads: bidirectional overrides and isolates
+/// (U+202E turns `gpj.exe` into what looks like `exe.jpg`), zero-width characters and the BOM.
+fn is_format_control(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 /// Everything but RFC 5987 `attr-char` is percent-encoded.
@@ -85,6 +93,15 @@ mod tests {
         assert_eq!(header.matches('"').count(), 2, "{header}");
         assert!(DownloadName::parse("\"/\\;\u{0}").is_err());
         assert!(DownloadName::parse("...").is_err());
+    }
+
+    #[test]
+    fn invisible_direction_and_width_characters_are_dropped() {
+        // "trip\u{202e}4pm.exe" reads as "tripexe.mp4" in a browser's download bar.
+        let name = DownloadName::parse("trip\u{202e}4pm.exe").unwrap();
+        assert_eq!(name.as_str(), "trip4pm.exe");
+        let name = DownloadName::parse("\u{feff}a\u{200b}b\u{2066}c\u{2069}").unwrap();
+        assert_eq!(name.as_str(), "abc");
     }
 
     proptest! {

@@ -53,7 +53,7 @@ impl Policy {
 
     /// The owner of an object, or an admin, may finish or manage its upload.
     pub fn may_manage(&self, caller: &Caller, meta: &ObjectMeta) -> bool {
-        meta.owner.as_deref() == Some(caller.subject.as_str()) || self.is_admin(caller)
+        meta.is_owned_by(&caller.subject) || self.is_admin(caller)
     }
 
     /// The tier of an object: its `x-amz-meta-access`, else the configured default.
@@ -68,7 +68,7 @@ impl Policy {
             Some(Grant::OpenTier)
         } else if caller.entitlements.iter().any(|e| e == tier) {
             Some(Grant::Entitled)
-        } else if meta.owner.as_deref() == Some(caller.subject.as_str()) {
+        } else if meta.is_owned_by(&caller.subject) {
             Some(Grant::Owner)
         } else if self.is_admin(caller) {
             Some(Grant::Admin)

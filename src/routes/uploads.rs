@@ -19,6 +19,8 @@ use crate::state::AppState;
 use crate::storage::{PresignedUrl, PutObjectGrant, WrittenMetadata};
 use crate::uploads::{PartPlan, UploadIds};
 
+/// Longest owner metadata value (the encoded subject); S3 allows 2 KB of metadata in all.
+const MAX_OWNER_BYTES: usize = 1024;
 /// Largest `POST /uploads` body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Largest `complete` body: 10000 parts with their ETags.
@@ -223,6 +225,12 @@ pub(super) fn authorise(
         .transpose()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?
         .map(|name| name.percent_encoded());
+    // S3 keeps at most 2 KB of user metadata per object.
+    if crate::storage::owner_value(&caller.subject).len() > MAX_OWNER_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "the token's subject is too long to own an upload (at most {MAX_OWNER_BYTES} bytes encoded)"
+        )));
+    }
     let metadata = WrittenMetadata {
         owner: Some(caller.subject.clone()),
         tier: Some(access),
@@ -250,12 +258,21 @@ fn check_sha256(b64: &str) -> Result<String, ApiError> {
     }
 }
 
+/// An upload the caller may act on.
+pub(super) struct OwnedUpload {
+    pub id: VideoId,
+    pub key: ObjectKey,
+    pub plan: PartPlan,
+    /// Seconds the id has left: no URL signed for it may outlive it.
+    pub secs_left: u64,
+}
+
 /// The upload named by `raw_id`, when `caller` owns it (or is an admin), with its plan.
 pub(super) fn owned_upload(
     state: &AppState,
     caller: &Caller,
     raw_id: &str,
-) -> Result<(VideoId, ObjectKey, PartPlan), ApiError> {
+) -> Result<OwnedUpload, ApiError> {
     let ids = upload_ids(state)?;
     // The role is asked again on every step: a token that lost it cannot go on uploading.
     if !state.policy.may_upload(caller) {
@@ -274,11 +291,20 @@ pub(super) fn owned_upload(
     let age = UploadIds::issued_at(&id)
         .and_then(|at| state.clock.now().duration_since(at).ok())
         .map(|age| age.as_secs());
-    if age.is_none_or(|age| age > state.uploads.id_max_age_secs) {
+    let max_age = state.uploads.id_max_age_secs;
+    let Some(secs_left) = age
+        .and_then(|age| max_age.checked_sub(age))
+        .filter(|&s| s > 0)
+    else {
         return Err(ApiError::UploadExpired);
-    }
+    };
     let key = state.storage.key_for(&id)?;
-    Ok((id, key, plan))
+    Ok(OwnedUpload {
+        id,
+        key,
+        plan,
+        secs_left,
+    })
 }
 
 fn upload_id_query(
@@ -341,15 +367,15 @@ pub async fn sign_part(
     query: Result<Query<UploadIdQuery>, QueryRejection>,
 ) -> Result<Json<PartUrl>, ApiError> {
     let Path((raw_id, number)) = path?;
-    let (_, key, plan) = owned_upload(&state, &caller, &raw_id)?;
+    let upload = owned_upload(&state, &caller, &raw_id)?;
     let upload_id = upload_id_query(query)?;
     let (presigned, length) = presign_part(
         &state,
-        &key,
-        plan,
+        &upload.key,
+        upload.plan,
         &upload_id,
         number,
-        state.presign.put_max_expires_secs,
+        state.presign.put_max_expires_secs.min(upload.secs_left),
     )
     .await?;
     Ok(Json(PartUrl {
@@ -367,7 +393,7 @@ pub async fn list_parts(
     query: Result<Query<UploadIdQuery>, QueryRejection>,
 ) -> Result<Json<Vec<PartInfo>>, ApiError> {
     let Path(raw_id) = path?;
-    let (_, key, _) = owned_upload(&state, &caller, &raw_id)?;
+    let key = owned_upload(&state, &caller, &raw_id)?.key;
     let upload_id = upload_id_query(query)?;
     let parts = state
         .storage
@@ -394,7 +420,7 @@ pub async fn abort_upload(
     query: Result<Query<UploadIdQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Path(raw_id) = path?;
-    let (id, key, _) = owned_upload(&state, &caller, &raw_id)?;
+    let OwnedUpload { id, key, .. } = owned_upload(&state, &caller, &raw_id)?;
     let upload_id = upload_id_query(query)?;
     if !state.storage.abort_multipart(&key, &upload_id).await? {
         return Err(ApiError::UploadNotFound);
@@ -478,9 +504,10 @@ pub(super) async fn complete_checked(
     upload_id: &str,
     parts: &[(u64, String)],
 ) -> Result<(), ApiError> {
+    let no_overwrite = state.uploads.if_none_match;
     match state
         .storage
-        .complete_multipart(key, upload_id, parts)
+        .complete_multipart(key, upload_id, parts, no_overwrite)
         .await
     {
         Ok(true) => Ok(()),
@@ -506,7 +533,7 @@ pub async fn complete_upload(
     let Path(raw_id) = path?;
     // Ownership first: nobody learns anything of someone else's upload, not even whether it
     // exists.
-    let (id, key, plan) = owned_upload(&state, &caller, &raw_id)?;
+    let OwnedUpload { id, key, plan, .. } = owned_upload(&state, &caller, &raw_id)?;
     let body = body?;
     // A multipart upload names its S3 upload and parts; a single upload sends no body.
     if !body.is_empty() {
@@ -524,7 +551,7 @@ pub async fn complete_upload(
     // Objects an upload URL wrote carry the signed declaration (a size, or for uploads of
     // unknown size their maximum); anything else (written with the store's own credentials, or
     // a body the store refused but kept) is not an upload.
-    if meta.declared_size.is_none() && meta.max_size.is_none() {
+    if !meta.is_upload() {
         return Err(ApiError::UploadMismatch(
             "the object was not written through an upload URL".to_owned(),
         ));
@@ -535,17 +562,13 @@ pub async fn complete_upload(
         ));
     }
     let size = meta.size.unwrap_or(0);
-    if let Some(declared) = meta.declared_size
-        && declared != size
-    {
-        return Err(ApiError::UploadMismatch(format!(
-            "{size} bytes stored, {declared} authorised"
-        )));
-    }
     if let Some(max) = meta.max_size
         && size > max
     {
         return Err(ApiError::TooLarge(max));
+    }
+    if let Some(why) = meta.unauthorised() {
+        return Err(ApiError::UploadMismatch(why));
     }
     let content_type = meta.content_type.clone().unwrap_or_default();
     if ContentType::parse(&content_type, &state.uploads.allowed_content_types).is_err() {

@@ -19,8 +19,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::uploads::{
-    Declaration, authorise, check_s3_upload_id, checked_parts, complete_checked, owned_upload,
-    presign_part, upload_ids,
+    Declaration, OwnedUpload, authorise, check_s3_upload_id, checked_parts, complete_checked,
+    owned_upload, presign_part, upload_ids,
 };
 use crate::auth::Caller;
 use crate::domain::ObjectKey;
@@ -118,16 +118,11 @@ async fn new_key(state: &AppState, caller: &Caller) -> Result<ObjectKey, ApiErro
 }
 
 /// The caller's upload behind `key`, or 403.
-fn owned_key_str(
-    state: &AppState,
-    caller: &Caller,
-    key: &str,
-) -> Result<(ObjectKey, PartPlan), ApiError> {
+fn owned_key_str(state: &AppState, caller: &Caller, key: &str) -> Result<OwnedUpload, ApiError> {
     let raw_id = key
         .strip_prefix(state.storage.key_prefix())
         .ok_or(ApiError::Forbidden("this key is not an upload of yours"))?;
-    let (_, key, plan) = owned_upload(state, caller, raw_id)?;
-    Ok((key, plan))
+    owned_upload(state, caller, raw_id)
 }
 
 /// The caller's upload behind `?key=`, or 403.
@@ -135,7 +130,7 @@ fn owned_key(
     state: &AppState,
     caller: &Caller,
     query: Result<Query<KeyQuery>, QueryRejection>,
-) -> Result<(ObjectKey, PartPlan), ApiError> {
+) -> Result<OwnedUpload, ApiError> {
     let Query(KeyQuery { key }) = query?;
     owned_key_str(state, caller, &key)
 }
@@ -210,14 +205,14 @@ pub async fn sign_part(
 ) -> Result<Json<Value>, ApiError> {
     let Path((upload_id, number)) = path?;
     check_s3_upload_id(&upload_id)?;
-    let (key, plan) = owned_key(&state, &caller, query)?;
+    let upload = owned_key(&state, &caller, query)?;
     let (presigned, _) = presign_part(
         &state,
-        &key,
-        plan,
+        &upload.key,
+        upload.plan,
         &upload_id,
         number,
-        state.presign.put_max_expires_secs,
+        state.presign.put_max_expires_secs.min(upload.secs_left),
     )
     .await?;
     Ok(Json(
@@ -234,7 +229,7 @@ pub async fn list_parts(
 ) -> Result<Json<Value>, ApiError> {
     let Path(upload_id) = path?;
     check_s3_upload_id(&upload_id)?;
-    let (key, _) = owned_key(&state, &caller, query)?;
+    let key = owned_key(&state, &caller, query)?.key;
     let parts = state
         .storage
         .list_parts(&key, &upload_id)
@@ -257,7 +252,7 @@ pub async fn complete(
 ) -> Result<Json<Value>, ApiError> {
     let Path(upload_id) = path?;
     check_s3_upload_id(&upload_id)?;
-    let (key, _) = owned_key(&state, &caller, query)?;
+    let key = owned_key(&state, &caller, query)?.key;
     let Json(request) = body?;
     // The size was never declared: the policy maximum is checked on what the store holds.
     let stored = state
@@ -295,7 +290,7 @@ pub async fn abort(
 ) -> Result<Json<Value>, ApiError> {
     let Path(upload_id) = path?;
     check_s3_upload_id(&upload_id)?;
-    let (key, _) = owned_key(&state, &caller, query)?;
+    let key = owned_key(&state, &caller, query)?.key;
     if !state.storage.abort_multipart(&key, &upload_id).await? {
         return Err(ApiError::UploadNotFound);
     }
@@ -389,7 +384,10 @@ pub async fn sign(
         // UploadPart, ListParts, CompleteMultipartUpload, AbortMultipartUpload: the caller's upload.
         (_, Some(upload_id), part_number) => {
             check_s3_upload_id(upload_id)?;
-            let (key, plan) = owned_key_str(&state, &caller, &request.key)?;
+            let upload = owned_key_str(&state, &caller, &request.key)?;
+            let (key, plan) = (upload.key, upload.plan);
+            // No URL for an upload outlives its id.
+            let put_max = put_max.min(upload.secs_left);
             let operation = match (method.as_str(), part_number) {
                 ("PUT", Some(number)) => {
                     let (presigned, _) =
@@ -409,8 +407,16 @@ pub async fn sign(
                 MultipartOperation::ListParts { .. } => &state.storage.playback_signer,
                 _ => &state.storage.upload_signer,
             };
+            // A completion never replaces an object (a second upload to the same key through a
+            // reused CreateMultipartUpload URL), where the store enforces If-None-Match.
+            let headers = match operation {
+                MultipartOperation::Complete { .. } if state.uploads.if_none_match => {
+                    vec![("if-none-match".to_owned(), "*".to_owned())]
+                }
+                _ => Vec::new(),
+            };
             let presigned = signer
-                .multipart_operation(operation, &key, Vec::new(), put_max)
+                .multipart_operation(operation, &key, headers, put_max)
                 .await?;
             Ok(Json(
                 json!({ "url": presigned.url, "headers": headers_json(presigned.headers) }),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::Client;
 use moka::Expiry;
 use moka::future::Cache;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::StorageError;
 use super::client::classify;
@@ -20,6 +21,26 @@ mod names {
     pub const SIZE: &str = "size";
     pub const MAX_SIZE: &str = "max-size";
     pub const FILENAME: &str = "filename";
+}
+
+/// Bytes kept as they are in the owner's metadata value: what is safe in an HTTP header
+/// everywhere, ASCII only. Anything else (non-ASCII, control characters, spaces, `%`) is
+/// percent-encoded, so that every subject can own an upload and reads back the same on every
+/// store (AWS returns non-ASCII metadata RFC 2047-encoded; s3s-fs does not return it as sent).
+const OWNER_ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'@')
+    .remove(b'+')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'|');
+
+/// The metadata value that names `subject` as an object's owner.
+pub fn owner_value(subject: &str) -> String {
+    utf8_percent_encode(subject, OWNER_ENCODED).to_string()
 }
 
 /// What tollgate writes into an object's metadata (through a signed URL, a multipart upload it
@@ -40,7 +61,7 @@ impl WrittenMetadata {
     /// `(name, value)` pairs, names without the `x-amz-meta-` prefix.
     pub fn pairs(&self) -> Vec<(String, String)> {
         [
-            (names::OWNER, self.owner.clone()),
+            (names::OWNER, self.owner.as_deref().map(owner_value)),
             (names::ACCESS, self.tier.clone()),
             (names::SIZE, self.size.map(|n| n.to_string())),
             (names::MAX_SIZE, self.max_size.map(|n| n.to_string())),
@@ -68,15 +89,50 @@ pub struct ObjectMeta {
     pub max_size: Option<u64>,
     pub size: Option<u64>,
     pub content_type: Option<String>,
+    /// Response headers the object carries that no upload URL signs (`Content-Encoding`,
+    /// `Content-Disposition`, `Cache-Control`, `Content-Language`, `Expires`): a client may add
+    /// them to a PUT unsigned, and the store then serves them to every viewer.
+    pub unsigned_response_headers: Vec<&'static str>,
 }
 
 impl ObjectMeta {
-    /// Whether the object holds what its upload authorised: exactly the declared size, or at
-    /// most the authorised maximum. Objects with neither (put by operators) are not bounded.
-    pub fn within_authorised_size(&self) -> bool {
+    /// Whether `subject` owns the object.
+    pub fn is_owned_by(&self, subject: &str) -> bool {
+        self.owner.as_deref() == Some(owner_value(subject).as_str())
+    }
+
+    /// Whether an upload URL wrote the object (it carries the signed size or maximum).
+    pub fn is_upload(&self) -> bool {
+        self.declared_size.is_some() || self.max_size.is_some()
+    }
+
+    /// Why the object is not what its upload authorised, if it is not: another size than the
+    /// declared one, more than the authorised maximum, or response headers no upload URL signs
+    /// (a gzip `Content-Encoding` turns a bounded object into an unbounded one for viewers; a
+    /// `Content-Disposition` or `Cache-Control` changes how every viewer gets it). Objects that
+    /// no upload URL wrote (put by operators) are taken as they are.
+    pub fn unauthorised(&self) -> Option<String> {
+        if !self.is_upload() {
+            return None;
+        }
         let size = self.size.unwrap_or(0);
-        self.declared_size.is_none_or(|declared| size == declared)
-            && self.max_size.is_none_or(|max| size <= max)
+        if let Some(declared) = self.declared_size
+            && size != declared
+        {
+            return Some(format!("{size} bytes stored, {declared} authorised"));
+        }
+        if let Some(max) = self.max_size
+            && size > max
+        {
+            return Some(format!("{size} bytes stored, at most {max} authorised"));
+        }
+        if !self.unsigned_response_headers.is_empty() {
+            return Some(format!(
+                "the object carries headers its upload did not sign: {}",
+                self.unsigned_response_headers.join(", ")
+            ));
+        }
+        None
     }
 }
 
@@ -173,6 +229,16 @@ impl MetadataCache {
                         .and_then(|s| s.parse().ok()),
                     size: out.content_length().and_then(|n| u64::try_from(n).ok()),
                     content_type: out.content_type().map(str::to_owned),
+                    unsigned_response_headers: [
+                        ("content-encoding", out.content_encoding().is_some()),
+                        ("content-disposition", out.content_disposition().is_some()),
+                        ("cache-control", out.cache_control().is_some()),
+                        ("content-language", out.content_language().is_some()),
+                        ("expires", out.expires_string().is_some()),
+                    ]
+                    .into_iter()
+                    .filter_map(|(name, present)| present.then_some(name))
+                    .collect(),
                 })))
             }
             Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(None),

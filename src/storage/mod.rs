@@ -20,7 +20,7 @@ pub use client::S3Clients;
 pub use credentials::CredentialsCache;
 #[cfg(feature = "embedded-store")]
 pub use embedded::{EmbeddedStore, EmbeddedStoreError, StoreKey, StoreRules};
-pub use metadata::{MetadataCache, ObjectMeta, WrittenMetadata};
+pub use metadata::{MetadataCache, ObjectMeta, WrittenMetadata, owner_value};
 pub use multipart::StoredPart;
 pub use presign::{
     ObjectRequest, PresignedUrl, Presigner, PutObjectGrant, Signed, SignerKind,

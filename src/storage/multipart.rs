@@ -25,6 +25,27 @@ where
         == Some("NoSuchUpload")
 }
 
+/// A completion the store refused for what was asked, not for who asked or its own health.
+fn is_refusal<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+    R: std::fmt::Debug,
+{
+    const REFUSALS: [&str; 7] = [
+        "InvalidPart",
+        "InvalidPartOrder",
+        "EntityTooSmall",
+        "MalformedXML",
+        "InvalidRequest",
+        "InvalidArgument",
+        "PreconditionFailed",
+    ];
+    let code = e
+        .as_service_error()
+        .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code);
+    code.is_some_and(|c| REFUSALS.contains(&c))
+}
+
 impl Storage {
     /// Starts a multipart upload; returns its S3 upload id.
     pub async fn create_multipart(
@@ -76,7 +97,8 @@ impl Storage {
                 Ok(out) => out,
                 Err(e)
                     if is_no_such_upload(&e)
-                        || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+                        || e.raw_response()
+                            .is_some_and(|r| matches!(r.status().as_u16(), 400 | 404)) =>
                 {
                     return Ok(None);
                 }
@@ -104,12 +126,15 @@ impl Storage {
         Ok(Some(parts))
     }
 
-    /// Assembles the parts; `Ok(false)` when the upload does not exist.
+    /// Assembles the parts; `Ok(false)` when the upload does not exist. With `if_none_match`,
+    /// not over an existing object (a second multipart upload to the same key, where the store
+    /// enforces it).
     pub async fn complete_multipart(
         &self,
         key: &ObjectKey,
         upload_id: &str,
         parts: &[(u64, String)],
+        if_none_match: bool,
     ) -> Result<bool, StorageError> {
         let completed = parts
             .iter()
@@ -131,6 +156,7 @@ impl Storage {
                     .set_parts(Some(completed))
                     .build(),
             )
+            .set_if_none_match(if_none_match.then(|| "*".to_owned()))
             .send()
             .await;
         match result {
@@ -141,9 +167,10 @@ impl Storage {
                 Ok(true)
             }
             Err(e) if is_no_such_upload(&e) => Ok(false),
-            // InvalidPart, InvalidPartOrder, EntityTooSmall, MalformedXML: what was asked for
-            // cannot be assembled.
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 400) => {
+            // What was asked for cannot be assembled (InvalidPart, InvalidPartOrder,
+            // EntityTooSmall, MalformedXML), or an object is there already (If-None-Match): the
+            // client's error, not an outage.
+            Err(e) if is_refusal(&e) => {
                 let mut refused = classify(&e, "CompleteMultipartUpload");
                 refused.kind = super::StorageErrorKind::Rejected;
                 Err(refused)
@@ -170,7 +197,8 @@ impl Storage {
             Ok(_) => Ok(true),
             Err(e)
                 if is_no_such_upload(&e)
-                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+                    || e.raw_response()
+                        .is_some_and(|r| matches!(r.status().as_u16(), 400 | 404)) =>
             {
                 Ok(false)
             }

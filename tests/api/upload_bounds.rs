@@ -171,6 +171,7 @@ async fn upload_ids_expire() {
         s.uploads.multipart_threshold_bytes = 5 * MIB as u64;
         s.uploads.part_size_bytes = 5 * MIB as u64;
         s.uploads.id_max_age_secs = 60;
+        s.presign.put_max_expires_secs = 60;
     })
     .await;
     let token = uploader(&app);
@@ -178,6 +179,13 @@ async fn upload_ids_expire() {
     let part = format!("/uploads/{id}/parts/1?upload_id={upload_id}");
     let (status, _) = json_of(call(&app, reqwest::Method::GET, &part, &token, None).await).await;
     assert_eq!(status, StatusCode::OK);
+    // No URL outlives the id: half-way through its life, a part URL gets the half left.
+    app.clock.set_offset_secs(30);
+    let (status, signed) =
+        json_of(call(&app, reqwest::Method::GET, &part, &token, None).await).await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let expires_in = signed["expires_in"].as_u64().unwrap();
+    assert!((28..=30).contains(&expires_in), "{signed}");
     app.clock.set_offset_secs(61);
     let (status, body) = json_of(call(&app, reqwest::Method::GET, &part, &token, None).await).await;
     assert_error(status, &body, StatusCode::GONE, "upload_expired");
@@ -418,4 +426,172 @@ async fn a_completion_the_store_itself_refuses_is_409_not_503() {
     } else {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
+}
+
+#[tokio::test]
+async fn unsigned_response_headers_make_an_upload_unservable() {
+    let app = spawn_app_with(|_| {}).await;
+    let token = uploader(&app);
+    for (name, value) in [
+        ("content-encoding", "gzip"),
+        ("content-disposition", "attachment; filename=\"setup.exe\""),
+        ("cache-control", "public, max-age=31536000"),
+    ] {
+        let declaration = json!({"content_type": "video/mp4", "size": 10, "access": "free"});
+        let (status, created) = json_of(
+            call(
+                &app,
+                reqwest::Method::POST,
+                "/uploads",
+                &token,
+                Some(declaration),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let mut put = app
+            .http
+            .put(created["url"].as_str().unwrap())
+            .body(vec![1u8; 10]);
+        for (header, signed) in created["headers"].as_object().unwrap() {
+            if header != "content-length" {
+                put = put.header(header, signed.as_str().unwrap());
+            }
+        }
+        // Standard headers need no signature: both stores keep them and would serve them.
+        let response = put.header(name, value).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let id = created["id"].as_str().unwrap();
+        let path = format!("/uploads/{id}/complete");
+        let (status, body) =
+            json_of(call(&app, reqwest::Method::POST, &path, &token, None).await).await;
+        assert_error(status, &body, StatusCode::CONFLICT, "upload_mismatch");
+        let viewer = app.token("bob", &[], &[]);
+        let (status, body) = app.video_url(id, &viewer).await;
+        assert_error(status, &body, StatusCode::CONFLICT, "upload_mismatch");
+    }
+}
+
+#[tokio::test]
+async fn any_subject_can_own_an_upload() {
+    let app = spawn_app_with(|_| {}).await;
+    for subject in ["josé", "a b%20c", "line\nbreak", "ユーザー"] {
+        let token = app.token(subject, &[], &["uploader"]);
+        let declaration = json!({"content_type": "video/mp4", "size": 4, "access": "premium"});
+        let (status, created) = json_of(
+            call(
+                &app,
+                reqwest::Method::POST,
+                "/uploads",
+                &token,
+                Some(declaration),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{subject:?}: {created}");
+        let mut put = app
+            .http
+            .put(created["url"].as_str().unwrap())
+            .body(b"mine".to_vec());
+        for (header, signed) in created["headers"].as_object().unwrap() {
+            if header != "content-length" {
+                put = put.header(header, signed.as_str().unwrap());
+            }
+        }
+        assert_eq!(
+            put.send().await.unwrap().status(),
+            StatusCode::OK,
+            "{subject:?}"
+        );
+        let id = created["id"].as_str().unwrap();
+        let path = format!("/uploads/{id}/complete");
+        let (status, body) =
+            json_of(call(&app, reqwest::Method::POST, &path, &token, None).await).await;
+        assert_eq!(status, StatusCode::OK, "{subject:?}: {body}");
+        // The owner plays their own premium upload; someone else does not.
+        let url = app.granted_url(id, &token).await;
+        assert_eq!(&app.fetch(&url).await.bytes().await.unwrap()[..], b"mine");
+        let (status, _) = app.video_url(id, &app.token("josé2", &[], &[])).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let long = "x".repeat(3000);
+    let declaration = json!({"content_type": "video/mp4", "size": 4});
+    let token = app.token(&long, &[], &["uploader"]);
+    let (status, body) = json_of(
+        call(
+            &app,
+            reqwest::Method::POST,
+            "/uploads",
+            &token,
+            Some(declaration),
+        )
+        .await,
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
+}
+
+#[tokio::test]
+async fn a_second_multipart_upload_cannot_complete_over_the_first() {
+    let app = spawn_app_with(|_| {}).await;
+    let token = uploader(&app);
+    let request = json!({"method": "POST", "key": "x.mp4", "contentType": "video/mp4"});
+    let (_, create) = sign(&app, &token, request).await;
+    let key = create["key"].as_str().unwrap().to_owned();
+    // The CreateMultipartUpload URL is used twice: two uploads to one key.
+    let mut uploads = Vec::new();
+    for body in [b"first".to_vec(), b"second!".to_vec()] {
+        let created = s3_call(&app, reqwest::Method::POST, &create, Vec::new()).await;
+        assert_eq!(created.status(), StatusCode::OK);
+        let upload_id = xml_value(&created.text().await.unwrap(), "UploadId").unwrap();
+        let part = json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": 1});
+        let (_, signed) = sign(&app, &token, part).await;
+        let response = s3_call(&app, reqwest::Method::PUT, &signed, body).await;
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        uploads.push((upload_id, etag));
+    }
+    let complete = |upload_id: &str, etag: &str| {
+        let body = format!(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+        );
+        (
+            json!({"method": "POST", "key": key, "uploadId": upload_id}),
+            body,
+        )
+    };
+    let (request, body) = complete(&uploads[0].0, &uploads[0].1);
+    let (_, signed) = sign(&app, &token, request).await;
+    assert_eq!(signed["headers"]["if-none-match"], "*", "{signed}");
+    let done = s3_call(&app, reqwest::Method::POST, &signed, body.into_bytes()).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let (request, body) = complete(&uploads[1].0, &uploads[1].1);
+    let (_, signed) = sign(&app, &token, request).await;
+    let again = s3_call(&app, reqwest::Method::POST, &signed, body.into_bytes()).await;
+    // Refused where the store enforces If-None-Match (AWS, s3s-fs); Garage 2.5 ignores it.
+    assert_eq!(
+        again.status(),
+        profile().overwrite_with_if_none_match,
+        "{}",
+        profile().name
+    );
+}
+
+#[tokio::test]
+async fn aborting_an_unknown_upload_is_404() {
+    let app = spawn_app_with(|_| {}).await;
+    let token = uploader(&app);
+    let (_, signed) = sign(
+        &app,
+        &token,
+        json!({"method": "PUT", "key": "a.mp4", "contentType": "video/mp4"}),
+    )
+    .await;
+    let key = signed["key"].as_str().unwrap();
+    let encoded = percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
+    let path = format!("/s3/multipart/bogus?key={encoded}");
+    let (status, answer) =
+        json_of(call(&app, reqwest::Method::DELETE, &path, &token, None).await).await;
+    assert_error(status, &answer, StatusCode::NOT_FOUND, "upload_not_found");
 }
