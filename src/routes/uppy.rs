@@ -18,16 +18,14 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::uploads::{
-    Declaration, OwnedUpload, authorise, check_s3_upload_id, checked_parts, complete_checked,
-    owned_upload, presign_part, upload_ids,
-};
 use crate::auth::Caller;
-use crate::domain::ObjectKey;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::{MultipartOperation, PutObjectGrant};
-use crate::uploads::PartPlan;
+use crate::storage::MultipartOperation;
+use crate::uploads::{
+    OwnedUpload, authorise_unknown_size, check_s3_upload_id, checked_parts, complete_checked,
+    new_key, owned_key, presign_part,
+};
 
 /// Companion's error shape, which `@uppy/companion-client` reads: a top-level `message` (shown to
 /// the user for 4xx) and `requestId`, beside tollgate's own `error` object.
@@ -86,53 +84,14 @@ pub struct UppyPart {
     etag: String,
 }
 
-/// What every Uppy upload signs: type, owner, tier (from `metadata.access` when it names a known
-/// tier) and the sanitised file name, by the rules of `POST /uploads`; the size is unknown.
-fn grant_for(
-    state: &AppState,
-    caller: &Caller,
-    filename: &str,
-    content_type: &str,
-    access: Option<&str>,
-    multipart: bool,
-) -> Result<PutObjectGrant, ApiError> {
-    if !state.policy.may_upload(caller) {
-        return Err(ApiError::Forbidden("uploading needs the uploader role"));
-    }
-    let declared = Declaration {
-        content_type,
-        size: None,
-        multipart,
-        filename: Some(filename),
-        access,
-        sha256: None,
-    };
-    authorise(state, caller, &declared)
-}
-
-/// A fresh key for `caller`, once the store is known to let tollgate's key write.
-async fn new_key(state: &AppState, caller: &Caller) -> Result<ObjectKey, ApiError> {
-    state.storage.ensure_writable().await?;
-    let id = upload_ids(state)?.issue(&caller.subject, PartPlan::unknown_size());
-    Ok(state.storage.key_for(&id)?)
-}
-
-/// The caller's upload behind `key`, or 403.
-fn owned_key_str(state: &AppState, caller: &Caller, key: &str) -> Result<OwnedUpload, ApiError> {
-    let raw_id = key
-        .strip_prefix(state.storage.key_prefix())
-        .ok_or(ApiError::Forbidden("this key is not an upload of yours"))?;
-    owned_upload(state, caller, raw_id)
-}
-
 /// The caller's upload behind `?key=`, or 403.
-fn owned_key(
+fn owned_key_query(
     state: &AppState,
     caller: &Caller,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<OwnedUpload, ApiError> {
     let Query(KeyQuery { key }) = query?;
-    owned_key_str(state, caller, &key)
+    owned_key(state, caller, &key)
 }
 
 /// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned PUT.
@@ -148,7 +107,7 @@ pub async fn params(
     let content_type = q
         .get("type")
         .ok_or_else(|| ApiError::BadRequest("type is required".to_owned()))?;
-    let grant = grant_for(
+    let grant = authorise_unknown_size(
         &state,
         &caller,
         filename,
@@ -180,7 +139,7 @@ pub async fn create_multipart(
 ) -> Result<Json<Value>, ApiError> {
     let Json(request) = body?;
     let access = request.metadata.get("access").and_then(Value::as_str);
-    let grant = grant_for(
+    let grant = authorise_unknown_size(
         &state,
         &caller,
         &request.filename,
@@ -205,7 +164,7 @@ pub async fn sign_part(
 ) -> Result<Json<Value>, ApiError> {
     let Path((upload_id, number)) = path?;
     check_s3_upload_id(&upload_id)?;
-    let upload = owned_key(&state, &caller, query)?;
+    let upload = owned_key_query(&state, &caller, query)?;
     let (presigned, _) = presign_part(
         &state,
         &upload.key,
@@ -229,7 +188,7 @@ pub async fn list_parts(
 ) -> Result<Json<Value>, ApiError> {
     let Path(upload_id) = path?;
     check_s3_upload_id(&upload_id)?;
-    let key = owned_key(&state, &caller, query)?.key;
+    let key = owned_key_query(&state, &caller, query)?.key;
     let parts = state
         .storage
         .list_parts(&key, &upload_id)
@@ -252,7 +211,7 @@ pub async fn complete(
 ) -> Result<Json<Value>, ApiError> {
     let Path(upload_id) = path?;
     check_s3_upload_id(&upload_id)?;
-    let key = owned_key(&state, &caller, query)?.key;
+    let key = owned_key_query(&state, &caller, query)?.key;
     let Json(request) = body?;
     // The size was never declared: the policy maximum is checked on what the store holds.
     let stored = state
@@ -290,7 +249,7 @@ pub async fn abort(
 ) -> Result<Json<Value>, ApiError> {
     let Path(upload_id) = path?;
     check_s3_upload_id(&upload_id)?;
-    let key = owned_key(&state, &caller, query)?.key;
+    let key = owned_key_query(&state, &caller, query)?.key;
     if !state.storage.abort_multipart(&key, &upload_id).await? {
         return Err(ApiError::UploadNotFound);
     }
@@ -355,7 +314,14 @@ pub async fn sign(
                 .ok_or_else(|| ApiError::BadRequest("contentType is required".to_owned()))?;
             // The client's key is only a name suggestion.
             let name = request.key.rsplit('/').next().unwrap_or_default();
-            let grant = grant_for(&state, &caller, name, content_type, None, method == "POST")?;
+            let grant = authorise_unknown_size(
+                &state,
+                &caller,
+                name,
+                content_type,
+                None,
+                method == "POST",
+            )?;
             let key = new_key(&state, &caller).await?;
             let presigned = if method == "PUT" {
                 state
@@ -384,7 +350,7 @@ pub async fn sign(
         // UploadPart, ListParts, CompleteMultipartUpload, AbortMultipartUpload: the caller's upload.
         (_, Some(upload_id), part_number) => {
             check_s3_upload_id(upload_id)?;
-            let upload = owned_key_str(&state, &caller, &request.key)?;
+            let upload = owned_key(&state, &caller, &request.key)?;
             let (key, plan) = (upload.key, upload.plan);
             // No URL for an upload outlives its id.
             let put_max = put_max.min(upload.secs_left);

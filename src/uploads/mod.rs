@@ -1,7 +1,16 @@
-//! Upload bookkeeping that needs no store of its own: ids bound to their owner, part plans.
+//! Uploads: a declaration that becomes a grant (`grant`), the upload service (`service`: new
+//! keys, part URLs, completion and its checks), ids bound to their owner (`id`) and part plans
+//! (`plan`). No store of its own: everything it needs is in the id and the object.
 
+mod grant;
 mod id;
 mod plan;
+mod service;
 
+pub use grant::{Declaration, authorise, authorise_unknown_size};
 pub use id::UploadIds;
 pub use plan::PartPlan;
+pub use service::{
+    Completed, OwnedUpload, assemble, check_s3_upload_id, checked_parts, complete_checked, new_key,
+    owned_key, owned_upload, presign_part, upload_ids, verify_completed,
+};

@@ -1,0 +1,272 @@
+//! The upload service: keys bound to their owner, part URLs, completion, and the checks that make
+//! a completed upload what it was authorised to be. Route handlers call these and only map
+//! requests and answers.
+
+use crate::auth::Caller;
+use crate::domain::{ContentType, ObjectKey, VideoId};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::PresignedUrl;
+
+use super::{PartPlan, UploadIds};
+
+pub fn upload_ids(state: &AppState) -> Result<&UploadIds, ApiError> {
+    state.upload_ids.as_deref().ok_or(ApiError::UploadsDisabled)
+}
+
+/// An upload the caller may act on.
+pub struct OwnedUpload {
+    pub id: VideoId,
+    pub key: ObjectKey,
+    pub plan: PartPlan,
+    /// Seconds the id has left: no URL signed for it may outlive it.
+    pub secs_left: u64,
+}
+
+/// The upload named by `raw_id`, when `caller` owns it (or is an admin), with its plan.
+pub fn owned_upload(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<OwnedUpload, ApiError> {
+    let ids = upload_ids(state)?;
+    // The role is asked again on every step: a token that lost it cannot go on uploading.
+    if !state.policy.may_upload(caller) {
+        return Err(ApiError::Forbidden("uploading needs the uploader role"));
+    }
+    let id = VideoId::parse(raw_id)?;
+    let plan = if state.policy.is_admin(caller) {
+        UploadIds::plan_unverified(&id)
+    } else {
+        ids.plan_for(&id, &caller.subject)
+    }
+    .ok_or(ApiError::Forbidden(
+        "only the uploader or an admin may act on this upload",
+    ))?;
+    // An id is a capability: it ends `uploads.id_max_age_secs` after it was issued.
+    let age = UploadIds::issued_at(&id)
+        .and_then(|at| state.clock.now().duration_since(at).ok())
+        .map(|age| age.as_secs());
+    let max_age = state.uploads.id_max_age_secs;
+    let Some(secs_left) = age
+        .and_then(|age| max_age.checked_sub(age))
+        .filter(|&s| s > 0)
+    else {
+        return Err(ApiError::UploadExpired);
+    };
+    let key = state.storage.key_for(&id)?;
+    Ok(OwnedUpload {
+        id,
+        key,
+        plan,
+        secs_left,
+    })
+}
+
+/// S3's multipart upload id, as every route receives it: 1 to 1024 characters.
+pub fn check_s3_upload_id(upload_id: &str) -> Result<(), ApiError> {
+    if upload_id.is_empty() || upload_id.len() > 1024 {
+        return Err(ApiError::BadRequest(
+            "upload_id must be 1 to 1024 characters".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// S3's largest part number.
+const MAX_PART_NUMBER: u64 = 10_000;
+
+/// An UploadPart URL for part `number` of the caller's upload. When the plan knows the size
+/// (`POST /uploads`), only the plan's part numbers are signed, each with its exact length; when it
+/// does not (Uppy's protocols), any part number S3 accepts, with no length.
+pub async fn presign_part(
+    state: &AppState,
+    key: &ObjectKey,
+    plan: PartPlan,
+    upload_id: &str,
+    number: u64,
+    expires_secs: u64,
+) -> Result<(PresignedUrl, Option<u64>), ApiError> {
+    let length = if plan.is_size_known() {
+        let length = plan.part_len(number).ok_or_else(|| {
+            ApiError::BadRequest(format!("part number must be 1..={}", plan.part_count))
+        })?;
+        Some(length)
+    } else if (1..=MAX_PART_NUMBER).contains(&number) {
+        None
+    } else {
+        return Err(ApiError::BadRequest(format!(
+            "part number must be 1..={MAX_PART_NUMBER}"
+        )));
+    };
+    let presigned = state
+        .storage
+        .upload_signer
+        .upload_part(key, upload_id, number, length, expires_secs)
+        .await?;
+    Ok((presigned, length))
+}
+
+/// Multipart completion: exactly parts 1..=N, each of its planned length, then assembly of
+/// exactly the parts that were checked.
+pub async fn assemble(
+    state: &AppState,
+    key: &ObjectKey,
+    plan: PartPlan,
+    upload_id: &str,
+    requested: &[(u64, String)],
+) -> Result<(), ApiError> {
+    let numbers: Vec<u64> = requested.iter().map(|(number, _)| *number).collect();
+    if !numbers.iter().copied().eq(1..=plan.part_count) {
+        return Err(ApiError::UploadMismatch(format!(
+            "parts must be exactly 1..={} in order (the declared size is {} bytes)",
+            plan.part_count, plan.total
+        )));
+    }
+    let stored = state
+        .storage
+        .list_parts(key, upload_id)
+        .await?
+        .ok_or(ApiError::UploadNotFound)?;
+    for number in 1..=plan.part_count {
+        let expected = plan.part_len(number);
+        let found = stored.iter().find(|p| p.number == number).map(|p| p.size);
+        if found != expected {
+            return Err(ApiError::UploadMismatch(format!(
+                "part {number}: {found:?} bytes stored, {expected:?} planned"
+            )));
+        }
+    }
+    let parts = checked_parts(
+        &stored,
+        requested
+            .iter()
+            .map(|(number, etag)| (*number, etag.as_str())),
+    )?;
+    complete_checked(state, key, upload_id, &parts).await
+}
+
+/// The parts to assemble: the client's choice, each with the ETag of the part that was listed
+/// and checked. A part uploaded again after the listing has another ETag, so the store refuses
+/// the completion instead of assembling what was never checked.
+pub fn checked_parts<'a>(
+    stored: &[crate::storage::StoredPart],
+    requested: impl Iterator<Item = (u64, &'a str)>,
+) -> Result<Vec<(u64, String)>, ApiError> {
+    let unquote = |etag: &str| etag.trim_matches('"').to_owned();
+    requested
+        .map(|(number, etag)| {
+            let part = stored
+                .iter()
+                .find(|p| p.number == number)
+                .ok_or_else(|| ApiError::UploadMismatch(format!("part {number} is not stored")))?;
+            // s3s-fs 0.14 lists parts without ETags: there, the client's is all there is.
+            let Some(listed) = part.etag.as_deref() else {
+                return Ok((number, etag.to_owned()));
+            };
+            if unquote(listed) != unquote(etag) {
+                return Err(ApiError::UploadMismatch(format!(
+                    "part {number}: the ETag does not match the stored part"
+                )));
+            }
+            Ok((number, listed.to_owned()))
+        })
+        .collect()
+}
+
+/// Assembles checked parts; the store refusing them (an invalid part or order) is the client's
+/// error, not an outage.
+pub async fn complete_checked(
+    state: &AppState,
+    key: &ObjectKey,
+    upload_id: &str,
+    parts: &[(u64, String)],
+) -> Result<(), ApiError> {
+    let no_overwrite = state.uploads.if_none_match;
+    match state
+        .storage
+        .complete_multipart(key, upload_id, parts, no_overwrite)
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::UploadNotFound),
+        Err(e) if e.kind == crate::storage::StorageErrorKind::Rejected => {
+            tracing::info!(error = %e, "store refused a multipart completion");
+            Err(ApiError::UploadMismatch(
+                "the store refused these parts".to_owned(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A fresh key for `caller`, once the store is known to let tollgate's key write.
+pub async fn new_key(state: &AppState, caller: &Caller) -> Result<ObjectKey, ApiError> {
+    state.storage.ensure_writable().await?;
+    let id = upload_ids(state)?.issue(&caller.subject, PartPlan::unknown_size());
+    Ok(state.storage.key_for(&id)?)
+}
+
+/// The caller's upload behind `key`, or 403.
+pub fn owned_key(state: &AppState, caller: &Caller, key: &str) -> Result<OwnedUpload, ApiError> {
+    let raw_id = key
+        .strip_prefix(state.storage.key_prefix())
+        .ok_or(ApiError::Forbidden("this key is not an upload of yours"))?;
+    owned_upload(state, caller, raw_id)
+}
+
+/// What a completed upload holds, once checked against what it was authorised for.
+#[derive(Debug)]
+pub struct Completed {
+    pub size: u64,
+    pub content_type: String,
+    pub tier: String,
+}
+
+/// The object is there, the caller may manage it, and it is what its upload was authorised for.
+pub async fn verify_completed(
+    state: &AppState,
+    caller: &Caller,
+    key: &ObjectKey,
+) -> Result<Completed, ApiError> {
+    // Fresh, not cached: the object has just been written.
+    let meta = state
+        .storage
+        .metadata
+        .refresh(key)
+        .await?
+        .ok_or(ApiError::UploadNotFound)?;
+    // Objects an upload URL wrote carry the signed declaration (a size, or for uploads of
+    // unknown size their maximum); anything else (written with the store's own credentials, or
+    // a body the store refused but kept) is not an upload.
+    if !meta.is_upload() {
+        return Err(ApiError::UploadMismatch(
+            "the object was not written through an upload URL".to_owned(),
+        ));
+    }
+    if !state.policy.may_manage(caller, &meta) {
+        return Err(ApiError::Forbidden(
+            "only the uploader or an admin may complete this upload",
+        ));
+    }
+    let size = meta.size.unwrap_or(0);
+    if let Some(max) = meta.max_size
+        && size > max
+    {
+        return Err(ApiError::TooLarge(max));
+    }
+    if let Some(why) = meta.unauthorised() {
+        return Err(ApiError::UploadMismatch(why));
+    }
+    let content_type = meta.content_type.clone().unwrap_or_default();
+    if ContentType::parse(&content_type, &state.uploads.allowed_content_types).is_err() {
+        return Err(ApiError::UploadMismatch(format!(
+            "content type {content_type:?} was not authorised"
+        )));
+    }
+    Ok(Completed {
+        size,
+        content_type,
+        tier: state.policy.tier_of(&meta).to_owned(),
+    })
+}
