@@ -14,8 +14,8 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::uploads::{
-    Declaration, OwnedUpload, PartPlan, assemble, authorise, check_s3_upload_id, owned_upload,
-    presign_part, upload_ids, verify_completed,
+    Declaration, OwnedUpload, Started, assemble, check_s3_upload_id, owned_upload, presign_part,
+    start_upload, verify_completed,
 };
 
 /// Largest `POST /uploads` body.
@@ -103,64 +103,37 @@ pub async fn create_upload(
     caller: Caller,
     body: Result<Json<CreateUpload>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let ids = upload_ids(&state)?;
-    if !state.policy.may_upload(&caller) {
-        return Err(ApiError::Forbidden("uploading needs the uploader role"));
-    }
     let Json(request) = body?;
-    let size = request.size;
-    let multipart = size > state.uploads.multipart_threshold_bytes;
-    if multipart && request.sha256.is_some() {
-        return Err(ApiError::BadRequest(
-            "sha256 is enforced on single uploads only; leave it out above the multipart threshold"
-                .to_owned(),
-        ));
-    }
-    let grant = authorise(
-        &state,
-        &caller,
-        &Declaration {
-            content_type: &request.content_type,
-            size: Some(size),
-            multipart,
-            filename: request.filename.as_deref(),
-            access: request.access.as_deref(),
-            sha256: request.sha256.as_deref(),
-        },
-    )?;
-    state.storage.ensure_writable().await?;
-
-    // tollgate chooses the key: time-ordered, unguessable, bound to its owner, never the client's.
-    let plan = PartPlan::new(size, state.uploads.part_size_bytes);
-    let id = ids.issue(&caller.subject, plan);
-    let key = state.storage.key_for(&id)?;
-    if multipart {
-        let upload_id = state
-            .storage
-            .create_multipart(&key, &grant.content_type, grant.metadata)
-            .await?;
-        tracing::info!(upload = %id, subject = %caller.subject, parts = plan.part_count, "multipart upload started");
-        let body = MultipartCreated {
+    let declaration = Declaration {
+        content_type: &request.content_type,
+        size: Some(request.size),
+        multipart: false,
+        filename: request.filename.as_deref(),
+        access: request.access.as_deref(),
+        sha256: request.sha256.as_deref(),
+    };
+    let created = match start_upload(&state, &caller, declaration).await? {
+        Started::Single { id, key, url } => Json(UploadCreated {
+            id: id.to_string(),
+            key: key.to_string(),
+            url: UrlResponse::from(url),
+        })
+        .into_response(),
+        Started::Multipart {
+            id,
+            key,
+            upload_id,
+            plan,
+        } => Json(MultipartCreated {
             id: id.to_string(),
             key: key.to_string(),
             upload_id,
             part_size: plan.part_size,
             part_count: plan.part_count,
-        };
-        return Ok((StatusCode::CREATED, Json(body)).into_response());
-    }
-    let presigned = state
-        .storage
-        .upload_signer
-        .put_object(&key, grant, state.presign.put_max_expires_secs)
-        .await?;
-    tracing::info!(upload = %id, subject = %caller.subject, "upload URL issued");
-    let body = UploadCreated {
-        id: id.to_string(),
-        key: key.to_string(),
-        url: UrlResponse::from(presigned),
+        })
+        .into_response(),
     };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((StatusCode::CREATED, created).into_response())
 }
 
 fn upload_id_query(

@@ -197,6 +197,11 @@ impl Storage {
         &self.key_prefix
     }
 
+    /// Where an object lives, as S3's CompleteMultipartUpload names it (`/bucket/key`).
+    pub fn location(&self, key: &ObjectKey) -> String {
+        format!("/{}/{key}", self.bucket)
+    }
+
     /// What the store says of tollgate's keys, asked at most once per
     /// `storage.readiness_cache_ms` (concurrent callers share one round of probes), so that
     /// anonymous `/readyz` calls cannot make tollgate write to the bucket at their own pace.

@@ -52,6 +52,48 @@ fn presign_error(e: impl std::fmt::Display) -> StorageError {
 }
 
 impl Presigner {
+    /// A CreateMultipartUpload URL that signs the grant's type and metadata into the request, so
+    /// that the client cannot start an upload with others.
+    pub async fn create_multipart(
+        &self,
+        key: &ObjectKey,
+        grant: super::PutObjectGrant,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        let mut headers = vec![("content-type".to_owned(), grant.content_type)];
+        headers.extend(
+            grant
+                .metadata
+                .into_iter()
+                .map(|(name, value)| (format!("x-amz-meta-{name}"), value)),
+        );
+        self.multipart_operation(MultipartOperation::Create, key, headers, policy_max_secs)
+            .await
+    }
+
+    /// A CompleteMultipartUpload URL; with `no_overwrite`, `If-None-Match: *` is signed in, so
+    /// that the completion cannot replace an object (where the store enforces it).
+    pub async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        no_overwrite: bool,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        let headers = if no_overwrite {
+            vec![("if-none-match".to_owned(), "*".to_owned())]
+        } else {
+            Vec::new()
+        };
+        self.multipart_operation(
+            MultipartOperation::Complete { upload_id },
+            key,
+            headers,
+            policy_max_secs,
+        )
+        .await
+    }
+
     /// A presigned URL for `operation` on `key`; `headers` (lowercase names) are signed and must
     /// be sent as given.
     pub async fn multipart_operation(

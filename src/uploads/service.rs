@@ -6,9 +6,9 @@ use crate::auth::Caller;
 use crate::domain::{ContentType, ObjectKey, VideoId};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::PresignedUrl;
+use crate::storage::{MultipartOperation, PresignedUrl, PutObjectGrant};
 
-use super::{PartPlan, UploadIds};
+use super::{Declaration, PartPlan, UploadIds, authorise};
 
 pub fn upload_ids(state: &AppState) -> Result<&UploadIds, ApiError> {
     state.upload_ids.as_deref().ok_or(ApiError::UploadsDisabled)
@@ -269,4 +269,185 @@ pub async fn verify_completed(
         content_type,
         tier: state.policy.tier_of(&meta).to_owned(),
     })
+}
+
+/// Completes an upload whose size was never declared (Uppy's protocols): the parts the client
+/// names, as listed and checked, within the policy maximum for multipart uploads.
+pub async fn complete_unknown_size(
+    state: &AppState,
+    key: &ObjectKey,
+    upload_id: &str,
+    requested: &[(u64, String)],
+) -> Result<(), ApiError> {
+    let stored = state
+        .storage
+        .list_parts(key, upload_id)
+        .await?
+        .ok_or(ApiError::UploadNotFound)?;
+    let parts = checked_parts(
+        &stored,
+        requested
+            .iter()
+            .map(|(number, etag)| (*number, etag.as_str())),
+    )?;
+    let total: u64 = stored
+        .iter()
+        .filter(|p| parts.iter().any(|(number, _)| *number == p.number))
+        .map(|p| p.size)
+        .sum();
+    if total > state.uploads.max_multipart_bytes {
+        return Err(ApiError::TooLarge(state.uploads.max_multipart_bytes));
+    }
+    complete_checked(state, key, upload_id, &parts).await
+}
+
+/// A new object a client may write, by one presigned request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewObject {
+    /// PutObject.
+    Put,
+    /// CreateMultipartUpload.
+    Multipart,
+}
+
+/// A presigned request for a new, tollgate-chosen key, with the grant signed into it.
+pub async fn sign_new_object(
+    state: &AppState,
+    caller: &Caller,
+    kind: NewObject,
+    grant: PutObjectGrant,
+    expires_secs: u64,
+) -> Result<(ObjectKey, PresignedUrl), ApiError> {
+    let key = new_key(state, caller).await?;
+    let signer = &state.storage.upload_signer;
+    let presigned = match kind {
+        NewObject::Put => signer.put_object(&key, grant, expires_secs).await?,
+        NewObject::Multipart => signer.create_multipart(&key, grant, expires_secs).await?,
+    };
+    Ok((key, presigned))
+}
+
+/// An operation on an upload the caller owns, by one presigned request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadOperation {
+    Part(u64),
+    ListParts,
+    Complete,
+    Abort,
+}
+
+/// A presigned request for `operation` on `upload`, never outliving its id. ListParts is a read
+/// (Garage asks for read permission; AWS for s3:ListMultipartUploadParts): the read key signs
+/// it, the upload key the rest.
+pub async fn sign_upload_operation(
+    state: &AppState,
+    upload: &OwnedUpload,
+    upload_id: &str,
+    operation: UploadOperation,
+    expires_secs: u64,
+) -> Result<PresignedUrl, ApiError> {
+    let secs = expires_secs.min(upload.secs_left);
+    let storage = &state.storage;
+    let key = &upload.key;
+    Ok(match operation {
+        UploadOperation::Part(number) => {
+            presign_part(state, key, upload.plan, upload_id, number, secs)
+                .await?
+                .0
+        }
+        UploadOperation::ListParts => {
+            let list = MultipartOperation::ListParts { upload_id };
+            storage
+                .playback_signer
+                .multipart_operation(list, key, Vec::new(), secs)
+                .await?
+        }
+        UploadOperation::Complete => {
+            let no_overwrite = state.uploads.if_none_match;
+            storage
+                .upload_signer
+                .complete_multipart(key, upload_id, no_overwrite, secs)
+                .await?
+        }
+        UploadOperation::Abort => {
+            let abort = MultipartOperation::Abort { upload_id };
+            storage
+                .upload_signer
+                .multipart_operation(abort, key, Vec::new(), secs)
+                .await?
+        }
+    })
+}
+
+/// An upload `POST /uploads` started.
+#[derive(Debug)]
+pub enum Started {
+    /// One PUT URL.
+    Single {
+        id: VideoId,
+        key: ObjectKey,
+        url: PresignedUrl,
+    },
+    /// A multipart upload tollgate created, to be filled part by part.
+    Multipart {
+        id: VideoId,
+        key: ObjectKey,
+        upload_id: String,
+        plan: PartPlan,
+    },
+}
+
+/// May upload? → validate the declaration (its size known) → one PUT URL, or a multipart upload
+/// above `uploads.multipart_threshold_bytes`.
+pub async fn start_upload(
+    state: &AppState,
+    caller: &Caller,
+    declaration: Declaration<'_>,
+) -> Result<Started, ApiError> {
+    let ids = upload_ids(state)?;
+    if !state.policy.may_upload(caller) {
+        return Err(ApiError::Forbidden("uploading needs the uploader role"));
+    }
+    let size = declaration.size.unwrap_or(0);
+    let multipart = size > state.uploads.multipart_threshold_bytes;
+    if multipart && declaration.sha256.is_some() {
+        return Err(ApiError::BadRequest(
+            "sha256 is enforced on single uploads only; leave it out above the multipart threshold"
+                .to_owned(),
+        ));
+    }
+    let grant = authorise(
+        state,
+        caller,
+        &Declaration {
+            multipart,
+            ..declaration
+        },
+    )?;
+    state.storage.ensure_writable().await?;
+
+    // tollgate chooses the key: time-ordered, unguessable, bound to its owner, never the client's.
+    let plan = PartPlan::new(size, state.uploads.part_size_bytes);
+    let id = ids.issue(&caller.subject, plan);
+    let key = state.storage.key_for(&id)?;
+    if multipart {
+        let upload_id = state
+            .storage
+            .create_multipart(&key, &grant.content_type, grant.metadata)
+            .await?;
+        tracing::info!(upload = %id, subject = %caller.subject, parts = plan.part_count, "multipart upload started");
+        return Ok(Started::Multipart {
+            id,
+            key,
+            upload_id,
+            plan,
+        });
+    }
+    let url = state
+        .storage
+        .upload_signer
+        .put_object(&key, grant, state.presign.put_max_expires_secs)
+        .await?;
+    tracing::info!(upload = %id, subject = %caller.subject, "upload URL issued");
+    Ok(Started::Single { id, key, url })
 }

@@ -1,0 +1,204 @@
+//! Uppy `@uppy/aws-s3` 4.x/5.x: the Companion-style `/s3/*` routes, behind the same Bearer JWT
+//! (the client merges `headers: {Authorization}` into every request).
+//!
+//! The protocol does not tell the file size. These uploads get ids with an unknown size: part
+//! URLs cannot sign a length, so the object carries its maximum and the total is checked when
+//! the upload is completed. Type, key, owner and tier are signed as for `POST /uploads`.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::uploads::{
+    NewObject, OwnedUpload, authorise_unknown_size, check_s3_upload_id, complete_unknown_size,
+    new_key, owned_key, presign_part, sign_new_object,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct CreateMultipart {
+    filename: String,
+    #[serde(rename = "type")]
+    content_type: String,
+    #[serde(default)]
+    metadata: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyQuery {
+    key: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompleteBody {
+    parts: Vec<UppyPart>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UppyPart {
+    part_number: u64,
+    #[serde(rename = "ETag")]
+    etag: String,
+}
+
+/// The caller's upload behind `?key=`, or 403.
+fn owned_key_query(
+    state: &AppState,
+    caller: &Caller,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<OwnedUpload, ApiError> {
+    let Query(KeyQuery { key }) = query?;
+    owned_key(state, caller, &key)
+}
+
+/// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned PUT.
+pub async fn params(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query?;
+    let filename = q
+        .get("filename")
+        .ok_or_else(|| ApiError::BadRequest("filename is required".to_owned()))?;
+    let content_type = q
+        .get("type")
+        .ok_or_else(|| ApiError::BadRequest("type is required".to_owned()))?;
+    let grant = authorise_unknown_size(
+        &state,
+        &caller,
+        filename,
+        content_type,
+        q.get("metadata[access]").map(String::as_str),
+        false,
+    )?;
+    let expires = state.presign.put_max_expires_secs;
+    let (_, presigned) = sign_new_object(&state, &caller, NewObject::Put, grant, expires).await?;
+    let headers: serde_json::Map<String, Value> = presigned
+        .headers
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect();
+    Ok(Json(
+        json!({ "method": "PUT", "url": presigned.url, "headers": headers }),
+    ))
+}
+
+/// `POST /s3/multipart` `{filename, type, metadata}` → `{key, uploadId}`.
+pub async fn create_multipart(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<CreateMultipart>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(request) = body?;
+    let access = request.metadata.get("access").and_then(Value::as_str);
+    let grant = authorise_unknown_size(
+        &state,
+        &caller,
+        &request.filename,
+        &request.content_type,
+        access,
+        true,
+    )?;
+    // 4.x asks tollgate to create the upload: tollgate does, with the upload key.
+    let key = new_key(&state, &caller).await?;
+    let upload_id = state
+        .storage
+        .create_multipart(&key, &grant.content_type, grant.metadata)
+        .await?;
+    Ok(Json(json!({ "key": key.as_str(), "uploadId": upload_id })))
+}
+
+/// `GET /s3/multipart/{uploadId}/{partNumber}?key=` → `{url, expires}`.
+pub async fn sign_part(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, u64)>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path((upload_id, number)) = path?;
+    check_s3_upload_id(&upload_id)?;
+    let upload = owned_key_query(&state, &caller, query)?;
+    let (presigned, _) = presign_part(
+        &state,
+        &upload.key,
+        upload.plan,
+        &upload_id,
+        number,
+        state.presign.put_max_expires_secs.min(upload.secs_left),
+    )
+    .await?;
+    Ok(Json(
+        json!({ "url": presigned.url, "expires": presigned.expires_in }),
+    ))
+}
+
+/// `GET /s3/multipart/{uploadId}?key=` → `[{PartNumber, ETag, Size}]`.
+pub async fn list_parts(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(upload_id) = path?;
+    check_s3_upload_id(&upload_id)?;
+    let key = owned_key_query(&state, &caller, query)?.key;
+    let parts = state
+        .storage
+        .list_parts(&key, &upload_id)
+        .await?
+        .ok_or(ApiError::UploadNotFound)?;
+    let listed: Vec<Value> = parts
+        .into_iter()
+        .map(|p| json!({ "PartNumber": p.number, "ETag": p.etag, "Size": p.size }))
+        .collect();
+    Ok(Json(Value::Array(listed)))
+}
+
+/// `POST /s3/multipart/{uploadId}/complete?key=` `{parts}` → `{location, key}`.
+pub async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+    body: Result<Json<CompleteBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(upload_id) = path?;
+    check_s3_upload_id(&upload_id)?;
+    let key = owned_key_query(&state, &caller, query)?.key;
+    let Json(request) = body?;
+    // The size was never declared: the policy maximum is checked on what the store holds.
+    let parts: Vec<(u64, String)> = request
+        .parts
+        .into_iter()
+        .map(|p| (p.part_number, p.etag))
+        .collect();
+    complete_unknown_size(&state, &key, &upload_id, &parts).await?;
+    Ok(Json(
+        json!({ "location": state.storage.location(&key), "key": key.as_str() }),
+    ))
+}
+
+/// `DELETE /s3/multipart/{uploadId}?key=` → `{}`.
+pub async fn abort(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(upload_id) = path?;
+    check_s3_upload_id(&upload_id)?;
+    let key = owned_key_query(&state, &caller, query)?.key;
+    if !state.storage.abort_multipart(&key, &upload_id).await? {
+        return Err(ApiError::UploadNotFound);
+    }
+    Ok(Json(json!({})))
+}

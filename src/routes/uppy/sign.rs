@@ -1,0 +1,108 @@
+//! Uppy `@uppy/aws-s3` 6.x: `POST /s3/sign` answers the client's `signRequest(req)` callback
+//! with a presigned URL for exactly one S3 operation, which the client then calls itself.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::uploads::{
+    NewObject, UploadOperation, authorise_unknown_size, check_s3_upload_id, owned_key,
+    sign_new_object, sign_upload_operation,
+};
+
+/// Uppy 6.x `signRequest(req)`: `{method, key, uploadId?, partNumber?, contentType?}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignRequest {
+    method: String,
+    key: String,
+    upload_id: Option<String>,
+    part_number: Option<u64>,
+    content_type: Option<String>,
+    /// Requested lifetime in seconds; clamped to `presign.put_max_expires_secs`.
+    expires_in: Option<u64>,
+}
+
+/// Signed headers for the browser, without those it may not set (`Host`, `Content-Length`: it
+/// sends the real length itself, which is what was signed).
+fn headers_json(headers: Vec<(String, String)>) -> Value {
+    Value::Object(
+        headers
+            .into_iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "host" | "content-length"))
+            .map(|(k, v)| (k, v.into()))
+            .collect(),
+    )
+}
+
+/// `POST /s3/sign`: a presigned URL for exactly one S3 operation, which the client then calls
+/// itself (6.x parses S3's XML). New objects get a tollgate-chosen key (returned as `key`) with
+/// owner, tier and name signed in; operations on an existing upload need the caller to own it.
+pub async fn sign(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<SignRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(request) = body?;
+    if request.expires_in == Some(0) {
+        return Err(ApiError::BadRequest(
+            "expiresIn must be at least 1".to_owned(),
+        ));
+    }
+    let put_max = request
+        .expires_in
+        .map_or(state.presign.put_max_expires_secs, |asked| {
+            asked.min(state.presign.put_max_expires_secs)
+        });
+    let method = request.method.to_ascii_uppercase();
+    match (
+        method.as_str(),
+        request.upload_id.as_deref(),
+        request.part_number,
+    ) {
+        // PutObject and CreateMultipartUpload: a new object, its key chosen by tollgate.
+        ("PUT" | "POST", None, None) => {
+            let content_type = request
+                .content_type
+                .as_deref()
+                .ok_or_else(|| ApiError::BadRequest("contentType is required".to_owned()))?;
+            let kind = if method == "PUT" {
+                NewObject::Put
+            } else {
+                NewObject::Multipart
+            };
+            // The client's key is only a name suggestion.
+            let name = request.key.rsplit('/').next().unwrap_or_default();
+            let multipart = kind == NewObject::Multipart;
+            let grant =
+                authorise_unknown_size(&state, &caller, name, content_type, None, multipart)?;
+            let (key, presigned) = sign_new_object(&state, &caller, kind, grant, put_max).await?;
+            Ok(Json(
+                json!({ "url": presigned.url, "key": key.as_str(), "headers": headers_json(presigned.headers) }),
+            ))
+        }
+        // UploadPart, ListParts, CompleteMultipartUpload, AbortMultipartUpload: the caller's upload.
+        (_, Some(upload_id), part_number) => {
+            check_s3_upload_id(upload_id)?;
+            let upload = owned_key(&state, &caller, &request.key)?;
+            let operation = match (method.as_str(), part_number) {
+                ("PUT", Some(number)) => UploadOperation::Part(number),
+                ("GET", None) => UploadOperation::ListParts,
+                ("POST", None) => UploadOperation::Complete,
+                ("DELETE", None) => UploadOperation::Abort,
+                _ => return Err(ApiError::BadRequest("unsupported operation".to_owned())),
+            };
+            let presigned =
+                sign_upload_operation(&state, &upload, upload_id, operation, put_max).await?;
+            Ok(Json(
+                json!({ "url": presigned.url, "headers": headers_json(presigned.headers) }),
+            ))
+        }
+        _ => Err(ApiError::BadRequest("unsupported operation".to_owned())),
+    }
+}
