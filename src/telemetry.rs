@@ -34,9 +34,14 @@ const SECRET_BEARING_TARGETS: [(&str, Level); 3] = [
 /// directives: a directive for a target would also *raise* it above the configured level.
 pub fn secret_filter() -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool + Clone> {
     filter_fn(|meta| {
-        !SECRET_BEARING_TARGETS
-            .iter()
-            .any(|(target, max)| meta.target().starts_with(target) && meta.level() > max)
+        // The embedded store reports every request it refuses as an ERROR of its own: a hostile
+        // client's 403, and the upload key's expected 403 at each readiness probe. They are the
+        // store's answers, which tollgate logs from its side where they matter.
+        let store_refusal = meta.target() == "s3s::ops" && *meta.level() == Level::ERROR;
+        !store_refusal
+            && !SECRET_BEARING_TARGETS
+                .iter()
+                .any(|(target, max)| meta.target().starts_with(target) && meta.level() > max)
     })
 }
 
