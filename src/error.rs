@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::auth::AuthError;
 use crate::domain::ParseError;
 use crate::storage::StorageError;
+pub use crate::telemetry::error_chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -158,18 +159,6 @@ impl ApiError {
             _ => tracing::debug!(code = self.code(), error = %chain, "request rejected"),
         }
     }
-}
-
-/// `outer: inner: innermost`, for the log line.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 impl IntoResponse for ApiError {

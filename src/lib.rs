@@ -13,6 +13,7 @@ pub mod entitlement;
 pub mod error;
 pub mod playback;
 pub mod routes;
+pub mod secret;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -10,8 +10,8 @@ use aws_sdk_s3::error::SdkError;
 
 use super::credentials::{CachedProvider, CredentialsCache};
 use super::{StorageError, StorageErrorKind};
+use super::{StorageSettings, StoreKeySettings};
 use crate::clock::SharedClock;
-use crate::config::{StorageSettings, StoreKeySettings};
 
 /// Two clients over one key: `internal` for tollgate's own calls, `public` for
 /// presigning (its endpoint is the host written into URLs).
@@ -100,7 +100,7 @@ pub(super) fn classify<E: std::error::Error + Send + Sync + 'static>(
     };
     let detail = format!(
         "{operation}: {} (status {status:?})",
-        crate::error::error_chain(err)
+        crate::telemetry::error_chain(err)
     );
     StorageError::new(kind, detail)
 }

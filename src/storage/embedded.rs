@@ -15,7 +15,7 @@ use s3s::{S3Result, s3_error};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::StorageSettings;
+use super::StorageSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedStoreError {
@@ -44,7 +44,7 @@ pub struct StoreKey {
 }
 
 impl StoreKey {
-    fn new(key: &crate::config::StoreKeySettings, read: bool, write: bool) -> Self {
+    fn new(key: &super::StoreKeySettings, read: bool, write: bool) -> Self {
         Self {
             access_key: key.access_key.clone(),
             secret_key: key.secret_key.expose().to_owned(),

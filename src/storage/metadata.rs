@@ -10,8 +10,8 @@ use moka::future::Cache;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::StorageError;
+use super::StorageSettings;
 use super::client::classify;
-use crate::config::StorageSettings;
 use crate::domain::ObjectKey;
 
 /// The `x-amz-meta-*` names tollgate writes and reads, named here only.

@@ -5,11 +5,13 @@ mod client;
 mod credentials;
 #[cfg(feature = "embedded-store")]
 mod embedded;
+pub mod limits;
 mod metadata;
 mod multipart;
 mod presign;
 mod probe;
 mod put;
+pub mod settings;
 mod sigv4;
 
 use std::sync::Arc;
@@ -30,8 +32,8 @@ pub use probe::{Capability, CapabilityProbe, PROBE_NAME};
 pub use put::{VideoMetadata, put_video};
 pub use sigv4::MultipartOperation;
 
-use crate::config::StorageSettings;
 use crate::domain::{ObjectKey, VideoId};
+pub use settings::{EmbeddedStoreSettings, StorageSettings, StoreKeySettings};
 
 /// What went wrong talking to the store. Cloneable so that a cache can hand it to every waiter.
 #[derive(Debug, Clone, thiserror::Error)]

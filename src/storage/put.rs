@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
 
+use super::StorageSettings;
 use super::client::classify;
 use super::{S3Clients, StorageError};
 use crate::clock::SystemClock;
-use crate::config::StorageSettings;
 use crate::domain::{ObjectKey, VideoId};
 
 /// What `put_video` writes besides the bytes.

@@ -20,8 +20,8 @@ use fast::FastSigner;
 
 use super::{CredentialsCache, StorageError, StorageErrorKind};
 use crate::clock::SharedClock;
-use crate::config::MAX_PRESIGN_EXPIRY_SECS;
 use crate::domain::ObjectKey;
+use crate::storage::limits::MAX_PRESIGN_EXPIRY_SECS;
 
 /// A URL never outlives its credentials minus this margin (clock skew between us and S3).
 const CREDENTIAL_MARGIN_SECS: u64 = 60;
@@ -270,7 +270,10 @@ impl Presigner {
         policy_max_secs: u64,
     ) -> Result<(Credentials, SystemTime, u64), StorageError> {
         let credentials = self.credentials.get().await.map_err(|e| {
-            StorageError::new(StorageErrorKind::Credentials, crate::error::error_chain(&e))
+            StorageError::new(
+                StorageErrorKind::Credentials,
+                crate::telemetry::error_chain(&e),
+            )
         })?;
         let now = self.clock.now();
         let secs =

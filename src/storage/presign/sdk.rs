@@ -44,7 +44,7 @@ pub async fn presign(
         .expires_in(Duration::from_secs(expires_in))
         .build()
         .map_err(|e| error(e.to_string()))?;
-    let failed = |e: &dyn std::error::Error| error(crate::error::error_chain(e));
+    let failed = |e: &dyn std::error::Error| error(crate::telemetry::error_chain(e));
     let presigned = match request {
         ObjectRequest::Get {
             key,
