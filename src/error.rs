@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::AuthError;
-use crate::domain::ParseError;
+use crate::domain::{ParseError, ValueKind};
 use crate::storage::StorageError;
 pub use crate::telemetry::error_chain;
 
@@ -18,8 +18,8 @@ pub enum ApiError {
     MissingToken,
     #[error("invalid token")]
     InvalidToken(#[source] AuthError),
-    #[error("invalid video id: {0}")]
-    InvalidVideoId(#[source] ParseError),
+    #[error("invalid value: {0}")]
+    InvalidValue(#[source] ParseError),
     #[error("invalid request: {0}")]
     BadRequest(String),
     #[error("video not found")]
@@ -60,7 +60,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Self::InvalidVideoId(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidValue(e) if e.kind == ValueKind::ContentType => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Self::InvalidValue(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::VideoNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::NotEntitled | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -83,7 +86,7 @@ impl ApiError {
         match self {
             Self::MissingToken => "missing_token",
             Self::InvalidToken(_) => "invalid_token",
-            Self::InvalidVideoId(_) => "invalid_video_id",
+            Self::InvalidValue(e) => e.kind.code(),
             Self::BadRequest(_) => "invalid_request",
             Self::VideoNotFound => "video_not_found",
             Self::NotEntitled => "not_entitled",
@@ -109,7 +112,7 @@ impl ApiError {
         match self {
             Self::MissingToken => "an Authorization: Bearer token is required".to_owned(),
             Self::InvalidToken(_) => "the bearer token is invalid or expired".to_owned(),
-            Self::InvalidVideoId(e) => format!("invalid video id: {e}"),
+            Self::InvalidValue(e) => e.to_string(),
             Self::BadRequest(detail) => detail.clone(),
             Self::VideoNotFound => "no video with this id".to_owned(),
             Self::NotEntitled => "your plan does not include this video".to_owned(),
@@ -227,7 +230,7 @@ impl From<BytesRejection> for ApiError {
 
 impl From<ParseError> for ApiError {
     fn from(e: ParseError) -> Self {
-        Self::InvalidVideoId(e)
+        Self::InvalidValue(e)
     }
 }
 
@@ -237,6 +240,42 @@ impl From<StorageError> for ApiError {
             Self::StorageForbidden(e)
         } else {
             Self::StorageUnavailable(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ContentType, ExpiresIn, ObjectKey, VideoId};
+
+    #[test]
+    fn each_kind_of_value_answers_its_own_code() {
+        let cases: [(ParseError, StatusCode, &str); 4] = [
+            (
+                VideoId::parse("..").unwrap_err(),
+                StatusCode::BAD_REQUEST,
+                "invalid_video_id",
+            ),
+            (
+                ObjectKey::parse("/x").unwrap_err(),
+                StatusCode::BAD_REQUEST,
+                "invalid_key",
+            ),
+            (
+                ContentType::parse("text/html", &["video/mp4".to_owned()]).unwrap_err(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+            (
+                ExpiresIn::try_from(0).unwrap_err(),
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+            ),
+        ];
+        for (parse_error, status, code) in cases {
+            let error = ApiError::from(parse_error);
+            assert_eq!((error.status(), error.code()), (status, code), "{error}");
         }
     }
 }

@@ -1,4 +1,4 @@
-use super::ParseError;
+use super::{ParseError, ValueKind};
 
 /// An upload's content type: one of the configured, allowed types (lowercase `type/subtype`,
 /// no parameters), so that what the store serves back is known and never active content.
@@ -68,7 +68,10 @@ impl ContentType {
         if allowed.contains(&normalised) {
             Ok(Self(normalised))
         } else {
-            Err(ParseError("this content type may not be uploaded"))
+            Err(ParseError::new(
+                ValueKind::ContentType,
+                "this content type may not be uploaded",
+            ))
         }
     }
 

@@ -1,4 +1,4 @@
-use super::ParseError;
+use super::{ParseError, ValueKind};
 
 /// A file name offered to the browser in `Content-Disposition: attachment`.
 ///
@@ -21,7 +21,8 @@ impl DownloadName {
             .collect();
         let cleaned = cleaned.trim().trim_start_matches('.').to_owned();
         if cleaned.is_empty() {
-            return Err(ParseError(
+            return Err(ParseError::new(
+                ValueKind::DownloadName,
                 "filename is empty once unsafe characters are removed",
             ));
         }

@@ -2,15 +2,49 @@
 
 mod content_type;
 mod download_name;
+mod expires_in;
 mod object_key;
 mod video_id;
 
 pub use content_type::{ContentType, MediaFamily};
 pub use download_name::DownloadName;
+pub use expires_in::ExpiresIn;
 pub use object_key::ObjectKey;
 pub use video_id::VideoId;
 
+/// Which kind of value a [`ParseError`] is about: it names the stable error code clients get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    VideoId,
+    ObjectKey,
+    ContentType,
+    DownloadName,
+    ExpiresIn,
+}
+
+impl ValueKind {
+    /// The API error code of a value of this kind that does not parse.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::VideoId => "invalid_video_id",
+            Self::ObjectKey => "invalid_key",
+            Self::ContentType => "unsupported_media_type",
+            Self::DownloadName => "invalid_request",
+            Self::ExpiresIn => "invalid_request",
+        }
+    }
+}
+
 /// Why a raw value was refused. The message is safe to show to clients.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ParseError(pub &'static str);
+#[error("{message}")]
+pub struct ParseError {
+    pub kind: ValueKind,
+    pub message: &'static str,
+}
+
+impl ParseError {
+    pub const fn new(kind: ValueKind, message: &'static str) -> Self {
+        Self { kind, message }
+    }
+}

@@ -2,7 +2,7 @@ use std::fmt;
 
 use unicode_normalization::is_nfc;
 
-use super::{ParseError, VideoId};
+use super::{ParseError, ValueKind, VideoId};
 
 /// An S3 object key that is safe to sign: at most 1024 bytes, NFC, no control characters, no
 /// `.`/`..` segments (some stores and proxies normalise them, which would retarget a signed URL)
@@ -15,7 +15,10 @@ impl ObjectKey {
 
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         if raw.is_empty() || raw.len() > Self::MAX_BYTES {
-            return Err(ParseError("object key must be 1 to 1024 bytes"));
+            return Err(ParseError::new(
+                ValueKind::ObjectKey,
+                "object key must be 1 to 1024 bytes",
+            ));
         }
         Self::check_text(raw)?;
         Ok(Self(raw.to_owned()))
@@ -29,28 +32,41 @@ impl ObjectKey {
     /// A key prefix is a key's beginning: the same rules, and it may be empty.
     pub fn check_prefix(prefix: &str) -> Result<(), ParseError> {
         if prefix.len() > Self::MAX_BYTES - VideoId::MAX_LEN {
-            return Err(ParseError("key prefix is too long"));
+            return Err(ParseError::new(
+                ValueKind::ObjectKey,
+                "key prefix is too long",
+            ));
         }
         Self::check_text(prefix)
     }
 
     fn check_text(raw: &str) -> Result<(), ParseError> {
         if raw.starts_with('/') {
-            return Err(ParseError("object key must not start with '/'"));
+            return Err(ParseError::new(
+                ValueKind::ObjectKey,
+                "object key must not start with '/'",
+            ));
         }
         if raw.chars().any(char::is_control) {
-            return Err(ParseError("object key must not contain control characters"));
+            return Err(ParseError::new(
+                ValueKind::ObjectKey,
+                "object key must not contain control characters",
+            ));
         }
         if raw
             .split('/')
             .any(|segment| segment == "." || segment == "..")
         {
-            return Err(ParseError(
+            return Err(ParseError::new(
+                ValueKind::ObjectKey,
                 "object key must not contain '.' or '..' segments",
             ));
         }
         if !is_nfc(raw) {
-            return Err(ParseError("object key must be in Unicode NFC"));
+            return Err(ParseError::new(
+                ValueKind::ObjectKey,
+                "object key must be in Unicode NFC",
+            ));
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use super::ParseError;
+use super::{ParseError, ValueKind};
 
 /// A video id: 1 to 128 of `[A-Za-z0-9_-]`, so that it is safe in a key, a URL and a log line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -11,13 +11,17 @@ impl VideoId {
 
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         if raw.is_empty() || raw.len() > Self::MAX_LEN {
-            return Err(ParseError("video id must be 1 to 128 characters"));
+            return Err(ParseError::new(
+                ValueKind::VideoId,
+                "video id must be 1 to 128 characters",
+            ));
         }
         if !raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            return Err(ParseError(
+            return Err(ParseError::new(
+                ValueKind::VideoId,
                 "video id may contain only A-Z, a-z, 0-9, '_' and '-'",
             ));
         }

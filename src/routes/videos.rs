@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::Caller;
-use crate::domain::{DownloadName, VideoId};
+use crate::domain::{DownloadName, ExpiresIn, VideoId};
 use crate::error::ApiError;
 use crate::playback::{PlaybackRequest, playback_url};
 use crate::state::AppState;
@@ -17,8 +17,8 @@ use crate::storage::PresignedUrl;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UrlParams {
-    /// Requested lifetime in seconds; longer than policy is clamped.
-    expires_in: Option<u64>,
+    /// Requested lifetime in seconds (≥ 1); longer than policy is clamped.
+    expires_in: Option<ExpiresIn>,
     /// `true`: the store answers with `Content-Disposition: attachment`.
     #[serde(default)]
     download: bool,
@@ -64,14 +64,9 @@ pub async fn video_url(
     let id = VideoId::parse(&raw_id)?;
     let Query(params) = query?;
     let disposition = content_disposition(&params, &id)?;
-    if params.expires_in == Some(0) {
-        return Err(ApiError::BadRequest(
-            "expires_in must be at least 1".to_owned(),
-        ));
-    }
 
     let request = PlaybackRequest {
-        expires_in: params.expires_in,
+        expires_in: params.expires_in.map(ExpiresIn::secs),
         content_disposition: disposition,
     };
     let presigned = playback_url(&state, &caller, &id, request).await?;

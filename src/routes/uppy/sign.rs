@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
+use crate::domain::ExpiresIn;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::uploads::{
@@ -25,7 +26,7 @@ pub struct SignRequest {
     part_number: Option<u64>,
     content_type: Option<String>,
     /// Requested lifetime in seconds; clamped to `presign.put_max_expires_secs`.
-    expires_in: Option<u64>,
+    expires_in: Option<ExpiresIn>,
 }
 
 /// Signed headers for the browser, without those it may not set (`Host`, `Content-Length`: it
@@ -49,15 +50,10 @@ pub async fn sign(
     body: Result<Json<SignRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(request) = body?;
-    if request.expires_in == Some(0) {
-        return Err(ApiError::BadRequest(
-            "expiresIn must be at least 1".to_owned(),
-        ));
-    }
     let put_max = request
         .expires_in
         .map_or(state.presign.put_max_expires_secs, |asked| {
-            asked.min(state.presign.put_max_expires_secs)
+            asked.secs().min(state.presign.put_max_expires_secs)
         });
     let method = request.method.to_ascii_uppercase();
     match (

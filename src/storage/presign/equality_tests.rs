@@ -288,7 +288,9 @@ proptest! {
 
     #[test]
     fn random_requests_match_the_sdk(
-        key in "\\PC{1,40}",
+        // aws-sdk-s3 refuses a key of whitespace only ("key was missing"); tollgate's keys are
+        // a prefix and an id, never that.
+        key in "\\PC{1,40}".prop_filter("a key the SDK accepts", |k| !k.trim().is_empty()),
         disposition in proptest::option::of("\\PC{0,30}"),
         start in 0u64..4_102_444_800,
         secs in 1u64..=604_800,
