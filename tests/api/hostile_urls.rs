@@ -41,16 +41,9 @@ fn mallory(app: &TestApp) -> String {
 }
 
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let mut request = app
-        .http
-        .request(method, app.url(path))
-        .bearer_auth(mallory(app));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    assert!(response.status().is_success(), "{path}");
-    response.json().await.unwrap()
+    let (status, answer) = app.call(method, path, &mallory(app), body).await;
+    assert!(status.is_success(), "{path}: {answer}");
+    answer
 }
 
 /// Sends a signed request as tollgate handed it out (URL, signed headers, a body of the signed

@@ -7,9 +7,7 @@ use serde_json::json;
 use tollgate::storage::SignerKind;
 
 use crate::helpers::{Meta, TestApp, spawn_app_with};
-use crate::uploads::{
-    big_video, complete, complete_multipart, create, declaration, put, upload_parts, uploader,
-};
+use crate::uploads::{big_video, declaration, put, upload_parts, uploader};
 
 const BYTES: &[u8] = b"bytes behind a signed GET";
 
@@ -61,7 +59,9 @@ async fn get_with_override_is_accepted_and_tampering_refused(app: &TestApp, sign
 async fn put_with_signed_headers_is_accepted(app: &TestApp, signer: SignerKind) {
     let token = uploader(app);
     let body = b"uploaded through a signed PUT";
-    let (status, created) = create(app, &token, &declaration("video/mp4", body.len())).await;
+    let (status, created) = app
+        .post_uploads(&token, &declaration("video/mp4", body.len()))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{signer:?}: {created}");
     let mut wrong = created.clone();
     wrong["url"] = json!(tampered(created["url"].as_str().unwrap()));
@@ -73,7 +73,7 @@ async fn put_with_signed_headers_is_accepted(app: &TestApp, signer: SignerKind) 
         "{signer:?}"
     );
     let id = created["id"].as_str().unwrap();
-    let (status, ready) = complete(app, id, &token).await;
+    let (status, ready) = app.complete_upload(id, &token, None).await;
     assert_eq!(status, StatusCode::OK, "{signer:?}: {ready}");
     let url = app.granted_url(id, &token).await;
     assert_eq!(app.fetch(&url).await.bytes().await.unwrap().as_ref(), body);
@@ -82,12 +82,14 @@ async fn put_with_signed_headers_is_accepted(app: &TestApp, signer: SignerKind) 
 async fn upload_parts_are_accepted(app: &TestApp, signer: SignerKind) {
     let token = uploader(app);
     let body = big_video();
-    let (status, created) = create(app, &token, &declaration("video/mp4", body.len())).await;
+    let (status, created) = app
+        .post_uploads(&token, &declaration("video/mp4", body.len()))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{signer:?}: {created}");
     let parts = upload_parts(app, &token, &created, &body).await;
     let id = created["id"].as_str().unwrap();
     let completion = json!({ "upload_id": created["upload_id"], "parts": parts });
-    let (status, ready) = complete_multipart(app, id, &token, &completion).await;
+    let (status, ready) = app.complete_upload(id, &token, Some(&completion)).await;
     assert_eq!(status, StatusCode::OK, "{signer:?}: {ready}");
     let url = app.granted_url(id, &token).await;
     let fetched = app.fetch(&url).await.bytes().await.unwrap();

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_error, profile, spawn_app_with};
-use crate::uppy::{s3_call, sign, xml_value};
+use crate::uppy::xml_value;
 
 const MIB: usize = 1024 * 1024;
 
@@ -20,48 +20,28 @@ async fn small_limits_app() -> TestApp {
     .await
 }
 
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
-
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 fn uploader(app: &TestApp) -> String {
     app.token("ursula", &[], &["uploader"])
 }
 
 /// `/s3/params` for `ursula`, then a PUT of `size` bytes to it; returns the upload's id.
 async fn put_through_s3_params(app: &TestApp, size: usize) -> String {
-    let (status, params) = json_of(
-        call(
-            app,
+    let (status, params) = app
+        .call(
             reqwest::Method::GET,
             "/s3/params?filename=a.mp4&type=video/mp4",
             &uploader(app),
             None,
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(status, StatusCode::OK, "{params}");
     assert_eq!(
         params["headers"]["x-amz-meta-max-size"],
         (6 * MIB).to_string()
     );
-    let response = s3_call(app, reqwest::Method::PUT, &params, vec![7u8; size]).await;
+    let response = app
+        .s3_call(reqwest::Method::PUT, &params, vec![7u8; size])
+        .await;
     // The protocol sends no size, so the store cannot refuse the length.
     assert_eq!(response.status(), StatusCode::OK);
     let url = params["url"].as_str().unwrap();
@@ -81,8 +61,7 @@ async fn an_s3_params_upload_beyond_the_maximum_is_never_completed_nor_served() 
     let (status, body) = app.video_url(&id, &token).await;
     assert_error(status, &body, StatusCode::CONFLICT, "upload_mismatch");
     let path = format!("/uploads/{id}/complete");
-    let (status, body) =
-        json_of(call(&app, reqwest::Method::POST, &path, &token, None).await).await;
+    let (status, body) = app.call(reqwest::Method::POST, &path, &token, None).await;
     assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
 }
 
@@ -92,8 +71,7 @@ async fn an_s3_params_upload_within_the_maximum_completes_and_plays() {
     let token = uploader(&app);
     let id = put_through_s3_params(&app, MIB).await;
     let path = format!("/uploads/{id}/complete");
-    let (status, body) =
-        json_of(call(&app, reqwest::Method::POST, &path, &token, None).await).await;
+    let (status, body) = app.call(reqwest::Method::POST, &path, &token, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["size"], MIB);
     let url = app.granted_url(&id, &token).await;
@@ -105,21 +83,25 @@ async fn a_multipart_upload_completed_at_the_store_beyond_the_maximum_is_never_s
     let app = small_limits_app().await;
     let token = uploader(&app);
     let request = json!({"method": "POST", "key": "big.mp4", "contentType": "video/mp4"});
-    let (status, signed) = sign(&app, &token, request).await;
+    let (status, signed) = app.s3_sign(&token, request).await;
     assert_eq!(status, StatusCode::OK, "{signed}");
     assert_eq!(
         signed["headers"]["x-amz-meta-max-size"],
         (6 * MIB).to_string()
     );
     let key = signed["key"].as_str().unwrap().to_owned();
-    let created = s3_call(&app, reqwest::Method::POST, &signed, Vec::new()).await;
+    let created = app
+        .s3_call(reqwest::Method::POST, &signed, Vec::new())
+        .await;
     let upload_id = xml_value(&created.text().await.unwrap(), "UploadId").unwrap();
     let mut completion = String::from("<CompleteMultipartUpload>");
     for (number, size) in [(1, 5 * MIB), (2, 2 * MIB)] {
         let part =
             json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": number});
-        let (_, signed) = sign(&app, &token, part).await;
-        let response = s3_call(&app, reqwest::Method::PUT, &signed, vec![1u8; size]).await;
+        let (_, signed) = app.s3_sign(&token, part).await;
+        let response = app
+            .s3_call(reqwest::Method::PUT, &signed, vec![1u8; size])
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         let etag = response.headers()["etag"].to_str().unwrap().to_owned();
         completion.push_str(&format!(
@@ -129,14 +111,10 @@ async fn a_multipart_upload_completed_at_the_store_beyond_the_maximum_is_never_s
     completion.push_str("</CompleteMultipartUpload>");
     // The 6.x client completes at the store itself: 7 MiB land under the key.
     let complete = json!({"method": "POST", "key": key, "uploadId": upload_id});
-    let (_, signed) = sign(&app, &token, complete).await;
-    let done = s3_call(
-        &app,
-        reqwest::Method::POST,
-        &signed,
-        completion.into_bytes(),
-    )
-    .await;
+    let (_, signed) = app.s3_sign(&token, complete).await;
+    let done = app
+        .s3_call(reqwest::Method::POST, &signed, completion.into_bytes())
+        .await;
     assert_eq!(done.status(), StatusCode::OK);
     // tollgate never serves it.
     let id = key.trim_start_matches(&app.settings.storage.key_prefix);
@@ -147,17 +125,9 @@ async fn a_multipart_upload_completed_at_the_store_beyond_the_maximum_is_never_s
 /// A multipart upload through `POST /uploads`: (id, upload id).
 async fn start_multipart(app: &TestApp, token: &str) -> (String, String) {
     let declaration = json!({"content_type": "video/mp4", "size": 6 * MIB});
-    let (status, created) = json_of(
-        call(
-            app,
-            reqwest::Method::POST,
-            "/uploads",
-            token,
-            Some(declaration),
-        )
-        .await,
-    )
-    .await;
+    let (status, created) = app
+        .call(reqwest::Method::POST, "/uploads", token, Some(declaration))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     (
         created["id"].as_str().unwrap().to_owned(),
@@ -177,21 +147,21 @@ async fn upload_ids_expire() {
     let token = uploader(&app);
     let (id, upload_id) = start_multipart(&app, &token).await;
     let part = format!("/uploads/{id}/parts/1?upload_id={upload_id}");
-    let (status, _) = json_of(call(&app, reqwest::Method::GET, &part, &token, None).await).await;
+    let (status, _) = app.call(reqwest::Method::GET, &part, &token, None).await;
     assert_eq!(status, StatusCode::OK);
     // No URL outlives the id: half-way through its life, a part URL gets the half left.
     app.clock.set_offset_secs(30);
-    let (status, signed) =
-        json_of(call(&app, reqwest::Method::GET, &part, &token, None).await).await;
+    let (status, signed) = app.call(reqwest::Method::GET, &part, &token, None).await;
     assert_eq!(status, StatusCode::OK, "{signed}");
     let expires_in = signed["expires_in"].as_u64().unwrap();
     assert!((28..=30).contains(&expires_in), "{signed}");
     app.clock.set_offset_secs(61);
-    let (status, body) = json_of(call(&app, reqwest::Method::GET, &part, &token, None).await).await;
+    let (status, body) = app.call(reqwest::Method::GET, &part, &token, None).await;
     assert_error(status, &body, StatusCode::GONE, "upload_expired");
     let complete = format!("/uploads/{id}/complete");
-    let (status, body) =
-        json_of(call(&app, reqwest::Method::POST, &complete, &token, None).await).await;
+    let (status, body) = app
+        .call(reqwest::Method::POST, &complete, &token, None)
+        .await;
     assert_error(status, &body, StatusCode::GONE, "upload_expired");
 }
 
@@ -220,7 +190,7 @@ async fn the_uploader_role_is_asked_on_every_step() {
             format!("/uploads/{id}?upload_id={upload_id}"),
         ),
     ] {
-        let (status, body) = json_of(call(&app, method, &path, &demoted, None).await).await;
+        let (status, body) = app.call(method, &path, &demoted, None).await;
         assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     }
 }
@@ -229,26 +199,23 @@ async fn the_uploader_role_is_asked_on_every_step() {
 async fn complete_checks_ownership_before_looking_at_the_store() {
     let app = spawn_app_with(|_| {}).await;
     let declaration = json!({"content_type": "video/mp4", "size": 10});
-    let (_, created) = json_of(
-        call(
-            &app,
+    let (_, created) = app
+        .call(
             reqwest::Method::POST,
             "/uploads",
             &uploader(&app),
             Some(declaration),
         )
-        .await,
-    )
-    .await;
+        .await;
     let id = created["id"].as_str().unwrap();
     // Nothing was uploaded: the owner learns that, anyone else only that it is not theirs.
     let path = format!("/uploads/{id}/complete");
     let mallory = app.token("mallory", &[], &["uploader"]);
-    let (status, body) =
-        json_of(call(&app, reqwest::Method::POST, &path, &mallory, None).await).await;
+    let (status, body) = app.call(reqwest::Method::POST, &path, &mallory, None).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
-    let (status, body) =
-        json_of(call(&app, reqwest::Method::POST, &path, &uploader(&app), None).await).await;
+    let (status, body) = app
+        .call(reqwest::Method::POST, &path, &uploader(&app), None)
+        .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "upload_not_found");
 }
 
@@ -257,40 +224,35 @@ async fn upload_answers_are_not_cacheable_and_empty_upload_ids_are_refused() {
     let app = spawn_app_with(|_| {}).await;
     let token = uploader(&app);
     let declaration = json!({"content_type": "video/mp4", "size": 10});
-    let response = call(
-        &app,
-        reqwest::Method::POST,
-        "/uploads",
-        &token,
-        Some(declaration),
-    )
-    .await;
+    let response = app
+        .request(reqwest::Method::POST, "/uploads", &token, Some(declaration))
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(response.headers()["cache-control"], "no-store");
-    let params = call(
-        &app,
-        reqwest::Method::GET,
-        "/s3/params?filename=a&type=video/mp4",
-        &token,
-        None,
-    )
-    .await;
-    assert_eq!(params.headers()["cache-control"], "no-store");
-
-    let (_, signed) = sign(
-        &app,
-        &token,
-        json!({"method": "PUT", "key": "a.mp4", "contentType": "video/mp4"}),
-    )
-    .await;
-    let key = signed["key"].as_str().unwrap();
-    for method in ["GET", "POST", "DELETE"] {
-        let (status, body) = sign(
-            &app,
+    let params = app
+        .request(
+            reqwest::Method::GET,
+            "/s3/params?filename=a&type=video/mp4",
             &token,
-            json!({"method": method, "key": key, "uploadId": ""}),
+            None,
         )
         .await;
+    assert_eq!(params.headers()["cache-control"], "no-store");
+
+    let (_, signed) = app
+        .s3_sign(
+            &token,
+            json!({"method": "PUT", "key": "a.mp4", "contentType": "video/mp4"}),
+        )
+        .await;
+    let key = signed["key"].as_str().unwrap();
+    for method in ["GET", "POST", "DELETE"] {
+        let (status, body) = app
+            .s3_sign(
+                &token,
+                json!({"method": method, "key": key, "uploadId": ""}),
+            )
+            .await;
         assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
     }
 }
@@ -304,17 +266,14 @@ async fn a_completion_the_store_refuses_is_the_clients_error() {
     .await;
     let token = uploader(&app);
     let multipart = json!({"filename": "a.mp4", "type": "video/mp4", "metadata": {}});
-    let (_, created) = json_of(
-        call(
-            &app,
+    let (_, created) = app
+        .call(
             reqwest::Method::POST,
             "/s3/multipart",
             &token,
             Some(multipart),
         )
-        .await,
-    )
-    .await;
+        .await;
     let (key, upload_id) = (
         created["key"].as_str().unwrap(),
         created["uploadId"].as_str().unwrap(),
@@ -323,7 +282,7 @@ async fn a_completion_the_store_refuses_is_the_clients_error() {
         percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
     let path = format!("/s3/multipart/{}/1?key={}", encode(upload_id), encode(key));
-    let (_, part) = json_of(call(&app, reqwest::Method::GET, &path, &token, None).await).await;
+    let (_, part) = app.call(reqwest::Method::GET, &path, &token, None).await;
     let put = app
         .http
         .put(part["url"].as_str().unwrap())
@@ -344,20 +303,23 @@ async fn a_completion_the_store_refuses_is_the_clients_error() {
     if profile().checks_part_etags {
         let wrong =
             json!({"parts": [{"PartNumber": 1, "ETag": "\"0123456789abcdef0123456789abcdef\""}]});
-        let (status, body) =
-            json_of(call(&app, reqwest::Method::POST, &path, &token, Some(wrong)).await).await;
+        let (status, body) = app
+            .call(reqwest::Method::POST, &path, &token, Some(wrong))
+            .await;
         assert_error(status, &body, StatusCode::CONFLICT, "upload_mismatch");
     }
     // A part number that was never uploaded.
     let missing =
         json!({"parts": [{"PartNumber": 1, "ETag": etag}, {"PartNumber": 2, "ETag": etag}]});
-    let (status, body) =
-        json_of(call(&app, reqwest::Method::POST, &path, &token, Some(missing)).await).await;
+    let (status, body) = app
+        .call(reqwest::Method::POST, &path, &token, Some(missing))
+        .await;
     assert_error(status, &body, StatusCode::CONFLICT, "upload_mismatch");
     // The real part completes.
     let right = json!({"parts": [{"PartNumber": 1, "ETag": etag}]});
-    let (status, body) =
-        json_of(call(&app, reqwest::Method::POST, &path, &token, Some(right)).await).await;
+    let (status, body) = app
+        .call(reqwest::Method::POST, &path, &token, Some(right))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -366,17 +328,14 @@ async fn a_completion_the_store_itself_refuses_is_409_not_503() {
     let app = spawn_app_with(|_| {}).await;
     let token = uploader(&app);
     let multipart = json!({"filename": "a.mp4", "type": "video/mp4", "metadata": {}});
-    let (_, created) = json_of(
-        call(
-            &app,
+    let (_, created) = app
+        .call(
             reqwest::Method::POST,
             "/s3/multipart",
             &token,
             Some(multipart),
         )
-        .await,
-    )
-    .await;
+        .await;
     let (key, upload_id) = (
         created["key"].as_str().unwrap(),
         created["uploadId"].as_str().unwrap(),
@@ -393,7 +352,7 @@ async fn a_completion_the_store_itself_refuses_is_409_not_503() {
             encode(upload_id),
             encode(key)
         );
-        let (_, part) = json_of(call(&app, reqwest::Method::GET, &path, &token, None).await).await;
+        let (_, part) = app.call(reqwest::Method::GET, &path, &token, None).await;
         let put = app
             .http
             .put(part["url"].as_str().unwrap())
@@ -410,15 +369,16 @@ async fn a_completion_the_store_itself_refuses_is_409_not_503() {
         encode(upload_id),
         encode(key)
     );
-    let response = call(
-        &app,
-        reqwest::Method::POST,
-        &path,
-        &token,
-        Some(json!({ "parts": parts })),
-    )
-    .await;
-    let (status, body) = json_of(response).await;
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            &path,
+            &token,
+            Some(json!({ "parts": parts })),
+        )
+        .await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
     // InvalidPartOrder or EntityTooSmall from the store: the client's error, not an outage.
     // Garage 2.5 checks neither and assembles the parts.
     if profile().refuses_small_or_unordered_parts {
@@ -438,17 +398,9 @@ async fn unsigned_response_headers_make_an_upload_unservable() {
         ("cache-control", "public, max-age=31536000"),
     ] {
         let declaration = json!({"content_type": "video/mp4", "size": 10, "access": "free"});
-        let (status, created) = json_of(
-            call(
-                &app,
-                reqwest::Method::POST,
-                "/uploads",
-                &token,
-                Some(declaration),
-            )
-            .await,
-        )
-        .await;
+        let (status, created) = app
+            .call(reqwest::Method::POST, "/uploads", &token, Some(declaration))
+            .await;
         assert_eq!(status, StatusCode::CREATED);
         let mut put = app
             .http
@@ -464,8 +416,7 @@ async fn unsigned_response_headers_make_an_upload_unservable() {
         assert_eq!(response.status(), StatusCode::OK, "{name}");
         let id = created["id"].as_str().unwrap();
         let path = format!("/uploads/{id}/complete");
-        let (status, body) =
-            json_of(call(&app, reqwest::Method::POST, &path, &token, None).await).await;
+        let (status, body) = app.call(reqwest::Method::POST, &path, &token, None).await;
         assert_error(status, &body, StatusCode::CONFLICT, "upload_mismatch");
         let viewer = app.token("bob", &[], &[]);
         let (status, body) = app.video_url(id, &viewer).await;
@@ -479,17 +430,9 @@ async fn any_subject_can_own_an_upload() {
     for subject in ["josé", "a b%20c", "line\nbreak", "ユーザー"] {
         let token = app.token(subject, &[], &["uploader"]);
         let declaration = json!({"content_type": "video/mp4", "size": 4, "access": "premium"});
-        let (status, created) = json_of(
-            call(
-                &app,
-                reqwest::Method::POST,
-                "/uploads",
-                &token,
-                Some(declaration),
-            )
-            .await,
-        )
-        .await;
+        let (status, created) = app
+            .call(reqwest::Method::POST, "/uploads", &token, Some(declaration))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{subject:?}: {created}");
         let mut put = app
             .http
@@ -507,8 +450,7 @@ async fn any_subject_can_own_an_upload() {
         );
         let id = created["id"].as_str().unwrap();
         let path = format!("/uploads/{id}/complete");
-        let (status, body) =
-            json_of(call(&app, reqwest::Method::POST, &path, &token, None).await).await;
+        let (status, body) = app.call(reqwest::Method::POST, &path, &token, None).await;
         assert_eq!(status, StatusCode::OK, "{subject:?}: {body}");
         // The owner plays their own premium upload; someone else does not.
         let url = app.granted_url(id, &token).await;
@@ -519,17 +461,9 @@ async fn any_subject_can_own_an_upload() {
     let long = "x".repeat(3000);
     let declaration = json!({"content_type": "video/mp4", "size": 4});
     let token = app.token(&long, &[], &["uploader"]);
-    let (status, body) = json_of(
-        call(
-            &app,
-            reqwest::Method::POST,
-            "/uploads",
-            &token,
-            Some(declaration),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = app
+        .call(reqwest::Method::POST, "/uploads", &token, Some(declaration))
+        .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
 }
 
@@ -538,17 +472,19 @@ async fn a_second_multipart_upload_cannot_complete_over_the_first() {
     let app = spawn_app_with(|_| {}).await;
     let token = uploader(&app);
     let request = json!({"method": "POST", "key": "x.mp4", "contentType": "video/mp4"});
-    let (_, create) = sign(&app, &token, request).await;
+    let (_, create) = app.s3_sign(&token, request).await;
     let key = create["key"].as_str().unwrap().to_owned();
     // The CreateMultipartUpload URL is used twice: two uploads to one key.
     let mut uploads = Vec::new();
     for body in [b"first".to_vec(), b"second!".to_vec()] {
-        let created = s3_call(&app, reqwest::Method::POST, &create, Vec::new()).await;
+        let created = app
+            .s3_call(reqwest::Method::POST, &create, Vec::new())
+            .await;
         assert_eq!(created.status(), StatusCode::OK);
         let upload_id = xml_value(&created.text().await.unwrap(), "UploadId").unwrap();
         let part = json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": 1});
-        let (_, signed) = sign(&app, &token, part).await;
-        let response = s3_call(&app, reqwest::Method::PUT, &signed, body).await;
+        let (_, signed) = app.s3_sign(&token, part).await;
+        let response = app.s3_call(reqwest::Method::PUT, &signed, body).await;
         let etag = response.headers()["etag"].to_str().unwrap().to_owned();
         uploads.push((upload_id, etag));
     }
@@ -562,13 +498,17 @@ async fn a_second_multipart_upload_cannot_complete_over_the_first() {
         )
     };
     let (request, body) = complete(&uploads[0].0, &uploads[0].1);
-    let (_, signed) = sign(&app, &token, request).await;
+    let (_, signed) = app.s3_sign(&token, request).await;
     assert_eq!(signed["headers"]["if-none-match"], "*", "{signed}");
-    let done = s3_call(&app, reqwest::Method::POST, &signed, body.into_bytes()).await;
+    let done = app
+        .s3_call(reqwest::Method::POST, &signed, body.into_bytes())
+        .await;
     assert_eq!(done.status(), StatusCode::OK);
     let (request, body) = complete(&uploads[1].0, &uploads[1].1);
-    let (_, signed) = sign(&app, &token, request).await;
-    let again = s3_call(&app, reqwest::Method::POST, &signed, body.into_bytes()).await;
+    let (_, signed) = app.s3_sign(&token, request).await;
+    let again = app
+        .s3_call(reqwest::Method::POST, &signed, body.into_bytes())
+        .await;
     // Refused where the store enforces If-None-Match (AWS, s3s-fs); Garage 2.5 ignores it.
     assert_eq!(
         again.status(),
@@ -582,16 +522,15 @@ async fn a_second_multipart_upload_cannot_complete_over_the_first() {
 async fn aborting_an_unknown_upload_is_404() {
     let app = spawn_app_with(|_| {}).await;
     let token = uploader(&app);
-    let (_, signed) = sign(
-        &app,
-        &token,
-        json!({"method": "PUT", "key": "a.mp4", "contentType": "video/mp4"}),
-    )
-    .await;
+    let (_, signed) = app
+        .s3_sign(
+            &token,
+            json!({"method": "PUT", "key": "a.mp4", "contentType": "video/mp4"}),
+        )
+        .await;
     let key = signed["key"].as_str().unwrap();
     let encoded = percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
     let path = format!("/s3/multipart/bogus?key={encoded}");
-    let (status, answer) =
-        json_of(call(&app, reqwest::Method::DELETE, &path, &token, None).await).await;
+    let (status, answer) = app.call(reqwest::Method::DELETE, &path, &token, None).await;
     assert_error(status, &answer, StatusCode::NOT_FOUND, "upload_not_found");
 }

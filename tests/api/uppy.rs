@@ -1,27 +1,11 @@
 //! Uppy `@uppy/aws-s3` 4.x: the Companion-style `/s3/*` routes, as the client calls them.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{TestApp, assert_error, spawn_app};
+use crate::helpers::{assert_error, spawn_app};
 
 const MIB: usize = 1024 * 1024;
-
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
@@ -34,9 +18,7 @@ async fn a_multipart_upload_through_the_4x_routes_plays_back_byte_exact() {
     let body: Vec<u8> = (0..6 * MIB).map(|i| (i % 241) as u8).collect();
 
     // createMultipartUpload
-    let (status, created) = call(
-        &app,
-        reqwest::Method::POST,
+    let (status, created) = app.call(reqwest::Method::POST,
         "/s3/multipart",
         &token,
         Some(json!({ "filename": "big trip.mp4", "type": "video/mp4", "metadata": { "name": "big trip.mp4" } })),
@@ -53,7 +35,7 @@ async fn a_multipart_upload_through_the_4x_routes_plays_back_byte_exact() {
     for (index, chunk) in body.chunks(5 * MIB).enumerate() {
         let number = index + 1;
         let path = format!("/s3/multipart/{q_upload}/{number}?key={q_key}");
-        let (status, signed) = call(&app, reqwest::Method::GET, &path, &token, None).await;
+        let (status, signed) = app.call(reqwest::Method::GET, &path, &token, None).await;
         assert_eq!(status, StatusCode::OK, "{signed}");
         assert_eq!(signed["expires"], 900);
         let response = app
@@ -69,14 +51,14 @@ async fn a_multipart_upload_through_the_4x_routes_plays_back_byte_exact() {
     }
 
     // listParts
-    let (status, listed) = call(
-        &app,
-        reqwest::Method::GET,
-        &format!("/s3/multipart/{q_upload}?key={q_key}"),
-        &token,
-        None,
-    )
-    .await;
+    let (status, listed) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/s3/multipart/{q_upload}?key={q_key}"),
+            &token,
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     let sizes: Vec<u64> = listed
         .as_array()
@@ -88,14 +70,14 @@ async fn a_multipart_upload_through_the_4x_routes_plays_back_byte_exact() {
 
     // Another user holding the key and uploadId is refused.
     let mallory = app.token("mallory", &[], &["uploader"]);
-    let (status, answer) = call(
-        &app,
-        reqwest::Method::GET,
-        &format!("/s3/multipart/{q_upload}/1?key={q_key}"),
-        &mallory,
-        None,
-    )
-    .await;
+    let (status, answer) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/s3/multipart/{q_upload}/1?key={q_key}"),
+            &mallory,
+            None,
+        )
+        .await;
     assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
     // Companion's error shape, which @uppy/companion-client shows to the user.
     assert_eq!(answer["message"], answer["error"]["message"], "{answer}");
@@ -107,14 +89,14 @@ async fn a_multipart_upload_through_the_4x_routes_plays_back_byte_exact() {
     );
 
     // completeMultipartUpload
-    let (status, done) = call(
-        &app,
-        reqwest::Method::POST,
-        &format!("/s3/multipart/{q_upload}/complete?key={q_key}"),
-        &token,
-        Some(json!({ "parts": parts })),
-    )
-    .await;
+    let (status, done) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/s3/multipart/{q_upload}/complete?key={q_key}"),
+            &token,
+            Some(json!({ "parts": parts })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["key"], key);
 
@@ -129,7 +111,7 @@ async fn s3_params_signs_one_put_with_type_owner_and_tier() {
     let app = spawn_app().await;
     let token = app.token("ursula", &[], &["uploader"]);
     let path = "/s3/params?filename=clip.mp4&type=video%2Fmp4&metadata%5Bname%5D=clip.mp4&metadata%5Baccess%5D=free";
-    let (status, signed) = call(&app, reqwest::Method::GET, path, &token, None).await;
+    let (status, signed) = app.call(reqwest::Method::GET, path, &token, None).await;
     assert_eq!(status, StatusCode::OK, "{signed}");
     assert_eq!(signed["method"], "PUT");
     assert_eq!(signed["headers"]["content-type"], "video/mp4");
@@ -178,40 +160,18 @@ async fn s3_params_signs_one_put_with_type_owner_and_tier() {
         ),
         ("/s3/params?filename=x.mp4", StatusCode::BAD_REQUEST),
     ] {
-        let (status, _) = call(&app, reqwest::Method::GET, path, &token, None).await;
+        let (status, _) = app.call(reqwest::Method::GET, path, &token, None).await;
         assert_eq!(status, code, "{path}");
     }
-    let (status, _) = call(
-        &app,
-        reqwest::Method::GET,
-        "/s3/params?filename=a.mp4&type=video%2Fmp4",
-        &app.token("bob", &[], &[]),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::GET,
+            "/s3/params?filename=a.mp4&type=video%2Fmp4",
+            &app.token("bob", &[], &[]),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-}
-
-/// `POST /s3/sign` as Uppy 6.x's `signRequest` callback would call it.
-pub(crate) async fn sign(app: &TestApp, token: &str, request: Value) -> (StatusCode, Value) {
-    call(app, reqwest::Method::POST, "/s3/sign", token, Some(request)).await
-}
-
-/// Calls S3 with a signed answer, as the 6.x client does: the URL, its headers, a body.
-pub(crate) async fn s3_call(
-    app: &TestApp,
-    method: reqwest::Method,
-    signed: &Value,
-    body: Vec<u8>,
-) -> reqwest::Response {
-    let mut request = app
-        .http
-        .request(method, signed["url"].as_str().unwrap())
-        .body(body);
-    for (name, value) in signed["headers"].as_object().into_iter().flatten() {
-        request = request.header(name, value.as_str().unwrap());
-    }
-    request.send().await.unwrap()
 }
 
 pub(crate) fn xml_value(xml: &str, tag: &str) -> Option<String> {
@@ -227,38 +187,42 @@ async fn a_multipart_upload_through_s3_sign_plays_back_byte_exact() {
     let body: Vec<u8> = (0..6 * MIB).map(|i| (i % 239) as u8).collect();
 
     // CreateMultipartUpload: tollgate picks the key and signs owner and tier into the request.
-    let (status, signed) = sign(
-        &app,
-        &token,
-        json!({"method": "POST", "key": "uploads/big.mp4", "contentType": "video/mp4"}),
-    )
-    .await;
+    let (status, signed) = app
+        .s3_sign(
+            &token,
+            json!({"method": "POST", "key": "uploads/big.mp4", "contentType": "video/mp4"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{signed}");
     let key = signed["key"].as_str().unwrap().to_owned();
     assert!(key.starts_with(&app.settings.storage.key_prefix), "{key}");
     assert_eq!(signed["headers"]["x-amz-meta-owner"], "ursula");
-    let created = s3_call(&app, reqwest::Method::POST, &signed, Vec::new()).await;
+    let created = app
+        .s3_call(reqwest::Method::POST, &signed, Vec::new())
+        .await;
     assert_eq!(created.status(), StatusCode::OK);
     let upload_id = xml_value(&created.text().await.unwrap(), "UploadId").expect("UploadId");
 
     // Another user holding key and uploadId gets nothing signed.
     let mallory = app.token("mallory", &[], &["uploader"]);
     let part = json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": 1});
-    let (status, answer) = sign(&app, &mallory, part.clone()).await;
+    let (status, answer) = app.s3_sign(&mallory, part.clone()).await;
     assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
 
     // UploadPart ×2.
     let mut completion = String::from("<CompleteMultipartUpload>");
     for (index, chunk) in body.chunks(5 * MIB).enumerate() {
         let number = index + 1;
-        let (status, signed) = sign(
-            &app,
-            &token,
-            json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": number}),
-        )
-        .await;
+        let (status, signed) = app
+            .s3_sign(
+                &token,
+                json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": number}),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{signed}");
-        let response = s3_call(&app, reqwest::Method::PUT, &signed, chunk.to_vec()).await;
+        let response = app
+            .s3_call(reqwest::Method::PUT, &signed, chunk.to_vec())
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         let etag = response.headers()["etag"].to_str().unwrap().to_owned();
         completion.push_str(&format!(
@@ -268,13 +232,13 @@ async fn a_multipart_upload_through_s3_sign_plays_back_byte_exact() {
     completion.push_str("</CompleteMultipartUpload>");
 
     // ListParts, then CompleteMultipartUpload with S3's XML.
-    let (_, signed) = sign(
-        &app,
-        &token,
-        json!({"method": "GET", "key": key, "uploadId": upload_id}),
-    )
-    .await;
-    let listed = s3_call(&app, reqwest::Method::GET, &signed, Vec::new()).await;
+    let (_, signed) = app
+        .s3_sign(
+            &token,
+            json!({"method": "GET", "key": key, "uploadId": upload_id}),
+        )
+        .await;
+    let listed = app.s3_call(reqwest::Method::GET, &signed, Vec::new()).await;
     assert_eq!(listed.status(), StatusCode::OK);
     assert!(
         listed
@@ -283,19 +247,15 @@ async fn a_multipart_upload_through_s3_sign_plays_back_byte_exact() {
             .unwrap()
             .contains("<PartNumber>2</PartNumber>")
     );
-    let (_, signed) = sign(
-        &app,
-        &token,
-        json!({"method": "POST", "key": key, "uploadId": upload_id}),
-    )
-    .await;
-    let done = s3_call(
-        &app,
-        reqwest::Method::POST,
-        &signed,
-        completion.into_bytes(),
-    )
-    .await;
+    let (_, signed) = app
+        .s3_sign(
+            &token,
+            json!({"method": "POST", "key": key, "uploadId": upload_id}),
+        )
+        .await;
+    let done = app
+        .s3_call(reqwest::Method::POST, &signed, completion.into_bytes())
+        .await;
     assert_eq!(done.status(), StatusCode::OK);
 
     let id = key.strip_prefix(&app.settings.storage.key_prefix).unwrap();
@@ -309,9 +269,7 @@ async fn s3_sign_covers_put_object_and_abort_and_refuses_the_rest() {
     let app = spawn_app().await;
     let token = app.token("ursula", &[], &["uploader"]);
 
-    let (status, signed) = sign(
-        &app,
-        &token,
+    let (status, signed) = app.s3_sign(&token,
         json!({"method": "PUT", "key": "clip.mp4", "contentType": "video/mp4", "expiresIn": 60}),
     )
     .await;
@@ -327,7 +285,7 @@ async fn s3_sign_covers_put_object_and_abort_and_refuses_the_rest() {
         "{signed}"
     );
     assert_eq!(
-        s3_call(&app, reqwest::Method::PUT, &signed, b"clip".to_vec())
+        app.s3_call(reqwest::Method::PUT, &signed, b"clip".to_vec())
             .await
             .status(),
         StatusCode::OK
@@ -344,23 +302,25 @@ async fn s3_sign_covers_put_object_and_abort_and_refuses_the_rest() {
         b"clip"
     );
 
-    let (_, signed) = sign(
-        &app,
-        &token,
-        json!({"method": "POST", "key": "x.mp4", "contentType": "video/mp4"}),
-    )
-    .await;
+    let (_, signed) = app
+        .s3_sign(
+            &token,
+            json!({"method": "POST", "key": "x.mp4", "contentType": "video/mp4"}),
+        )
+        .await;
     let key = signed["key"].as_str().unwrap().to_owned();
-    let created = s3_call(&app, reqwest::Method::POST, &signed, Vec::new()).await;
+    let created = app
+        .s3_call(reqwest::Method::POST, &signed, Vec::new())
+        .await;
     let upload_id = xml_value(&created.text().await.unwrap(), "UploadId").unwrap();
-    let (_, signed) = sign(
-        &app,
-        &token,
-        json!({"method": "DELETE", "key": key, "uploadId": upload_id}),
-    )
-    .await;
+    let (_, signed) = app
+        .s3_sign(
+            &token,
+            json!({"method": "DELETE", "key": key, "uploadId": upload_id}),
+        )
+        .await;
     assert!(
-        s3_call(&app, reqwest::Method::DELETE, &signed, Vec::new())
+        app.s3_call(reqwest::Method::DELETE, &signed, Vec::new())
             .await
             .status()
             .is_success()
@@ -388,15 +348,15 @@ async fn s3_sign_covers_put_object_and_abort_and_refuses_the_rest() {
             StatusCode::BAD_REQUEST,
         ),
     ] {
-        let (status, answer) = sign(&app, &token, request.clone()).await;
+        let (status, answer) = app.s3_sign(&token, request.clone()).await;
         assert_eq!(status, expected, "{request} → {answer}");
     }
-    let (status, _) = sign(
-        &app,
-        &app.token("bob", &[], &[]),
-        json!({"method": "PUT", "key": "a.mp4", "contentType": "video/mp4"}),
-    )
-    .await;
+    let (status, _) = app
+        .s3_sign(
+            &app.token("bob", &[], &[]),
+            json!({"method": "PUT", "key": "a.mp4", "contentType": "video/mp4"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -404,27 +364,27 @@ async fn s3_sign_covers_put_object_and_abort_and_refuses_the_rest() {
 async fn aborting_through_the_4x_route_leaves_no_object() {
     let app = spawn_app().await;
     let token = app.token("ursula", &[], &["uploader"]);
-    let (_, created) = call(
-        &app,
-        reqwest::Method::POST,
-        "/s3/multipart",
-        &token,
-        Some(json!({ "filename": "a.mp4", "type": "video/mp4", "metadata": {} })),
-    )
-    .await;
+    let (_, created) = app
+        .call(
+            reqwest::Method::POST,
+            "/s3/multipart",
+            &token,
+            Some(json!({ "filename": "a.mp4", "type": "video/mp4", "metadata": {} })),
+        )
+        .await;
     let key = created["key"].as_str().unwrap().to_owned();
     let (q_key, q_upload) = (encode(&key), encode(created["uploadId"].as_str().unwrap()));
     let path = format!("/s3/multipart/{q_upload}?key={q_key}");
-    let (status, answer) = call(
-        &app,
-        reqwest::Method::DELETE,
-        &path,
-        &app.token("mallory", &[], &["uploader"]),
-        None,
-    )
-    .await;
+    let (status, answer) = app
+        .call(
+            reqwest::Method::DELETE,
+            &path,
+            &app.token("mallory", &[], &["uploader"]),
+            None,
+        )
+        .await;
     assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
-    let (status, answer) = call(&app, reqwest::Method::DELETE, &path, &token, None).await;
+    let (status, answer) = app.call(reqwest::Method::DELETE, &path, &token, None).await;
     assert_eq!((status, answer), (StatusCode::OK, json!({})));
     let head = app
         .s3

@@ -1,0 +1,18 @@
+//! Spawns tollgate on a random port against the store under test, and gives tests what they need
+//! to talk to both: an HTTP client, an S3 client, and token minting.
+//!
+//! The store under test is the embedded s3s-fs store (default), or the external S3-compatible
+//! store named by `TOLLGATE_TEST_S3_*` (`scripts/garage.sh -- cargo test` sets them for Garage):
+//! the same tests run against both, and what differs between stores is declared in
+//! [`StoreProfile`].
+
+mod app;
+mod auth;
+mod raw;
+mod requests;
+mod store;
+
+pub use app::*;
+pub use auth::*;
+pub use raw::*;
+pub use store::*;

@@ -1,0 +1,78 @@
+//! One method per endpoint, so that test files never build requests by hand.
+
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::TestApp;
+
+impl TestApp {
+    /// A request to the API with a bearer token and an optional JSON body.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// As [`TestApp::request`]: the status and the JSON answer (`null` when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let response = self.request(method, path, token, body).await;
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST /uploads`.
+    pub async fn post_uploads(&self, token: &str, declaration: &Value) -> (StatusCode, Value) {
+        let body = Some(declaration.clone());
+        self.call(reqwest::Method::POST, "/uploads", token, body)
+            .await
+    }
+
+    /// `POST /uploads/{id}/complete`, with the multipart body when there is one.
+    pub async fn complete_upload(
+        &self,
+        id: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let path = format!("/uploads/{id}/complete");
+        self.call(reqwest::Method::POST, &path, token, body.cloned())
+            .await
+    }
+
+    /// `POST /s3/sign` (Uppy 6.x `signRequest`).
+    pub async fn s3_sign(&self, token: &str, request: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, "/s3/sign", token, Some(request))
+            .await
+    }
+
+    /// Calls the store with a signed answer, as a client does: its URL, its headers, a body.
+    pub async fn s3_call(
+        &self,
+        method: reqwest::Method,
+        signed: &Value,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .request(method, signed["url"].as_str().expect("a signed url"))
+            .body(body);
+        for (name, value) in signed["headers"].as_object().into_iter().flatten() {
+            request = request.header(name, value.as_str().expect("a header value"));
+        }
+        request.send().await.expect("store request")
+    }
+}
