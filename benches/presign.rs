@@ -31,8 +31,6 @@ fn presigner(runtime: &tokio::runtime::Runtime, signer: SignerKind) -> Presigner
             settings.storage.bucket.clone(),
             clients.credentials,
             clock,
-            clients.public_endpoint,
-            settings.storage.region.clone(),
             signer,
         )
         .await

@@ -12,7 +12,6 @@ mod presign;
 mod probe;
 mod put;
 pub mod settings;
-mod sigv4;
 
 use std::sync::Arc;
 
@@ -30,7 +29,6 @@ pub use presign::{
 };
 pub use probe::{Capability, CapabilityProbe, PROBE_NAME};
 pub use put::{VideoMetadata, put_video};
-pub use sigv4::MultipartOperation;
 
 use crate::domain::{ObjectKey, VideoId};
 pub use settings::{EmbeddedStoreSettings, StorageSettings, StoreKeySettings};
@@ -151,8 +149,6 @@ impl Storage {
                 settings.bucket.clone(),
                 Arc::clone(&clients.credentials),
                 Arc::clone(&clock),
-                clients.public_endpoint.clone(),
-                settings.region.clone(),
                 settings.signer,
             )
         };

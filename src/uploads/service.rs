@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::domain::{ContentType, ObjectKey, VideoId};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::{MultipartOperation, PresignedUrl, PutObjectGrant};
+use crate::storage::{PresignedUrl, PutObjectGrant};
 
 use super::{Declaration, PartPlan, UploadIds, authorise};
 
@@ -356,10 +356,9 @@ pub async fn sign_upload_operation(
                 .0
         }
         UploadOperation::ListParts => {
-            let list = MultipartOperation::ListParts { upload_id };
             storage
                 .playback_signer
-                .multipart_operation(list, key, Vec::new(), secs)
+                .list_parts(key, upload_id, secs)
                 .await?
         }
         UploadOperation::Complete => {
@@ -370,10 +369,9 @@ pub async fn sign_upload_operation(
                 .await?
         }
         UploadOperation::Abort => {
-            let abort = MultipartOperation::Abort { upload_id };
             storage
                 .upload_signer
-                .multipart_operation(abort, key, Vec::new(), secs)
+                .abort_multipart(key, upload_id, secs)
                 .await?
         }
     })

@@ -41,6 +41,26 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Scheme and authority, e.g. `http://127.0.0.1:9000`.
+    pub(super) fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Path before the key: `/bucket` (path style) or empty (virtual-hosted style).
+    pub(super) fn path_prefix(&self) -> &str {
+        &self.path_prefix
+    }
+
+    /// The `host` header as signed.
+    pub(super) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The region the SDK signs for.
+    pub(super) fn region(&self) -> &str {
+        &self.region
+    }
+
     /// Reads the endpoint from `url`, an SDK-presigned GetObject URL for key `probe_key`.
     pub fn from_presigned(url: &str, probe_key: &str) -> Result<Self, StorageError> {
         let uri: axum::http::Uri = url.parse().map_err(|e| error(format!("{e}")))?;
@@ -268,10 +288,21 @@ fn write_operation_query(request: &ObjectRequest<'_>, writer: &mut UrlWriter) {
             writer.param("partNumber", Decimal::new(*part_number).as_str());
             writer.param("uploadId", upload_id);
         }
+        // What aws-sigv4 signs for the operations the SDK cannot presign (`sigv4.rs`).
+        ObjectRequest::CreateMultipart { .. } => writer.param("uploads", ""),
+        ObjectRequest::ListParts { upload_id, .. }
+        | ObjectRequest::CompleteMultipart { upload_id, .. }
+        | ObjectRequest::AbortMultipart { upload_id, .. } => writer.param("uploadId", upload_id),
     }
 }
 
 impl FastSigner {
+    /// Where its URLs point (the equality tests sign the same request with aws-sigv4 there).
+    #[cfg(test)]
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
     pub fn new(endpoint: Endpoint) -> Self {
         Self {
             scope_tail: format!("/{}/{SERVICE}/aws4_request", endpoint.region),

@@ -7,6 +7,7 @@ mod encoding;
 mod equality_tests;
 mod fast;
 mod sdk;
+mod sigv4;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,7 +16,6 @@ use aws_credential_types::Credentials;
 use aws_sdk_s3::Client;
 use serde::{Deserialize, Serialize};
 
-pub(super) use encoding::{KEY_PATH, QUERY};
 use fast::FastSigner;
 
 use super::{CredentialsCache, StorageError, StorageErrorKind};
@@ -98,26 +98,62 @@ pub enum ObjectRequest<'a> {
         part_number: u64,
         content_length: Option<u64>,
     },
+    /// CreateMultipartUpload with the grant's type and metadata signed (its length, checksum
+    /// and If-None-Match do not apply to a create).
+    CreateMultipart {
+        key: &'a str,
+        grant: &'a PutObjectGrant,
+    },
+    ListParts {
+        key: &'a str,
+        upload_id: &'a str,
+    },
+    /// CompleteMultipartUpload; with `if_none_match`, not over an existing object.
+    CompleteMultipart {
+        key: &'a str,
+        upload_id: &'a str,
+        if_none_match: bool,
+    },
+    AbortMultipart {
+        key: &'a str,
+        upload_id: &'a str,
+    },
 }
 
 impl ObjectRequest<'_> {
     pub fn method(&self) -> &'static str {
         match self {
-            Self::Get { .. } => "GET",
+            Self::Get { .. } | Self::ListParts { .. } => "GET",
             Self::Put { .. } | Self::UploadPart { .. } => "PUT",
+            Self::CreateMultipart { .. } | Self::CompleteMultipart { .. } => "POST",
+            Self::AbortMultipart { .. } => "DELETE",
         }
     }
 
     pub fn key(&self) -> &str {
         match self {
-            Self::Get { key, .. } | Self::Put { key, .. } | Self::UploadPart { key, .. } => key,
+            Self::Get { key, .. }
+            | Self::Put { key, .. }
+            | Self::UploadPart { key, .. }
+            | Self::CreateMultipart { key, .. }
+            | Self::ListParts { key, .. }
+            | Self::CompleteMultipart { key, .. }
+            | Self::AbortMultipart { key, .. } => key,
         }
+    }
+
+    /// Whether aws-sdk-s3 can presign the operation (the others are signed with aws-sigv4).
+    pub fn sdk_can_presign(&self) -> bool {
+        matches!(
+            self,
+            Self::Get { .. } | Self::Put { .. } | Self::UploadPart { .. }
+        )
     }
 
     /// The headers signed besides `host` (lowercase names), in the order the SDK lists them.
     pub fn headers(&self) -> Vec<(String, String)> {
         match self {
-            Self::Get { .. } => Vec::new(),
+            Self::Get { .. } | Self::ListParts { .. } | Self::AbortMultipart { .. } => Vec::new(),
             Self::Put { grant, .. } => {
                 let mut headers = Vec::with_capacity(4 + grant.metadata.len());
                 if let Some(length) = grant.content_length {
@@ -130,24 +166,35 @@ impl ObjectRequest<'_> {
                 if grant.if_none_match {
                     headers.push(("if-none-match".to_owned(), "*".to_owned()));
                 }
-                for (name, value) in &grant.metadata {
-                    headers.push((
-                        format!("x-amz-meta-{}", name.to_ascii_lowercase()),
-                        value.clone(),
-                    ));
-                }
+                headers.extend(metadata_headers(grant));
                 headers
             }
             Self::UploadPart { content_length, .. } => content_length
                 .map(|length| vec![("content-length".to_owned(), length.to_string())])
                 .unwrap_or_default(),
+            Self::CreateMultipart { grant, .. } => {
+                let mut headers = vec![("content-type".to_owned(), grant.content_type.clone())];
+                headers.extend(metadata_headers(grant));
+                headers
+            }
+            Self::CompleteMultipart { if_none_match, .. } => {
+                if *if_none_match {
+                    vec![("if-none-match".to_owned(), "*".to_owned())]
+                } else {
+                    Vec::new()
+                }
+            }
         }
     }
 
     /// What S3 (and the SDK) accept: part numbers and lengths within their integer types.
     fn check_ranges(&self) -> Result<(), StorageError> {
         let (part, length) = match self {
-            Self::Get { .. } => (None, None),
+            Self::Get { .. }
+            | Self::CreateMultipart { .. }
+            | Self::ListParts { .. }
+            | Self::CompleteMultipart { .. }
+            | Self::AbortMultipart { .. } => (None, None),
             Self::Put { grant, .. } => (None, grant.content_length),
             Self::UploadPart {
                 part_number,
@@ -168,6 +215,16 @@ impl ObjectRequest<'_> {
     }
 }
 
+/// `x-amz-meta-*` headers of a grant's metadata.
+fn metadata_headers(grant: &PutObjectGrant) -> impl Iterator<Item = (String, String)> + '_ {
+    grant.metadata.iter().map(|(name, value)| {
+        (
+            format!("x-amz-meta-{}", name.to_ascii_lowercase()),
+            value.clone(),
+        )
+    })
+}
+
 /// A signed URL and the headers that must accompany it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {
@@ -185,9 +242,8 @@ pub struct Presigner {
     bucket: String,
     credentials: Arc<CredentialsCache>,
     clock: SharedClock,
-    /// Host written into URLs signed without the SDK (path style).
-    endpoint: String,
-    region: String,
+    /// Where the SDK's URLs point, for the operations it cannot presign.
+    endpoint: fast::Endpoint,
     backend: Backend,
 }
 
@@ -229,15 +285,12 @@ impl Presigner {
         bucket: String,
         credentials: Arc<CredentialsCache>,
         clock: SharedClock,
-        endpoint: String,
-        region: String,
         signer: SignerKind,
     ) -> Result<Self, StorageError> {
+        let endpoint = sdk_endpoint(&client, &bucket).await?;
         let backend = match signer {
             SignerKind::Sdk => Backend::Sdk,
-            SignerKind::Fast => {
-                Backend::Fast(FastSigner::new(sdk_endpoint(&client, &bucket).await?))
-            }
+            SignerKind::Fast => Backend::Fast(FastSigner::new(endpoint.clone())),
         };
         Ok(Self {
             client,
@@ -245,26 +298,13 @@ impl Presigner {
             credentials,
             clock,
             endpoint,
-            region,
             backend,
         })
     }
 
-    pub(super) fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    pub(super) fn region(&self) -> &str {
-        &self.region
-    }
-
-    pub(super) fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     /// The signing credentials, the start and the lifetime for a new URL, or why none can be
     /// given.
-    pub(super) async fn lifetime(
+    async fn lifetime(
         &self,
         requested_secs: Option<u64>,
         policy_max_secs: u64,
@@ -298,6 +338,9 @@ impl Presigner {
         let (credentials, now, secs) = self.lifetime(requested_secs, policy_max_secs).await?;
         let signed = match &self.backend {
             Backend::Fast(signer) => signer.presign(&request, now, secs, &credentials)?,
+            Backend::Sdk if !request.sdk_can_presign() => {
+                sigv4::presign(&self.endpoint, &request, now, secs, &credentials)?
+            }
             // Boxed: the SDK's future is large, and the fast path should not carry it.
             Backend::Sdk => {
                 Box::pin(sdk::presign(
@@ -354,6 +397,66 @@ impl Presigner {
             upload_id,
             part_number: number,
             content_length,
+        };
+        self.presign(request, None, policy_max_secs).await
+    }
+
+    /// A CreateMultipartUpload URL that signs the grant's type and metadata into the request,
+    /// so that the client cannot start an upload with others.
+    pub async fn create_multipart(
+        &self,
+        key: &ObjectKey,
+        grant: PutObjectGrant,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        let request = ObjectRequest::CreateMultipart {
+            key: key.as_str(),
+            grant: &grant,
+        };
+        self.presign(request, None, policy_max_secs).await
+    }
+
+    /// A ListParts URL.
+    pub async fn list_parts(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        let request = ObjectRequest::ListParts {
+            key: key.as_str(),
+            upload_id,
+        };
+        self.presign(request, None, policy_max_secs).await
+    }
+
+    /// A CompleteMultipartUpload URL; with `no_overwrite`, `If-None-Match: *` is signed in, so
+    /// that the completion cannot replace an object (where the store enforces it).
+    pub async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        no_overwrite: bool,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        let request = ObjectRequest::CompleteMultipart {
+            key: key.as_str(),
+            upload_id,
+            if_none_match: no_overwrite,
+        };
+        self.presign(request, None, policy_max_secs).await
+    }
+
+    /// An AbortMultipartUpload URL.
+    pub async fn abort_multipart(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        policy_max_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
+        let request = ObjectRequest::AbortMultipart {
+            key: key.as_str(),
+            upload_id,
         };
         self.presign(request, None, policy_max_secs).await
     }

@@ -88,6 +88,12 @@ pub async fn presign(
             .presigned(config)
             .await
             .map_err(|e| failed(&e))?,
+        ObjectRequest::CreateMultipart { .. }
+        | ObjectRequest::ListParts { .. }
+        | ObjectRequest::CompleteMultipart { .. }
+        | ObjectRequest::AbortMultipart { .. } => {
+            return Err(error("aws-sdk-s3 cannot presign this operation"));
+        }
     };
     Ok(Signed {
         url: presigned.uri().to_owned(),
