@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::companion_body::{CompleteBody, CreateMultipart, KeyQuery};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,34 +20,6 @@ use crate::uploads::{
     NewObject, OwnedUpload, authorise_unknown_size, check_s3_upload_id, complete_unknown_size,
     new_key, owned_key, presign_part, sign_new_object,
 };
-
-#[derive(Debug, Deserialize)]
-pub struct CreateMultipart {
-    filename: String,
-    #[serde(rename = "type")]
-    content_type: String,
-    #[serde(default)]
-    metadata: serde_json::Map<String, Value>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyQuery {
-    key: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CompleteBody {
-    parts: Vec<UppyPart>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct UppyPart {
-    part_number: u64,
-    #[serde(rename = "ETag")]
-    etag: String,
-}
 
 /// The caller's upload behind `?key=`, or 403.
 fn owned_key_query(

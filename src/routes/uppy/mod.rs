@@ -3,6 +3,7 @@
 //! `crate::uploads`.
 
 mod companion;
+mod companion_body;
 mod sign;
 
 use axum::body::Body;

@@ -7,7 +7,8 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, Que
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+
+mod body;
 
 use super::videos::UrlResponse;
 use crate::auth::Caller;
@@ -17,84 +18,15 @@ use crate::uploads::{
     Declaration, OwnedUpload, Started, assemble, check_s3_upload_id, owned_upload, presign_part,
     start_upload, verify_completed,
 };
+use body::{
+    CompleteMultipart, CreateUpload, MultipartCreated, PartInfo, PartUrl, UploadCreated,
+    UploadIdQuery, UploadReady,
+};
 
 /// Largest `POST /uploads` body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Largest `complete` body: 10000 parts with their ETags.
 pub const MAX_COMPLETE_BODY_BYTES: usize = 1024 * 1024;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUpload {
-    content_type: String,
-    size: u64,
-    filename: Option<String>,
-    access: Option<String>,
-    /// Base64 SHA-256 of the body.
-    sha256: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct UploadCreated {
-    id: String,
-    key: String,
-    #[serde(flatten)]
-    url: UrlResponse,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MultipartCreated {
-    id: String,
-    key: String,
-    upload_id: String,
-    part_size: u64,
-    part_count: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PartUrl {
-    part_number: u64,
-    /// The signed length; `null` for uploads whose size was never declared (Uppy's protocols).
-    size: Option<u64>,
-    #[serde(flatten)]
-    url: UrlResponse,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PartInfo {
-    part_number: u64,
-    size: u64,
-    etag: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UploadIdQuery {
-    upload_id: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CompleteMultipart {
-    upload_id: String,
-    parts: Vec<CompletedPart>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CompletedPart {
-    part_number: u64,
-    etag: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct UploadReady {
-    id: String,
-    size: u64,
-    content_type: String,
-    access: String,
-    status: &'static str,
-}
 
 /// `POST /uploads`: authenticate → may upload? → validate the declaration → sign one PUT URL, or
 /// start a multipart upload above the threshold.
