@@ -131,7 +131,9 @@ async fn a_request_whose_body_stalls_gets_a_408_json_error_and_the_connection_is
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    const REQUESTS: usize = 20_000;
+    // About 10 MB of answers: more than the kernel lets a socket's send buffer hold
+    // (net.ipv4.tcp_wmem's maximum, 4 MiB by default), so the server's writes must stall.
+    const REQUESTS: usize = 60_000;
     let app = spawn_app_with(|s| {
         s.server.write_timeout_secs = 1;
         s.server.header_read_timeout_secs = 1;
