@@ -4,12 +4,14 @@ mod content_type;
 mod download_name;
 mod expires_in;
 mod object_key;
+mod upload_ids;
 mod video_id;
 
 pub use content_type::{ContentType, MediaFamily};
 pub use download_name::DownloadName;
 pub use expires_in::ExpiresIn;
 pub use object_key::ObjectKey;
+pub use upload_ids::{S3UploadId, Sha256Base64};
 pub use video_id::VideoId;
 
 /// Which kind of value a [`ParseError`] is about: it names the stable error code clients get.
@@ -20,6 +22,8 @@ pub enum ValueKind {
     ContentType,
     DownloadName,
     ExpiresIn,
+    S3UploadId,
+    Sha256,
 }
 
 impl ValueKind {
@@ -30,7 +34,7 @@ impl ValueKind {
             Self::ObjectKey => "invalid_key",
             Self::ContentType => "unsupported_media_type",
             Self::DownloadName => "invalid_request",
-            Self::ExpiresIn => "invalid_request",
+            Self::ExpiresIn | Self::S3UploadId | Self::Sha256 => "invalid_request",
         }
     }
 }

@@ -2,11 +2,8 @@
 //! reason it is refused: the rules every upload API shares (type allowlist, size limits, known
 //! tier, sanitised name, owner).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::auth::Caller;
-use crate::domain::{ContentType, DownloadName};
+use crate::domain::{ContentType, DownloadName, Sha256Base64};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::{PutObjectGrant, WrittenMetadata};
@@ -83,7 +80,11 @@ pub fn authorise(
         filename,
     }
     .pairs();
-    let checksum_sha256 = declared.sha256.map(check_sha256).transpose()?;
+    let checksum_sha256 = declared
+        .sha256
+        .map(Sha256Base64::parse)
+        .transpose()?
+        .map(Sha256Base64::into_string);
     Ok(PutObjectGrant {
         content_type: content_type.as_str().to_owned(),
         content_length: declared.size,
@@ -91,15 +92,6 @@ pub fn authorise(
         checksum_sha256,
         if_none_match: limits.if_none_match,
     })
-}
-
-fn check_sha256(b64: &str) -> Result<String, ApiError> {
-    match STANDARD.decode(b64) {
-        Ok(digest) if digest.len() == 32 => Ok(b64.to_owned()),
-        _ => Err(ApiError::BadRequest(
-            "sha256 must be the base64 of a 32-byte SHA-256 digest".to_owned(),
-        )),
-    }
 }
 
 /// What every Uppy upload signs: type, owner, tier (from `metadata.access` when it names a known

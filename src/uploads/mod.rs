@@ -11,7 +11,7 @@ pub use grant::{Declaration, authorise, authorise_unknown_size};
 pub use id::UploadIds;
 pub use plan::PartPlan;
 pub use service::{
-    Completed, NewObject, OwnedUpload, Started, UploadOperation, assemble, check_s3_upload_id,
-    complete_unknown_size, new_key, owned_key, owned_upload, presign_part, sign_new_object,
-    sign_upload_operation, start_upload, upload_ids, verify_completed,
+    Completed, NewObject, OwnedUpload, Started, UploadOperation, assemble, complete_unknown_size,
+    new_key, owned_key, owned_upload, presign_part, sign_new_object, sign_upload_operation,
+    start_upload, upload_ids, verify_completed,
 };

@@ -63,16 +63,6 @@ pub fn owned_upload(
     })
 }
 
-/// S3's multipart upload id, as every route receives it: 1 to 1024 characters.
-pub fn check_s3_upload_id(upload_id: &str) -> Result<(), ApiError> {
-    if upload_id.is_empty() || upload_id.len() > 1024 {
-        return Err(ApiError::BadRequest(
-            "upload_id must be 1 to 1024 characters".to_owned(),
-        ));
-    }
-    Ok(())
-}
-
 /// S3's largest part number.
 const MAX_PART_NUMBER: u64 = 10_000;
 

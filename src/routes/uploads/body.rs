@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::S3UploadId;
 use crate::routes::videos::UrlResponse;
 
 #[derive(Debug, Deserialize)]
@@ -51,13 +52,13 @@ pub struct PartInfo {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadIdQuery {
-    pub upload_id: String,
+    pub upload_id: S3UploadId,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteMultipart {
-    pub upload_id: String,
+    pub upload_id: S3UploadId,
     pub parts: Vec<CompletedPart>,
 }
 

@@ -12,11 +12,12 @@ mod body;
 
 use super::videos::UrlResponse;
 use crate::auth::Caller;
+use crate::domain::S3UploadId;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::uploads::{
-    Declaration, OwnedUpload, Started, assemble, check_s3_upload_id, owned_upload, presign_part,
-    start_upload, verify_completed,
+    Declaration, OwnedUpload, Started, assemble, owned_upload, presign_part, start_upload,
+    verify_completed,
 };
 use body::{
     CompleteMultipart, CreateUpload, MultipartCreated, PartInfo, PartUrl, UploadCreated,
@@ -70,10 +71,8 @@ pub async fn create_upload(
 
 fn upload_id_query(
     query: Result<Query<UploadIdQuery>, QueryRejection>,
-) -> Result<String, ApiError> {
-    let Query(q) = query?;
-    check_s3_upload_id(&q.upload_id)?;
-    Ok(q.upload_id)
+) -> Result<S3UploadId, ApiError> {
+    Ok(query?.0.upload_id)
 }
 
 /// `GET /uploads/{id}/parts/{n}?upload_id=`: a PUT URL for part `n`, its exact length signed.
@@ -90,7 +89,7 @@ pub async fn sign_part(
         &state,
         &upload.key,
         upload.plan,
-        &upload_id,
+        upload_id.as_str(),
         number,
         state.presign.put_max_expires_secs.min(upload.secs_left),
     )
@@ -114,7 +113,7 @@ pub async fn list_parts(
     let upload_id = upload_id_query(query)?;
     let parts = state
         .storage
-        .list_parts(&key, &upload_id)
+        .list_parts(&key, upload_id.as_str())
         .await?
         .ok_or(ApiError::UploadNotFound)?;
     Ok(Json(
@@ -139,7 +138,11 @@ pub async fn abort_upload(
     let Path(raw_id) = path?;
     let OwnedUpload { id, key, .. } = owned_upload(&state, &caller, &raw_id)?;
     let upload_id = upload_id_query(query)?;
-    if !state.storage.abort_multipart(&key, &upload_id).await? {
+    if !state
+        .storage
+        .abort_multipart(&key, upload_id.as_str())
+        .await?
+    {
         return Err(ApiError::UploadNotFound);
     }
     tracing::info!(upload = %id, subject = %caller.subject, "multipart upload aborted");
@@ -168,7 +171,7 @@ pub async fn complete_upload(
             .into_iter()
             .map(|p| (p.part_number, p.etag))
             .collect();
-        assemble(&state, &key, plan, &request.upload_id, &parts).await?;
+        assemble(&state, &key, plan, request.upload_id.as_str(), &parts).await?;
     }
     let ready = verify_completed(&state, &caller, &key).await?;
     tracing::info!(upload = %id, subject = %caller.subject, size = ready.size, "upload complete");

@@ -14,11 +14,12 @@ use serde_json::{Value, json};
 
 use super::companion_body::{CompleteBody, CreateMultipart, KeyQuery};
 use crate::auth::Caller;
+use crate::domain::S3UploadId;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::uploads::{
-    NewObject, OwnedUpload, authorise_unknown_size, check_s3_upload_id, complete_unknown_size,
-    new_key, owned_key, presign_part, sign_new_object,
+    NewObject, OwnedUpload, authorise_unknown_size, complete_unknown_size, new_key, owned_key,
+    presign_part, sign_new_object,
 };
 
 /// The caller's upload behind `?key=`, or 403.
@@ -96,14 +97,14 @@ pub async fn sign_part(
     path: Result<Path<(String, u64)>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path((upload_id, number)) = path?;
-    check_s3_upload_id(&upload_id)?;
+    let Path((raw_upload_id, number)) = path?;
+    let upload_id = S3UploadId::parse(&raw_upload_id)?;
     let upload = owned_key_query(&state, &caller, query)?;
     let (presigned, _) = presign_part(
         &state,
         &upload.key,
         upload.plan,
-        &upload_id,
+        upload_id.as_str(),
         number,
         state.presign.put_max_expires_secs.min(upload.secs_left),
     )
@@ -120,12 +121,12 @@ pub async fn list_parts(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(upload_id) = path?;
-    check_s3_upload_id(&upload_id)?;
+    let Path(raw_upload_id) = path?;
+    let upload_id = S3UploadId::parse(&raw_upload_id)?;
     let key = owned_key_query(&state, &caller, query)?.key;
     let parts = state
         .storage
-        .list_parts(&key, &upload_id)
+        .list_parts(&key, upload_id.as_str())
         .await?
         .ok_or(ApiError::UploadNotFound)?;
     let listed: Vec<Value> = parts
@@ -143,8 +144,8 @@ pub async fn complete(
     query: Result<Query<KeyQuery>, QueryRejection>,
     body: Result<Json<CompleteBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(upload_id) = path?;
-    check_s3_upload_id(&upload_id)?;
+    let Path(raw_upload_id) = path?;
+    let upload_id = S3UploadId::parse(&raw_upload_id)?;
     let key = owned_key_query(&state, &caller, query)?.key;
     let Json(request) = body?;
     // The size was never declared: the policy maximum is checked on what the store holds.
@@ -153,7 +154,7 @@ pub async fn complete(
         .into_iter()
         .map(|p| (p.part_number, p.etag))
         .collect();
-    complete_unknown_size(&state, &key, &upload_id, &parts).await?;
+    complete_unknown_size(&state, &key, upload_id.as_str(), &parts).await?;
     Ok(Json(
         json!({ "location": state.storage.location(&key), "key": key.as_str() }),
     ))
@@ -166,10 +167,14 @@ pub async fn abort(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(upload_id) = path?;
-    check_s3_upload_id(&upload_id)?;
+    let Path(raw_upload_id) = path?;
+    let upload_id = S3UploadId::parse(&raw_upload_id)?;
     let key = owned_key_query(&state, &caller, query)?.key;
-    if !state.storage.abort_multipart(&key, &upload_id).await? {
+    if !state
+        .storage
+        .abort_multipart(&key, upload_id.as_str())
+        .await?
+    {
         return Err(ApiError::UploadNotFound);
     }
     Ok(Json(json!({})))

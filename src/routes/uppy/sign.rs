@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::domain::ExpiresIn;
+use crate::domain::{ExpiresIn, S3UploadId};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::uploads::{
-    NewObject, UploadOperation, authorise_unknown_size, check_s3_upload_id, owned_key,
-    sign_new_object, sign_upload_operation,
+    NewObject, UploadOperation, authorise_unknown_size, owned_key, sign_new_object,
+    sign_upload_operation,
 };
 
 /// Uppy 6.x `signRequest(req)`: `{method, key, uploadId?, partNumber?, contentType?}`.
@@ -22,7 +22,7 @@ use crate::uploads::{
 pub struct SignRequest {
     method: String,
     key: String,
-    upload_id: Option<String>,
+    upload_id: Option<S3UploadId>,
     part_number: Option<u64>,
     content_type: Option<String>,
     /// Requested lifetime in seconds; clamped to `presign.put_max_expires_secs`.
@@ -58,7 +58,7 @@ pub async fn sign(
     let method = request.method.to_ascii_uppercase();
     match (
         method.as_str(),
-        request.upload_id.as_deref(),
+        request.upload_id.as_ref().map(S3UploadId::as_str),
         request.part_number,
     ) {
         // PutObject and CreateMultipartUpload: a new object, its key chosen by tollgate.
@@ -84,7 +84,6 @@ pub async fn sign(
         }
         // UploadPart, ListParts, CompleteMultipartUpload, AbortMultipartUpload: the caller's upload.
         (_, Some(upload_id), part_number) => {
-            check_s3_upload_id(upload_id)?;
             let upload = owned_key(&state, &caller, &request.key)?;
             let operation = match (method.as_str(), part_number) {
                 ("PUT", Some(number)) => UploadOperation::Part(number),
