@@ -320,17 +320,16 @@ impl Settings {
                 self.uploads.id_max_age_secs, self.presign.put_max_expires_secs
             ));
         }
-        for origin in &self.cors.allowed_origins {
-            if origin != "*" && !is_origin(origin) {
-                problems.push(format!(
-                    "cors.allowed_origins: {origin:?} is not an origin like https://app.example.com or \"*\""
-                ));
-            }
-        }
-        if self.cors.allowed_origins.len() > 1 && self.cors.allowed_origins.iter().any(|o| o == "*")
-        {
-            problems.push("cors.allowed_origins: \"*\" must stand alone".to_owned());
-        }
+        check_origins(
+            "cors.allowed_origins",
+            &self.cors.allowed_origins,
+            &mut problems,
+        );
+        check_origins(
+            "storage.embedded.cors_origins",
+            &self.storage.embedded.cors_origins,
+            &mut problems,
+        );
         self.uploads.validate(&mut problems);
 
         if self.entitlement.default_tier.trim().is_empty() {
@@ -596,17 +595,16 @@ impl UploadSettings {
     }
 }
 
-/// `scheme://host[:port]`, exactly: what browsers send in `Origin`.
-fn is_origin(raw: &str) -> bool {
-    reqwest::Url::parse(raw).is_ok_and(|url| {
-        matches!(url.scheme(), "http" | "https")
-            && url.host_str().is_some()
-            && url.path() == "/"
-            && url.query().is_none()
-            && url.fragment().is_none()
-            && !raw.ends_with('/')
-            && url.username().is_empty()
-    })
+/// Each entry an origin pattern, and `*` alone.
+fn check_origins(setting: &str, origins: &[String], problems: &mut Vec<String>) {
+    for origin in origins {
+        if let Err(e) = crate::domain::OriginPattern::parse(origin) {
+            problems.push(format!("{setting}: {origin:?} is {e}"));
+        }
+    }
+    if origins.len() > 1 && origins.iter().any(|o| o == "*") {
+        problems.push(format!("{setting}: \"*\" must stand alone"));
+    }
 }
 
 #[cfg(test)]

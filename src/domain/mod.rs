@@ -4,6 +4,7 @@ mod content_type;
 mod download_name;
 mod expires_in;
 mod object_key;
+mod origin;
 mod upload_ids;
 mod video_id;
 
@@ -11,6 +12,7 @@ pub use content_type::{ContentType, MediaFamily};
 pub use download_name::DownloadName;
 pub use expires_in::ExpiresIn;
 pub use object_key::ObjectKey;
+pub use origin::OriginPattern;
 pub use upload_ids::{S3UploadId, Sha256Base64};
 pub use video_id::VideoId;
 
@@ -24,6 +26,7 @@ pub enum ValueKind {
     ExpiresIn,
     S3UploadId,
     Sha256,
+    Origin,
 }
 
 impl ValueKind {
@@ -34,7 +37,7 @@ impl ValueKind {
             Self::ObjectKey => "invalid_key",
             Self::ContentType => "unsupported_media_type",
             Self::DownloadName => "invalid_request",
-            Self::ExpiresIn | Self::S3UploadId | Self::Sha256 => "invalid_request",
+            Self::ExpiresIn | Self::S3UploadId | Self::Sha256 | Self::Origin => "invalid_request",
         }
     }
 }

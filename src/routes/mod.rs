@@ -27,6 +27,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::CorsSettings;
+use crate::domain::OriginPattern;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::telemetry;
@@ -56,16 +57,7 @@ fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
     if settings.allowed_origins.is_empty() {
         return None;
     }
-    let origins = if settings.allowed_origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(
-            settings
-                .allowed_origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok()),
-        )
-    };
+    let origins = allow_origins(&settings.allowed_origins);
     Some(
         CorsLayer::new()
             .allow_origin(origins)
@@ -74,6 +66,21 @@ fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
             .expose_headers([telemetry::REQUEST_ID.clone()])
             .max_age(Duration::from_secs(settings.max_age_secs)),
     )
+}
+
+/// The origins a CORS layer allows, from patterns validated at start-up (exact origins, any port
+/// of a host, or `*`).
+pub fn allow_origins(patterns: &[String]) -> AllowOrigin {
+    let patterns: Vec<OriginPattern> = patterns
+        .iter()
+        .filter_map(|p| OriginPattern::parse(p).ok())
+        .collect();
+    if patterns.contains(&OriginPattern::Any) {
+        return AllowOrigin::any();
+    }
+    AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+        patterns.iter().any(|p| p.matches(origin.as_bytes()))
+    })
 }
 
 /// Every route that hands out upload URLs or ids. Their answers are for one caller and carry

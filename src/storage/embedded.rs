@@ -8,6 +8,7 @@ use axum::http::Uri;
 use axum::http::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::service::TowerToHyperService;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
@@ -189,6 +190,37 @@ fn unsigned_amz_header(headers: &HeaderMap, uri: &Uri) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What a bucket CORS rule would allow browsers on `origins` (none when empty): the methods of
+/// presigned requests, any request header (the store verifies what is signed), and the answer
+/// headers uploaders and players read (`ETag` for multipart, `Content-Range` for seeking).
+fn bucket_cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, Method, header};
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(crate::routes::allow_origins(origins))
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::PUT,
+                Method::POST,
+                Method::DELETE,
+            ])
+            .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
+            .expose_headers([
+                header::ETAG,
+                header::LOCATION,
+                header::CONTENT_RANGE,
+                header::CONTENT_LENGTH,
+                header::ACCEPT_RANGES,
+                HeaderName::from_static("x-amz-version-id"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
 /// A running embedded store; stopped when dropped.
 pub struct EmbeddedStore {
     addr: SocketAddr,
@@ -242,7 +274,9 @@ impl EmbeddedStore {
             rules,
             root: root.clone(),
         });
-        let service = builder.build();
+        let service = tower::ServiceBuilder::new()
+            .option_layer(bucket_cors(&settings.embedded.cors_origins))
+            .service(builder.build());
 
         let listener = TcpListener::bind(settings.embedded.addr)
             .await
@@ -268,7 +302,10 @@ impl EmbeddedStore {
                 // Without this a keep-alive GET waits ~30 ms on Nagle + delayed ACK.
                 let _ = socket.set_nodelay(true);
                 let connection = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .serve_connection(
+                        TokioIo::new(socket),
+                        TowerToHyperService::new(service.clone()),
+                    )
                     .into_owned();
                 let mut conn_stopped = stopped.clone();
                 tokio::spawn(async move {

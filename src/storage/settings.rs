@@ -64,6 +64,9 @@ pub struct EmbeddedStoreSettings {
     pub addr: SocketAddr,
     /// Where the embedded store keeps objects (one folder per bucket).
     pub data_dir: PathBuf,
+    /// Browser origins allowed to use presigned URLs on the embedded store (a bucket CORS
+    /// rule): exact origins, `scheme://host:*` for any port, or `["*"]`; empty for none.
+    pub cors_origins: Vec<String>,
 }
 
 impl StorageSettings {
