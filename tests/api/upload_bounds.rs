@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_error, profile, spawn_app_with};
+use crate::uploads::put;
 use crate::uppy::xml_value;
 
 const MIB: usize = 1024 * 1024;
@@ -120,6 +121,28 @@ async fn a_multipart_upload_completed_at_the_store_beyond_the_maximum_is_never_s
     let id = key.trim_start_matches(&app.settings.storage.key_prefix);
     let (status, body) = app.video_url(id, &token).await;
     assert_error(status, &body, StatusCode::CONFLICT, "upload_mismatch");
+}
+
+/// A multipart upload through the 4.x route `POST /s3/multipart`: (key, upload id).
+async fn start_4x_multipart(app: &TestApp, token: &str) -> (String, String) {
+    let multipart = json!({"filename": "a.mp4", "type": "video/mp4", "metadata": {}});
+    let (status, created) = app
+        .call(
+            reqwest::Method::POST,
+            "/s3/multipart",
+            token,
+            Some(multipart),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    (
+        created["key"].as_str().unwrap().to_owned(),
+        created["uploadId"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// A multipart upload through `POST /uploads`: (id, upload id).
@@ -265,22 +288,7 @@ async fn a_completion_the_store_refuses_is_the_clients_error() {
     })
     .await;
     let token = uploader(&app);
-    let multipart = json!({"filename": "a.mp4", "type": "video/mp4", "metadata": {}});
-    let (_, created) = app
-        .call(
-            reqwest::Method::POST,
-            "/s3/multipart",
-            &token,
-            Some(multipart),
-        )
-        .await;
-    let (key, upload_id) = (
-        created["key"].as_str().unwrap(),
-        created["uploadId"].as_str().unwrap(),
-    );
-    let encode = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
+    let (key, upload_id) = &start_4x_multipart(&app, &token).await;
     let path = format!("/s3/multipart/{}/1?key={}", encode(upload_id), encode(key));
     let (_, part) = app.call(reqwest::Method::GET, &path, &token, None).await;
     let put = app
@@ -327,22 +335,7 @@ async fn a_completion_the_store_refuses_is_the_clients_error() {
 async fn a_completion_the_store_itself_refuses_is_409_not_503() {
     let app = spawn_app_with(|_| {}).await;
     let token = uploader(&app);
-    let multipart = json!({"filename": "a.mp4", "type": "video/mp4", "metadata": {}});
-    let (_, created) = app
-        .call(
-            reqwest::Method::POST,
-            "/s3/multipart",
-            &token,
-            Some(multipart),
-        )
-        .await;
-    let (key, upload_id) = (
-        created["key"].as_str().unwrap(),
-        created["uploadId"].as_str().unwrap(),
-    );
-    let encode = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
+    let (key, upload_id) = &start_4x_multipart(&app, &token).await;
     // Two parts of 1 KiB (the first below S3's 5 MiB minimum, which s3s-fs enforces and Garage
     // does not).
     let mut parts = Vec::new();
@@ -402,18 +395,9 @@ async fn unsigned_response_headers_make_an_upload_unservable() {
             .call(reqwest::Method::POST, "/uploads", &token, Some(declaration))
             .await;
         assert_eq!(status, StatusCode::CREATED);
-        let mut put = app
-            .http
-            .put(created["url"].as_str().unwrap())
-            .body(vec![1u8; 10]);
-        for (header, signed) in created["headers"].as_object().unwrap() {
-            if header != "content-length" {
-                put = put.header(header, signed.as_str().unwrap());
-            }
-        }
         // Standard headers need no signature: both stores keep them and would serve them.
-        let response = put.header(name, value).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let status = put(&app, &created, &[1u8; 10], Some((name, value))).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
         let id = created["id"].as_str().unwrap();
         let path = format!("/uploads/{id}/complete");
         let (status, body) = app.call(reqwest::Method::POST, &path, &token, None).await;
@@ -434,20 +418,8 @@ async fn any_subject_can_own_an_upload() {
             .call(reqwest::Method::POST, "/uploads", &token, Some(declaration))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{subject:?}: {created}");
-        let mut put = app
-            .http
-            .put(created["url"].as_str().unwrap())
-            .body(b"mine".to_vec());
-        for (header, signed) in created["headers"].as_object().unwrap() {
-            if header != "content-length" {
-                put = put.header(header, signed.as_str().unwrap());
-            }
-        }
-        assert_eq!(
-            put.send().await.unwrap().status(),
-            StatusCode::OK,
-            "{subject:?}"
-        );
+        let status = put(&app, &created, b"mine", None).await;
+        assert_eq!(status, StatusCode::OK, "{subject:?}");
         let id = created["id"].as_str().unwrap();
         let path = format!("/uploads/{id}/complete");
         let (status, body) = app.call(reqwest::Method::POST, &path, &token, None).await;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::companion_body::{CompleteBody, CreateMultipart, KeyQuery};
 use crate::auth::Caller;
-use crate::domain::S3UploadId;
+use crate::domain::{ObjectKey, S3UploadId};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::uploads::{
@@ -30,6 +30,18 @@ fn owned_key_query(
 ) -> Result<OwnedUpload, ApiError> {
     let Query(KeyQuery { key }) = query?;
     owned_key(state, caller, &key)
+}
+
+/// The S3 upload id in the path and the caller's key behind `?key=`, or why not.
+fn owned_multipart(
+    state: &AppState,
+    caller: &Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<(S3UploadId, ObjectKey), ApiError> {
+    let Path(raw_upload_id) = path?;
+    let upload_id = S3UploadId::parse(&raw_upload_id)?;
+    Ok((upload_id, owned_key_query(state, caller, query)?.key))
 }
 
 /// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned PUT.
@@ -121,9 +133,7 @@ pub async fn list_parts(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(raw_upload_id) = path?;
-    let upload_id = S3UploadId::parse(&raw_upload_id)?;
-    let key = owned_key_query(&state, &caller, query)?.key;
+    let (upload_id, key) = owned_multipart(&state, &caller, path, query)?;
     let parts = state
         .storage
         .list_parts(&key, upload_id.as_str())
@@ -144,9 +154,7 @@ pub async fn complete(
     query: Result<Query<KeyQuery>, QueryRejection>,
     body: Result<Json<CompleteBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(raw_upload_id) = path?;
-    let upload_id = S3UploadId::parse(&raw_upload_id)?;
-    let key = owned_key_query(&state, &caller, query)?.key;
+    let (upload_id, key) = owned_multipart(&state, &caller, path, query)?;
     let Json(request) = body?;
     // The size was never declared: the policy maximum is checked on what the store holds.
     let parts: Vec<(u64, String)> = request
@@ -167,9 +175,7 @@ pub async fn abort(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(raw_upload_id) = path?;
-    let upload_id = S3UploadId::parse(&raw_upload_id)?;
-    let key = owned_key_query(&state, &caller, query)?.key;
+    let (upload_id, key) = owned_multipart(&state, &caller, path, query)?;
     if !state
         .storage
         .abort_multipart(&key, upload_id.as_str())
