@@ -409,6 +409,15 @@ impl Settings {
                 ("entitlement.default_tier", &self.entitlement.default_tier),
                 ("uploads.default_access", &self.uploads.default_access),
             ]);
+        for (setting, tier) in known
+            .iter()
+            .map(|t| ("entitlement.tiers", t))
+            .chain(named.clone())
+        {
+            if let Err(e) = crate::domain::Tier::parse(tier) {
+                problems.push(format!("{setting}: {tier:?}: {e}"));
+            }
+        }
         for (setting, tier) in named {
             if !known.contains(tier) {
                 problems.push(format!(
@@ -991,6 +1000,7 @@ mod tests {
     fn tiers_must_be_known_and_active_content_is_never_uploadable() {
         let mut s = base();
         s.entitlement.default_tier = "gold".to_owned();
+        s.entitlement.tiers.push("with space".to_owned());
         s.uploads
             .allowed_content_types
             .push("image/svg+xml".to_owned());
@@ -1003,6 +1013,10 @@ mod tests {
             "{p}"
         );
         assert!(p.contains("never uploadable"), "{p}");
+        assert!(
+            p.contains("entitlement.tiers: \"with space\": a tier is"),
+            "{p}"
+        );
         assert!(p.contains("lowercase"), "{p}");
         assert!(p.contains("uploads.max_size_bytes"), "{p}");
         assert!(p.contains("put_max_expires_secs"), "{p}");

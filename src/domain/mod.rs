@@ -5,6 +5,7 @@ mod download_name;
 mod expires_in;
 mod object_key;
 mod origin;
+mod tier;
 mod upload_ids;
 mod video_id;
 
@@ -13,6 +14,7 @@ pub use download_name::DownloadName;
 pub use expires_in::ExpiresIn;
 pub use object_key::ObjectKey;
 pub use origin::OriginPattern;
+pub use tier::Tier;
 pub use upload_ids::{S3UploadId, Sha256Base64};
 pub use video_id::VideoId;
 
@@ -27,6 +29,7 @@ pub enum ValueKind {
     S3UploadId,
     Sha256,
     Origin,
+    Tier,
 }
 
 impl ValueKind {
@@ -37,7 +40,9 @@ impl ValueKind {
             Self::ObjectKey => "invalid_key",
             Self::ContentType => "unsupported_media_type",
             Self::DownloadName => "invalid_request",
-            Self::ExpiresIn | Self::S3UploadId | Self::Sha256 | Self::Origin => "invalid_request",
+            Self::ExpiresIn | Self::S3UploadId | Self::Sha256 | Self::Origin | Self::Tier => {
+                "invalid_request"
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use crate::auth::Caller;
 use crate::config::{AuthSettings, EntitlementSettings, UploadSettings};
+use crate::domain::Tier;
 use crate::storage::ObjectMeta;
 
 /// Why access was granted (logged).
@@ -38,8 +39,8 @@ impl Policy {
         }
     }
 
-    pub fn is_known_tier(&self, tier: &str) -> bool {
-        self.tiers.contains(tier)
+    pub fn is_known_tier(&self, tier: &Tier) -> bool {
+        self.tiers.contains(tier.as_str())
     }
 
     pub fn is_admin(&self, caller: &Caller) -> bool {

@@ -3,7 +3,7 @@
 //! tier, sanitised name, owner).
 
 use crate::auth::Caller;
-use crate::domain::{ContentType, DownloadName, Sha256Base64};
+use crate::domain::{ContentType, DownloadName, Sha256Base64, Tier};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::{PutObjectGrant, WrittenMetadata};
@@ -47,10 +47,11 @@ pub fn authorise(
             return Err(ApiError::TooLarge(max));
         }
     }
-    let access = declared.access.unwrap_or(&limits.default_access).to_owned();
-    if !state.policy.is_known_tier(&access) {
+    let raw_tier = declared.access.unwrap_or(&limits.default_access);
+    let tier = Tier::parse(raw_tier)?;
+    if !state.policy.is_known_tier(&tier) {
         return Err(ApiError::BadRequest(format!(
-            "access {access:?} is not a known tier"
+            "access {raw_tier:?} is not a known tier"
         )));
     }
     // The length cannot always be signed: then the bound travels with the object, so that
@@ -74,7 +75,7 @@ pub fn authorise(
     }
     let metadata = WrittenMetadata {
         owner: Some(caller.subject.clone()),
-        tier: Some(access),
+        tier: Some(tier.as_str().to_owned()),
         size: declared.size,
         max_size,
         filename,

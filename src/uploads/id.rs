@@ -10,15 +10,42 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::PartPlan;
-use crate::domain::VideoId;
+use crate::domain::{ParseError, VideoId};
+
+/// tollgate's id of an upload: a video id that [`UploadIds`] issued (its owner and plan are in
+/// it, bound by a MAC). Any valid video id parses; whether it is one of ours, and whose, only
+/// [`UploadIds::plan_for`] can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadId(VideoId);
+
+impl UploadId {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        VideoId::parse(raw).map(Self)
+    }
+
+    /// The video the upload becomes.
+    pub fn video_id(&self) -> &VideoId {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::fmt::Display for UploadId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// 16 bytes of tag: 128 bits, 22 base64url characters.
 const TAG_BYTES: usize = 16;
 const TAG_CHARS: usize = 22;
 
 /// `(body, tag)` of an id; split by position, as base64url tags may contain `-`.
-fn split(id: &VideoId) -> Option<(&str, &str)> {
-    let s = id.as_str();
+fn split(id: &UploadId) -> Option<(&str, &str)> {
+    let s = id.0.as_str();
     let cut = s.len().checked_sub(TAG_CHARS + 1)?;
     let (body, rest) = s.split_at(cut);
     Some((body, rest.strip_prefix('-')?))
@@ -49,18 +76,18 @@ impl UploadIds {
     }
 
     /// A fresh, time-ordered id for `owner`'s upload cut as `plan`.
-    pub fn issue(&self, owner: &str, plan: PartPlan) -> VideoId {
+    pub fn issue(&self, owner: &str, plan: PartPlan) -> UploadId {
         let body = format!("{}-{}-{}", uuid::Uuid::now_v7(), plan.total, plan.part_size);
         let tag = URL_SAFE_NO_PAD.encode(self.tag(&body, owner));
         // At most 36 + 1 + 20 + 1 + 20 + 1 + 22 = 101 characters of [0-9a-f-] and base64url.
-        let Ok(id) = VideoId::parse(&format!("{body}-{tag}")) else {
+        let Ok(id) = UploadId::parse(&format!("{body}-{tag}")) else {
             unreachable!("upload ids are valid video ids")
         };
         id
     }
 
     /// The upload's plan when `id` was issued for `owner` (constant-time comparison).
-    pub fn plan_for(&self, id: &VideoId, owner: &str) -> Option<PartPlan> {
+    pub fn plan_for(&self, id: &UploadId, owner: &str) -> Option<PartPlan> {
         let (body, tag) = split(id)?;
         let given = URL_SAFE_NO_PAD.decode(tag).ok()?;
         if given.len() != TAG_BYTES || !bool::from(given.ct_eq(&self.tag(body, owner))) {
@@ -70,7 +97,7 @@ impl UploadIds {
     }
 
     /// When `id` was issued (the time in its UUIDv7), whoever it belongs to.
-    pub fn issued_at(id: &VideoId) -> Option<std::time::SystemTime> {
+    pub fn issued_at(id: &UploadId) -> Option<std::time::SystemTime> {
         let (body, _) = split(id)?;
         let uuid = uuid::Uuid::parse_str(body.get(..36)?).ok()?;
         let (secs, nanos) = uuid.get_timestamp()?.to_unix();
@@ -78,7 +105,7 @@ impl UploadIds {
     }
 
     /// The plan written in `id`, without checking whose it is (admins act on any upload).
-    pub fn plan_unverified(id: &VideoId) -> Option<PartPlan> {
+    pub fn plan_unverified(id: &UploadId) -> Option<PartPlan> {
         Self::plan_in(split(id)?.0)
     }
 
@@ -114,11 +141,11 @@ mod tests {
             .replace(&format!("-{}-", 11 * MIB), &format!("-{}-", 12 * MIB));
         assert_ne!(edited, id.as_str());
         assert_eq!(
-            ids.plan_for(&VideoId::parse(&edited).unwrap(), "alice"),
+            ids.plan_for(&UploadId::parse(&edited).unwrap(), "alice"),
             None
         );
         assert_eq!(
-            ids.plan_for(&VideoId::parse("plain").unwrap(), "alice"),
+            ids.plan_for(&UploadId::parse("plain").unwrap(), "alice"),
             None
         );
     }
@@ -131,7 +158,7 @@ mod tests {
         let at = UploadIds::issued_at(&id).unwrap();
         assert!(at >= before && at <= std::time::SystemTime::now(), "{at:?}");
         assert_eq!(
-            UploadIds::issued_at(&VideoId::parse("plain").unwrap()),
+            UploadIds::issued_at(&UploadId::parse("plain").unwrap()),
             None
         );
     }

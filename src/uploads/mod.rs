@@ -8,7 +8,7 @@ mod plan;
 mod service;
 
 pub use grant::{Declaration, authorise, authorise_unknown_size};
-pub use id::UploadIds;
+pub use id::{UploadId, UploadIds};
 pub use plan::PartPlan;
 pub use service::{
     Completed, NewObject, OwnedUpload, Started, UploadOperation, assemble, complete_unknown_size,

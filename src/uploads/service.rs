@@ -3,12 +3,12 @@
 //! requests and answers.
 
 use crate::auth::Caller;
-use crate::domain::{ContentType, ObjectKey, VideoId};
+use crate::domain::{ContentType, ObjectKey};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::{PresignedUrl, PutObjectGrant};
 
-use super::{Declaration, PartPlan, UploadIds, authorise};
+use super::{Declaration, PartPlan, UploadId, UploadIds, authorise};
 
 pub fn upload_ids(state: &AppState) -> Result<&UploadIds, ApiError> {
     state.upload_ids.as_deref().ok_or(ApiError::UploadsDisabled)
@@ -16,7 +16,7 @@ pub fn upload_ids(state: &AppState) -> Result<&UploadIds, ApiError> {
 
 /// An upload the caller may act on.
 pub struct OwnedUpload {
-    pub id: VideoId,
+    pub id: UploadId,
     pub key: ObjectKey,
     pub plan: PartPlan,
     /// Seconds the id has left: no URL signed for it may outlive it.
@@ -34,7 +34,7 @@ pub fn owned_upload(
     if !state.policy.may_upload(caller) {
         return Err(ApiError::Forbidden("uploading needs the uploader role"));
     }
-    let id = VideoId::parse(raw_id)?;
+    let id = UploadId::parse(raw_id)?;
     let plan = if state.policy.is_admin(caller) {
         UploadIds::plan_unverified(&id)
     } else {
@@ -54,7 +54,7 @@ pub fn owned_upload(
     else {
         return Err(ApiError::UploadExpired);
     };
-    let key = state.storage.key_for(&id)?;
+    let key = state.storage.key_for(id.video_id())?;
     Ok(OwnedUpload {
         id,
         key,
@@ -194,7 +194,7 @@ pub async fn complete_checked(
 pub async fn new_key(state: &AppState, caller: &Caller) -> Result<ObjectKey, ApiError> {
     state.storage.ensure_writable().await?;
     let id = upload_ids(state)?.issue(&caller.subject, PartPlan::unknown_size());
-    Ok(state.storage.key_for(&id)?)
+    Ok(state.storage.key_for(id.video_id())?)
 }
 
 /// The caller's upload behind `key`, or 403.
@@ -372,13 +372,13 @@ pub async fn sign_upload_operation(
 pub enum Started {
     /// One PUT URL.
     Single {
-        id: VideoId,
+        id: UploadId,
         key: ObjectKey,
         url: PresignedUrl,
     },
     /// A multipart upload tollgate created, to be filled part by part.
     Multipart {
-        id: VideoId,
+        id: UploadId,
         key: ObjectKey,
         upload_id: String,
         plan: PartPlan,
@@ -417,7 +417,7 @@ pub async fn start_upload(
     // tollgate chooses the key: time-ordered, unguessable, bound to its owner, never the client's.
     let plan = PartPlan::new(size, state.uploads.part_size_bytes);
     let id = ids.issue(&caller.subject, plan);
-    let key = state.storage.key_for(&id)?;
+    let key = state.storage.key_for(id.video_id())?;
     if multipart {
         let upload_id = state
             .storage
