@@ -49,7 +49,9 @@ pub const PUBLISHED_DEV_SECRETS: [&str; 6] = [
 const DEV_SECRET_MARKERS: [&str; 2] = ["dev-only", "not-for-production"];
 
 fn is_published_dev_secret(value: &str) -> bool {
-    PUBLISHED_DEV_SECRETS.contains(&value) || DEV_SECRET_MARKERS.iter().any(|m| value.contains(m))
+    let lowercase = value.to_ascii_lowercase();
+    PUBLISHED_DEV_SECRETS.contains(&value)
+        || DEV_SECRET_MARKERS.iter().any(|m| lowercase.contains(m))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ use crate::domain::VideoId;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::PresignedUrl;
+use crate::uploads::{UploadId, UploadIds};
 
 /// What a caller asks of one video's URL.
 #[derive(Debug, Default)]
@@ -37,6 +38,18 @@ pub async fn playback_url(
     // Some upload paths cannot sign a length (Uppy's protocols, a client completing a multipart
     // upload at the store), and a client may add unsigned standard headers to any PUT: an
     // object that is not what its upload authorised is never served.
+    // An object under an upload's id that carries no signed declaration was not written by its
+    // upload URL (s3s-fs keeps the body of a PUT it refused for its checksum, without metadata).
+    let upload_id_shaped = UploadId::parse(id.as_str())
+        .ok()
+        .and_then(|upload| UploadIds::plan_unverified(&upload))
+        .is_some();
+    if upload_id_shaped && !meta.is_upload() {
+        tracing::warn!(video = %id, "object under an upload id without its declaration; not served");
+        return Err(ApiError::UploadMismatch(
+            "the object was not written through its upload URL".to_owned(),
+        ));
+    }
     if let Some(why) = meta.unauthorised() {
         tracing::warn!(video = %id, %why, "object is not what its upload authorised; not served");
         return Err(ApiError::UploadMismatch(why));

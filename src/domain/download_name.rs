@@ -39,6 +39,23 @@ impl DownloadName {
         percent_encoding::utf8_percent_encode(&self.0, RFC5987_ATTR).to_string()
     }
 
+    /// The name percent-encoded, cut (at a character) so that it takes at most `max_bytes`;
+    /// `None` when not even one character fits.
+    pub fn percent_encoded_within(&self, max_bytes: usize) -> Option<String> {
+        let mut encoded = String::new();
+        let mut buf = [0u8; 4];
+        for c in self.0.chars() {
+            let piece =
+                percent_encoding::utf8_percent_encode(c.encode_utf8(&mut buf), RFC5987_ATTR)
+                    .to_string();
+            if encoded.len() + piece.len() > max_bytes {
+                break;
+            }
+            encoded.push_str(&piece);
+        }
+        (!encoded.is_empty()).then_some(encoded)
+    }
+
     /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266).
     pub fn content_disposition(&self) -> String {
         let ascii: String = self
@@ -94,6 +111,18 @@ mod tests {
         assert_eq!(header.matches('"').count(), 2, "{header}");
         assert!(DownloadName::parse("\"/\\;\u{0}").is_err());
         assert!(DownloadName::parse("...").is_err());
+    }
+
+    #[test]
+    fn a_name_is_cut_at_a_character_to_fit() {
+        let name = DownloadName::parse("été.mp4").unwrap();
+        assert_eq!(
+            name.percent_encoded_within(100).unwrap(),
+            name.percent_encoded()
+        );
+        // "é" takes 6 bytes encoded: 8 bytes hold "é" and "t", not the next "é".
+        assert_eq!(name.percent_encoded_within(8).as_deref(), Some("%C3%A9t"));
+        assert_eq!(name.percent_encoded_within(5), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::Client;
 use moka::Expiry;
 use moka::future::Cache;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::StorageError;
 use super::StorageSettings;
@@ -23,20 +23,13 @@ mod names {
     pub const FILENAME: &str = "filename";
 }
 
-/// Bytes kept as they are in the owner's metadata value: what is safe in an HTTP header
-/// everywhere, ASCII only. Anything else (non-ASCII, control characters, spaces, `%`) is
-/// percent-encoded, so that every subject can own an upload and reads back the same on every
-/// store (AWS returns non-ASCII metadata RFC 2047-encoded; s3s-fs does not return it as sent).
-const OWNER_ENCODED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'@')
-    .remove(b'+')
-    .remove(b'=')
-    .remove(b':')
-    .remove(b'|');
+/// What is percent-encoded in the owner's metadata value: control characters, spaces (stores
+/// and SigV4 trim and collapse them) and `%` itself (so that no other subject encodes to the
+/// same value); non-ASCII is always encoded. Every other visible ASCII character is kept, so a
+/// subject that is a plain header value (`alice`, `auth0|123`, `https://idp/users/7`) is
+/// stored as it is. Any subject can then own an upload and reads back the same on every store
+/// (AWS returns non-ASCII metadata RFC 2047-encoded; s3s-fs does not return it as sent).
+const OWNER_ENCODED: &AsciiSet = &CONTROLS.add(b' ').add(b'%');
 
 /// The metadata value that names `subject` as an object's owner.
 pub fn owner_value(subject: &str) -> String {
@@ -58,6 +51,14 @@ pub struct WrittenMetadata {
 }
 
 impl WrittenMetadata {
+    /// Bytes the metadata takes as S3 counts them: each `x-amz-meta-` name and its value.
+    pub fn byte_len(&self) -> usize {
+        self.pairs()
+            .iter()
+            .map(|(name, value)| "x-amz-meta-".len() + name.len() + value.len())
+            .sum()
+    }
+
     /// `(name, value)` pairs, names without the `x-amz-meta-` prefix.
     pub fn pairs(&self) -> Vec<(String, String)> {
         [

@@ -47,6 +47,21 @@ where
 }
 
 impl Storage {
+    /// Whether the store refused an operation on an upload id as one it does not know: 404, or
+    /// 400 for an id it cannot parse (s3s-fs), or 403 while the write probe says the upload key
+    /// may write (s3s-fs binds an upload id to the key that created it and forgets one whose
+    /// completion failed; a real loss of permission shows in the probe).
+    fn unknown_to_writer<E>(
+        &self,
+        e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> bool {
+        match e.raw_response().map(|r| r.status().as_u16()) {
+            Some(400 | 404) => true,
+            Some(403) => self.write_probe.is_allowed(),
+            _ => false,
+        }
+    }
+
     /// Starts a multipart upload; returns its S3 upload id.
     pub async fn create_multipart(
         &self,
@@ -166,7 +181,6 @@ impl Storage {
                 self.metadata.invalidate(key).await;
                 Ok(true)
             }
-            Err(e) if is_no_such_upload(&e) => Ok(false),
             // What was asked for cannot be assembled (InvalidPart, InvalidPartOrder,
             // EntityTooSmall, MalformedXML), or an object is there already (If-None-Match): the
             // client's error, not an outage.
@@ -175,6 +189,7 @@ impl Storage {
                 refused.kind = super::StorageErrorKind::Rejected;
                 Err(refused)
             }
+            Err(e) if is_no_such_upload(&e) || self.unknown_to_writer(&e) => Ok(false),
             Err(e) => Err(classify(&e, "CompleteMultipartUpload")),
         }
     }
@@ -195,13 +210,7 @@ impl Storage {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e)
-                if is_no_such_upload(&e)
-                    || e.raw_response()
-                        .is_some_and(|r| matches!(r.status().as_u16(), 400 | 404)) =>
-            {
-                Ok(false)
-            }
+            Err(e) if is_no_such_upload(&e) || self.unknown_to_writer(&e) => Ok(false),
             Err(e) => Err(classify(&e, "AbortMultipartUpload")),
         }
     }

@@ -10,6 +10,10 @@ use crate::storage::{PutObjectGrant, WrittenMetadata};
 
 /// Longest owner metadata value (the encoded subject); S3 allows 2 KB of metadata in all.
 const MAX_OWNER_BYTES: usize = 1024;
+/// S3's limit on an object's user metadata: names (with `x-amz-meta-`) and values, in bytes.
+const MAX_METADATA_BYTES: usize = 2048;
+/// What the file name's entry costs besides its value: `x-amz-meta-filename`.
+const FILENAME_ENTRY_BYTES: usize = "x-amz-meta-filename".len();
 
 /// What a client declares about an upload; `size` and `sha256` are unknown on Uppy's protocols.
 pub struct Declaration<'a> {
@@ -65,22 +69,26 @@ pub fn authorise(
         .filename
         .map(DownloadName::parse)
         .transpose()
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?
-        .map(|name| name.percent_encoded());
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // S3 keeps at most 2 KB of user metadata per object.
     if crate::storage::owner_value(&caller.subject).len() > MAX_OWNER_BYTES {
         return Err(ApiError::BadRequest(format!(
             "the token's subject is too long to own an upload (at most {MAX_OWNER_BYTES} bytes encoded)"
         )));
     }
-    let metadata = WrittenMetadata {
+    let mut written = WrittenMetadata {
         owner: Some(caller.subject.clone()),
         tier: Some(tier.as_str().to_owned()),
         size: declared.size,
         max_size,
-        filename,
+        filename: None,
+    };
+    // S3 keeps at most 2 KB of user metadata: the file name (informational) gets what is left.
+    if let Some(name) = filename {
+        let left = MAX_METADATA_BYTES.saturating_sub(written.byte_len() + FILENAME_ENTRY_BYTES);
+        written.filename = name.percent_encoded_within(left);
     }
-    .pairs();
+    let metadata = written.pairs();
     let checksum_sha256 = declared
         .sha256
         .map(Sha256Base64::parse)

@@ -2,6 +2,8 @@
 //! a completed upload what it was authorised to be. Route handlers call these and only map
 //! requests and answers.
 
+use std::time::{Duration, SystemTime};
+
 use crate::auth::Caller;
 use crate::domain::{ContentType, ObjectKey};
 use crate::error::ApiError;
@@ -12,6 +14,20 @@ use super::{Declaration, PartPlan, UploadId, UploadIds, authorise};
 
 pub fn upload_ids(state: &AppState) -> Result<&UploadIds, ApiError> {
     state.upload_ids.as_deref().ok_or(ApiError::UploadsDisabled)
+}
+
+/// How far a replica's clock may be behind the one that issued an id: an id from the near
+/// future is new, not expired.
+const CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// Seconds since `issued_at`; 0 for a time up to [`CLOCK_SKEW`] ahead of `now` (another
+/// replica's clock), `None` for one further ahead (not an id we issued).
+fn id_age_secs(issued_at: SystemTime, now: SystemTime) -> Option<u64> {
+    match now.duration_since(issued_at) {
+        Ok(age) => Some(age.as_secs()),
+        Err(ahead) if ahead.duration() <= CLOCK_SKEW => Some(0),
+        Err(_) => None,
+    }
 }
 
 /// An upload the caller may act on.
@@ -44,9 +60,7 @@ pub fn owned_upload(
         "only the uploader or an admin may act on this upload",
     ))?;
     // An id is a capability: it ends `uploads.id_max_age_secs` after it was issued.
-    let age = UploadIds::issued_at(&id)
-        .and_then(|at| state.clock.now().duration_since(at).ok())
-        .map(|age| age.as_secs());
+    let age = UploadIds::issued_at(&id).and_then(|at| id_age_secs(at, state.clock.now()));
     let max_age = state.uploads.id_max_age_secs;
     let Some(secs_left) = age
         .and_then(|age| max_age.checked_sub(age))
@@ -438,4 +452,21 @@ pub async fn start_upload(
         .await?;
     tracing::info!(upload = %id, subject = %caller.subject, "upload URL issued");
     Ok(Started::Single { id, key, url })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_from_a_replica_slightly_ahead_is_new_not_expired() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(id_age_secs(now - Duration::from_secs(90), now), Some(90));
+        assert_eq!(id_age_secs(now + Duration::from_millis(500), now), Some(0));
+        assert_eq!(id_age_secs(now + CLOCK_SKEW, now), Some(0));
+        assert_eq!(
+            id_age_secs(now + CLOCK_SKEW + Duration::from_secs(1), now),
+            None
+        );
+    }
 }

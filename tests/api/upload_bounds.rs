@@ -506,3 +506,62 @@ async fn aborting_an_unknown_upload_is_404() {
     let (status, answer) = app.call(reqwest::Method::DELETE, &path, &token, None).await;
     assert_error(status, &answer, StatusCode::NOT_FOUND, "upload_not_found");
 }
+
+#[tokio::test]
+async fn metadata_stays_within_s3s_2_kb_and_long_names_are_cut() {
+    let app = spawn_app_with(|_| {}).await;
+    let token = uploader(&app);
+    let name = format!("{}.mp4", "🎬".repeat(300));
+    let declaration = json!({"content_type": "video/mp4", "size": 4, "filename": name});
+    let (status, created) = app.post_uploads(&token, &declaration).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let metadata: usize = created["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(header, _)| header.starts_with("x-amz-meta-"))
+        .map(|(header, value)| header.len() + value.as_str().unwrap().len())
+        .sum();
+    assert!(metadata <= 2048, "{metadata} bytes of metadata");
+    let filename = created["headers"]["x-amz-meta-filename"].as_str().unwrap();
+    assert!(filename.starts_with("%F0%9F%8E%AC"), "{filename}");
+    assert_eq!(put(&app, &created, b"clip", None).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn uppy_routes_ask_whose_upload_before_anything_else() {
+    let app = spawn_app_with(|_| {}).await;
+    let (key, _) = start_4x_multipart(&app, &uploader(&app)).await;
+    let mallory = app.token("mallory", &[], &["uploader"]);
+    // A malformed S3 upload id on someone else's key: 403, as for a well-formed one.
+    for (method, path) in [
+        (
+            reqwest::Method::GET,
+            format!("/s3/multipart/%0A/1?key={}", encode(&key)),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/s3/multipart/%0A?key={}", encode(&key)),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/s3/multipart/%0A?key={}", encode(&key)),
+        ),
+    ] {
+        let (status, body) = app.call(method, &path, &mallory, None).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+}
+
+#[tokio::test]
+async fn an_upload_the_store_no_longer_knows_is_404_not_503() {
+    let app = spawn_app_with(|_| {}).await;
+    let token = uploader(&app);
+    let (key, upload_id) = start_4x_multipart(&app, &token).await;
+    let path = format!("/s3/multipart/{}?key={}", encode(&upload_id), encode(&key));
+    let (status, _) = app.call(reqwest::Method::DELETE, &path, &token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    // Gone: s3s-fs answers 403 for an upload id it forgot, Garage 404; both are 404 here.
+    let (status, body) = app.call(reqwest::Method::DELETE, &path, &token, None).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "upload_not_found");
+}

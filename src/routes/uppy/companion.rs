@@ -40,8 +40,9 @@ fn owned_multipart(
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<(S3UploadId, ObjectKey), ApiError> {
     let Path(raw_upload_id) = path?;
-    let upload_id = S3UploadId::parse(&raw_upload_id)?;
-    Ok((upload_id, owned_key_query(state, caller, query)?.key))
+    // Whose upload first, as on every upload route; then whether the id is well formed.
+    let key = owned_key_query(state, caller, query)?.key;
+    Ok((S3UploadId::parse(&raw_upload_id)?, key))
 }
 
 /// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned PUT.
@@ -110,8 +111,8 @@ pub async fn sign_part(
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path((raw_upload_id, number)) = path?;
-    let upload_id = S3UploadId::parse(&raw_upload_id)?;
     let upload = owned_key_query(&state, &caller, query)?;
+    let upload_id = S3UploadId::parse(&raw_upload_id)?;
     let (presigned, _) = presign_part(
         &state,
         &upload.key,

@@ -125,10 +125,26 @@ async fn a_body_that_does_not_match_the_declared_sha256_is_refused() {
     // The store refused it; whatever it kept, `complete` does not accept it.
     let id = created["id"].as_str().unwrap();
     let (status, answer) = app.complete_upload(id, &token, None).await;
+    // Nor does playback: what the store kept is no upload (premium by default, not the
+    // caller's, and typeless) and is never served.
+    let viewer = app.token("bob", &["premium"], &[]);
+    let (play_status, played) = app.video_url(id, &viewer).await;
     if profile().keeps_body_of_a_refused_checksum {
         assert_error(status, &answer, StatusCode::CONFLICT, "upload_mismatch");
+        assert_error(
+            play_status,
+            &played,
+            StatusCode::CONFLICT,
+            "upload_mismatch",
+        );
     } else {
         assert_error(status, &answer, StatusCode::NOT_FOUND, "upload_not_found");
+        assert_error(
+            play_status,
+            &played,
+            StatusCode::NOT_FOUND,
+            "video_not_found",
+        );
     }
 
     // A new upload with the right bytes goes through.
