@@ -906,6 +906,19 @@ mod tests {
     }
 
     #[test]
+    fn dev_secret_markers_match_in_any_case() {
+        assert!(is_published_dev_secret(
+            "DEV-ONLY-insecure-hmac-secret-of-my-own-0123"
+        ));
+        assert!(is_published_dev_secret(
+            "my-secret-Not-For-Production-123456"
+        ));
+        assert!(!is_published_dev_secret(
+            "a-real-secret-from-a-vault-0123456789abcdef"
+        ));
+    }
+
+    #[test]
     fn published_secrets_are_refused_in_production_and_beyond_loopback_naming_no_value() {
         let names = [
             "auth.hmac_secret",
