@@ -333,6 +333,12 @@ impl Settings {
             &mut problems,
         );
         self.uploads.validate(&mut problems);
+        if self.storage.embedded.enabled && !self.uploads.if_none_match {
+            problems.push(
+                "uploads.if_none_match must be true with the embedded store: s3s-fs writes the body of a PUT before it checks its SHA-256, so a refused PUT could replace a completed upload"
+                    .to_owned(),
+            );
+        }
 
         if self.entitlement.default_tier.trim().is_empty() {
             problems.push("entitlement.default_tier must not be empty".to_owned());
@@ -903,6 +909,18 @@ mod tests {
         let mut named: Vec<&str> = base.secrets().iter().map(|(name, _)| *name).collect();
         named.sort_unstable();
         assert_eq!(named, secret_settings());
+    }
+
+    #[test]
+    fn the_embedded_store_needs_if_none_match() {
+        let mut s = base();
+        s.uploads.if_none_match = false;
+        assert!(
+            problems(&s).contains("uploads.if_none_match must be true with the embedded store")
+        );
+        s.storage.embedded.enabled = false;
+        s.storage.endpoint = Some("http://127.0.0.1:3900".to_owned());
+        assert!(s.validate().is_ok());
     }
 
     #[test]

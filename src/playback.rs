@@ -40,10 +40,9 @@ pub async fn playback_url(
     // object that is not what its upload authorised is never served.
     // An object under an upload's id that carries no signed declaration was not written by its
     // upload URL (s3s-fs keeps the body of a PUT it refused for its checksum, without metadata).
-    let upload_id_shaped = UploadId::parse(id.as_str())
-        .ok()
-        .and_then(|upload| UploadIds::plan_unverified(&upload))
-        .is_some();
+    let upload_id_shaped = UploadId::parse(id.as_str()).is_ok_and(|upload| {
+        UploadIds::issued_at(&upload).is_some() && UploadIds::plan_unverified(&upload).is_some()
+    });
     if upload_id_shaped && !meta.is_upload() {
         tracing::warn!(video = %id, "object under an upload id without its declaration; not served");
         return Err(ApiError::UploadMismatch(

@@ -47,7 +47,8 @@ fn invalid() -> ParseError {
     )
 }
 
-/// `scheme://host[:port]`, exactly: what browsers send in `Origin`.
+/// `scheme://host[:port]`, exactly as browsers send it in `Origin`: lowercase, no default port,
+/// punycode, no user info. A pattern in another form could never match.
 fn is_origin(raw: &str) -> bool {
     reqwest::Url::parse(raw).is_ok_and(|url| {
         matches!(url.scheme(), "http" | "https")
@@ -55,9 +56,10 @@ fn is_origin(raw: &str) -> bool {
             && url.path() == "/"
             && url.query().is_none()
             && url.fragment().is_none()
-            && !raw.ends_with('/')
             && url.username().is_empty()
+            && url.password().is_none()
             && !raw.contains('*')
+            && url.origin().ascii_serialization() == raw
     })
 }
 

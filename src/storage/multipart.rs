@@ -48,18 +48,15 @@ where
 
 impl Storage {
     /// Whether the store refused an operation on an upload id as one it does not know: 404, or
-    /// 400 for an id it cannot parse (s3s-fs), or 403 while the write probe says the upload key
-    /// may write (s3s-fs binds an upload id to the key that created it and forgets one whose
-    /// completion failed; a real loss of permission shows in the probe).
+    /// 400 for an id it cannot parse (s3s-fs). A 403 stays a refusal of tollgate's key (on AWS,
+    /// a policy without s3:AbortMultipartUpload, or KMS rights a completion needs): it must be
+    /// seen, not answered as a missing upload.
     fn unknown_to_writer<E>(
         &self,
         e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     ) -> bool {
-        match e.raw_response().map(|r| r.status().as_u16()) {
-            Some(400 | 404) => true,
-            Some(403) => self.write_probe.is_allowed(),
-            _ => false,
-        }
+        e.raw_response()
+            .is_some_and(|r| matches!(r.status().as_u16(), 400 | 404))
     }
 
     /// Starts a multipart upload; returns its S3 upload id.

@@ -77,6 +77,10 @@ pub struct StoreProfile {
     /// Whether CompleteMultipartUpload refuses parts out of order or a part below 5 MiB that is
     /// not the last (s3s-fs and AWS do; Garage 2.5 assembles them).
     pub refuses_small_or_unordered_parts: bool,
+    /// What tollgate answers for an abort of an upload the store no longer knows: 404
+    /// `upload_not_found` where the store says NoSuchUpload; s3s-fs answers 403 AccessDenied,
+    /// which tollgate must take for a refused key.
+    pub forgotten_upload_id: (StatusCode, &'static str),
 }
 
 pub fn profile() -> StoreProfile {
@@ -96,11 +100,13 @@ pub fn profile() -> StoreProfile {
             checks_part_etags: false,
             refuses_before_reading_the_body: false,
             refuses_small_or_unordered_parts: true,
+            forgotten_upload_id: (StatusCode::SERVICE_UNAVAILABLE, "storage_forbidden"),
         },
         (Some(_), Ok("garage")) => StoreProfile {
             name: "garage",
             refuses_before_reading_the_body: true,
             refuses_small_or_unordered_parts: false,
+            forgotten_upload_id: (StatusCode::NOT_FOUND, "upload_not_found"),
             expired_url: StatusCode::BAD_REQUEST,
             checks_region: true,
             overwrite_with_if_none_match: StatusCode::OK,
@@ -115,6 +121,7 @@ pub fn profile() -> StoreProfile {
             name: "s3",
             refuses_before_reading_the_body: false,
             refuses_small_or_unordered_parts: true,
+            forgotten_upload_id: (StatusCode::NOT_FOUND, "upload_not_found"),
             expired_url: StatusCode::FORBIDDEN,
             checks_region: true,
             overwrite_with_if_none_match: StatusCode::PRECONDITION_FAILED,
