@@ -35,20 +35,18 @@ pub async fn playback_url(
         .policy
         .decide(caller, &meta)
         .ok_or(ApiError::NotEntitled)?;
-    // Some upload paths cannot sign a length (Uppy's protocols, a client completing a multipart
-    // upload at the store), and a client may add unsigned standard headers to any PUT: an
-    // object that is not what its upload authorised is never served.
     // An object under an upload's id that carries no signed declaration was not written by its
     // upload URL (s3s-fs keeps the body of a PUT it refused for its checksum, without metadata).
-    let upload_id_shaped = UploadId::parse(id.as_str()).is_ok_and(|upload| {
-        UploadIds::issued_at(&upload).is_some() && UploadIds::plan_unverified(&upload).is_some()
-    });
-    if upload_id_shaped && !meta.is_upload() {
+    // Asked only of objects without a declaration, so that the usual path pays nothing.
+    if !meta.is_upload() && is_upload_id(id) {
         tracing::warn!(video = %id, "object under an upload id without its declaration; not served");
         return Err(ApiError::UploadMismatch(
             "the object was not written through its upload URL".to_owned(),
         ));
     }
+    // Some upload paths cannot sign a length (Uppy's protocols, a client completing a multipart
+    // upload at the store), and a client may add unsigned standard headers to any PUT: an
+    // object that is not what its upload authorised is never served.
     if let Some(why) = meta.unauthorised() {
         tracing::warn!(video = %id, %why, "object is not what its upload authorised; not served");
         return Err(ApiError::UploadMismatch(why));
@@ -66,4 +64,11 @@ pub async fn playback_url(
             request.content_disposition,
         )
         .await?)
+}
+
+/// Whether `id` has the form of an upload id tollgate issues (a UUIDv7, a plan, a tag).
+fn is_upload_id(id: &VideoId) -> bool {
+    UploadId::parse(id.as_str()).is_ok_and(|upload| {
+        UploadIds::issued_at(&upload).is_some() && UploadIds::plan_unverified(&upload).is_some()
+    })
 }
