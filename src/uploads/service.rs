@@ -80,17 +80,18 @@ pub fn owned_upload(
 /// S3's largest part number.
 const MAX_PART_NUMBER: u64 = 10_000;
 
-/// An UploadPart URL for part `number` of the caller's upload. When the plan knows the size
-/// (`POST /uploads`), only the plan's part numbers are signed, each with its exact length; when it
-/// does not (Uppy's protocols), any part number S3 accepts, with no length.
+/// An UploadPart URL for part `number` of the caller's upload, living at most `expires_secs`
+/// and never beyond the upload's id. When the plan knows the size (`POST /uploads`), only the
+/// plan's part numbers are signed, each with its exact length; when it does not (Uppy's
+/// protocols), any part number S3 accepts, with no length.
 pub async fn presign_part(
     state: &AppState,
-    key: &ObjectKey,
-    plan: PartPlan,
+    upload: &OwnedUpload,
     upload_id: &str,
     number: u64,
     expires_secs: u64,
 ) -> Result<(PresignedUrl, Option<u64>), ApiError> {
+    let plan = upload.plan;
     let length = if plan.is_size_known() {
         let length = plan.part_len(number).ok_or_else(|| {
             ApiError::BadRequest(format!("part number must be 1..={}", plan.part_count))
@@ -106,7 +107,13 @@ pub async fn presign_part(
     let presigned = state
         .storage
         .upload_signer
-        .upload_part(key, upload_id, number, length, expires_secs)
+        .upload_part(
+            &upload.key,
+            upload_id,
+            number,
+            length,
+            expires_secs.min(upload.secs_left),
+        )
         .await?;
     Ok((presigned, length))
 }
@@ -355,7 +362,7 @@ pub async fn sign_upload_operation(
     let key = &upload.key;
     Ok(match operation {
         UploadOperation::Part(number) => {
-            presign_part(state, key, upload.plan, upload_id, number, secs)
+            presign_part(state, upload, upload_id, number, secs)
                 .await?
                 .0
         }

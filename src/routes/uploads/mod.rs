@@ -87,11 +87,10 @@ pub async fn sign_part(
     let upload_id = upload_id_query(query)?;
     let (presigned, length) = presign_part(
         &state,
-        &upload.key,
-        upload.plan,
+        &upload,
         upload_id.as_str(),
         number,
-        state.presign.put_max_expires_secs.min(upload.secs_left),
+        state.presign.put_max_expires_secs,
     )
     .await?;
     Ok(Json(PartUrl {

@@ -115,11 +115,10 @@ pub async fn sign_part(
     let upload_id = S3UploadId::parse(&raw_upload_id)?;
     let (presigned, _) = presign_part(
         &state,
-        &upload.key,
-        upload.plan,
+        &upload,
         upload_id.as_str(),
         number,
-        state.presign.put_max_expires_secs.min(upload.secs_left),
+        state.presign.put_max_expires_secs,
     )
     .await?;
     Ok(Json(
