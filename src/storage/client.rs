@@ -19,8 +19,6 @@ use crate::clock::SharedClock;
 pub struct S3Clients {
     pub internal: Client,
     pub public: Client,
-    /// The host in presigned URLs (AWS's regional endpoint when none is configured).
-    pub public_endpoint: String,
     pub credentials: Arc<CredentialsCache>,
 }
 
@@ -80,9 +78,7 @@ impl S3Clients {
         };
         Ok(Self {
             internal: with_endpoint(endpoint),
-            public: with_endpoint(public_endpoint.clone()),
-            public_endpoint: public_endpoint
-                .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", settings.region)),
+            public: with_endpoint(public_endpoint),
             credentials,
         })
     }

@@ -59,12 +59,13 @@ impl CapabilityProbe {
         }
     }
 
-    pub fn is_allowed(&self) -> bool {
+    fn is_allowed(&self) -> bool {
         self.allowed.load(Ordering::Relaxed)
     }
 
-    /// Records what a real request learnt (a 403).
-    pub fn observe(&self, allowed: bool) {
+    /// Records what the probe learnt: only probes change what tollgate believes of its keys
+    /// (one object's 403 does not).
+    fn observe(&self, allowed: bool) {
         self.allowed.store(allowed, Ordering::Relaxed);
     }
 

@@ -8,6 +8,7 @@ use crate::auth::Caller;
 use crate::domain::{ContentType, ObjectKey};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::storage::limits::MAX_PARTS;
 use crate::storage::{PresignedUrl, PutObjectGrant};
 
 use super::{Declaration, PartPlan, UploadId, UploadIds, authorise};
@@ -77,9 +78,6 @@ pub fn owned_upload(
     })
 }
 
-/// S3's largest part number.
-const MAX_PART_NUMBER: u64 = 10_000;
-
 /// An UploadPart URL for part `number` of the caller's upload, living at most `expires_secs`
 /// and never beyond the upload's id. When the plan knows the size (`POST /uploads`), only the
 /// plan's part numbers are signed, each with its exact length; when it does not (Uppy's
@@ -97,11 +95,11 @@ pub async fn presign_part(
             ApiError::BadRequest(format!("part number must be 1..={}", plan.part_count))
         })?;
         Some(length)
-    } else if (1..=MAX_PART_NUMBER).contains(&number) {
+    } else if (1..=MAX_PARTS).contains(&number) {
         None
     } else {
         return Err(ApiError::BadRequest(format!(
-            "part number must be 1..={MAX_PART_NUMBER}"
+            "part number must be 1..={MAX_PARTS}"
         )));
     };
     let presigned = state
