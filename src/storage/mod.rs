@@ -24,7 +24,7 @@ pub use embedded::{EmbeddedStore, EmbeddedStoreError, StoreKey, StoreRules};
 pub use metadata::{MetadataCache, ObjectMeta, WrittenMetadata, owner_value};
 pub use multipart::StoredPart;
 pub use presign::{
-    ObjectRequest, PresignedUrl, Presigner, PutObjectGrant, Signed, SignerKind,
+    ObjectRequest, PresignedPost, PresignedUrl, Presigner, PutObjectGrant, Signed, SignerKind,
     effective_expiry_secs,
 };
 pub use probe::{Capability, CapabilityProbe, PROBE_NAME};

@@ -132,7 +132,7 @@ impl std::fmt::Debug for FastSigner {
 }
 
 /// `YYYYMMDDTHHMMSSZ` for `time` (UTC).
-fn amz_date(time: SystemTime) -> Result<[u8; 16], StorageError> {
+pub(super) fn amz_date(time: SystemTime) -> Result<[u8; 16], StorageError> {
     let secs = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_err(|_| error("signing time before 1970"))?

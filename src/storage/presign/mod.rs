@@ -6,6 +6,7 @@ mod encoding;
 #[cfg(test)]
 mod equality_tests;
 mod fast;
+mod post_policy;
 mod sdk;
 mod sigv4;
 
@@ -17,6 +18,7 @@ use aws_sdk_s3::Client;
 use serde::{Deserialize, Serialize};
 
 use fast::FastSigner;
+pub use post_policy::PresignedPost;
 
 use super::{CredentialsCache, StorageError, StorageErrorKind};
 use crate::clock::SharedClock;
@@ -381,6 +383,28 @@ impl Presigner {
             grant: &grant,
         };
         self.presign(request, None, policy_max_secs).await
+    }
+
+    /// A POST policy for a browser form upload of `key` that allows exactly `grant`'s type and
+    /// metadata and a body of 1 to `max_length` bytes: the store checks them before it stores
+    /// anything (the bound a presigned PUT cannot sign when the length is unknown).
+    pub async fn post_object(
+        &self,
+        key: &ObjectKey,
+        grant: &PutObjectGrant,
+        max_length: u64,
+        policy_max_secs: u64,
+    ) -> Result<PresignedPost, StorageError> {
+        let (credentials, now, secs) = self.lifetime(None, policy_max_secs).await?;
+        let request = post_policy::PostRequest {
+            bucket: &self.bucket,
+            key: key.as_str(),
+            grant,
+            lengths: 1..=max_length,
+        };
+        let post = post_policy::presign_post(&self.endpoint, &request, now, secs, &credentials)?;
+        tracing::debug!(url = %post.url, expires_in = secs, "signed a POST policy");
+        Ok(post)
     }
 
     /// A presigned UploadPart URL for part `number` of `upload_id`, with its exact length signed.
