@@ -18,6 +18,10 @@ use tokio::sync::watch;
 
 use super::StorageSettings;
 
+mod file_store;
+
+use file_store::FileStore;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedStoreError {
     #[error("the embedded store needs storage.access_key_id and storage.secret_access_key")]
@@ -57,8 +61,9 @@ impl StoreKey {
 }
 
 /// Operations that need `write`; every other operation needs `read`.
-const WRITE_OPERATIONS: [&str; 7] = [
+const WRITE_OPERATIONS: [&str; 8] = [
     "PutObject",
+    "PostObject",
     "UploadPart",
     "CreateMultipartUpload",
     "CompleteMultipartUpload",
@@ -267,7 +272,7 @@ impl EmbeddedStore {
         for key in &keys {
             auth.register(key.access_key.clone(), key.secret_key.clone().into());
         }
-        let mut builder = S3ServiceBuilder::new(fs);
+        let mut builder = S3ServiceBuilder::new(FileStore(fs));
         builder.set_auth(auth);
         builder.set_access(KeyPermissions {
             keys,

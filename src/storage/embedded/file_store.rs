@@ -1,0 +1,97 @@
+//! s3s-fs with S3's answer to a browser form upload. s3s 0.14 answers PostObject 204 with
+//! neither `ETag` nor `Location`, which AWS and Garage send: Uppy 4.x never finishes an upload
+//! whose answer has no `ETag`. Every other operation is s3s-fs's own.
+
+use axum::http::header::{ETAG, HOST, LOCATION};
+use axum::http::{HeaderMap, HeaderValue};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3s::dto::{
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, CompleteMultipartUploadInput,
+    CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput, CreateBucketInput,
+    CreateBucketOutput, CreateMultipartUploadInput, CreateMultipartUploadOutput, DeleteBucketInput,
+    DeleteBucketOutput, DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput,
+    DeleteObjectsOutput, GetBucketLocationInput, GetBucketLocationOutput, GetObjectInput,
+    GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput,
+    ListBucketsInput, ListBucketsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input,
+    ListObjectsV2Output, ListPartsInput, ListPartsOutput, PostObjectInput, PostObjectOutput,
+    PutObjectInput, PutObjectOutput, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput,
+    UploadPartOutput,
+};
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+/// What a key keeps unescaped in a URL path: S3's unreserved characters and `/`.
+const KEY_IN_PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// s3s-fs's file system store, answering form uploads as S3 does.
+pub struct FileStore(pub s3s_fs::FileSystem);
+
+/// `impl S3 for FileStore`: the listed operations handed to s3s-fs unchanged, then `$own`.
+/// (One macro writes the whole impl: `async_trait` must see the methods it rewrites.)
+macro_rules! file_store_impl {
+    ([$($operation:ident: $input:ident => $output:ident),* $(,)?] $($own:tt)*) => {
+        #[async_trait::async_trait]
+        impl S3 for FileStore {
+            $(
+                async fn $operation(
+                    &self,
+                    req: S3Request<$input>,
+                ) -> S3Result<S3Response<$output>> {
+                    self.0.$operation(req).await
+                }
+            )*
+            $($own)*
+        }
+    };
+}
+
+/// The object's URL as the client reached the store (S3's `Location`).
+fn location(headers: &HeaderMap, bucket: &str, key: &str) -> Option<HeaderValue> {
+    let host = headers.get(HOST)?.to_str().ok()?;
+    let key = utf8_percent_encode(key, KEY_IN_PATH);
+    HeaderValue::from_str(&format!("http://{host}/{bucket}/{key}")).ok()
+}
+
+file_store_impl! {
+    [
+        abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput,
+        complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput,
+        copy_object: CopyObjectInput => CopyObjectOutput,
+        create_bucket: CreateBucketInput => CreateBucketOutput,
+        create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput,
+        delete_bucket: DeleteBucketInput => DeleteBucketOutput,
+        delete_object: DeleteObjectInput => DeleteObjectOutput,
+        delete_objects: DeleteObjectsInput => DeleteObjectsOutput,
+        get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput,
+        get_object: GetObjectInput => GetObjectOutput,
+        head_bucket: HeadBucketInput => HeadBucketOutput,
+        head_object: HeadObjectInput => HeadObjectOutput,
+        list_buckets: ListBucketsInput => ListBucketsOutput,
+        list_objects: ListObjectsInput => ListObjectsOutput,
+        list_objects_v2: ListObjectsV2Input => ListObjectsV2Output,
+        list_parts: ListPartsInput => ListPartsOutput,
+        put_object: PutObjectInput => PutObjectOutput,
+        upload_part: UploadPartInput => UploadPartOutput,
+        upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput,
+    ]
+
+    async fn post_object(
+        &self,
+        req: S3Request<PostObjectInput>,
+    ) -> S3Result<S3Response<PostObjectOutput>> {
+        let location = location(&req.headers, &req.input.bucket, &req.input.key);
+        // s3s's default PostObject is s3s-fs's PutObject.
+        let mut answer = self.0.post_object(req).await?;
+        if let Some(etag) = answer.output.e_tag.as_ref().and_then(|e| e.to_http_header().ok()) {
+            answer.headers.insert(ETAG, etag);
+        }
+        if let Some(location) = location {
+            answer.headers.insert(LOCATION, location);
+        }
+        Ok(answer)
+    }
+}
