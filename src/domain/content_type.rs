@@ -42,6 +42,29 @@ const STREAMING: [&str; 3] = [
     "application/mp4",
 ];
 
+/// File extensions and the type browsers give such files (Chromium and Firefox agree on these),
+/// for clients that send a file but not its type.
+const BY_EXTENSION: [(&str, &str); 18] = [
+    ("mp4", "video/mp4"),
+    ("m4v", "video/mp4"),
+    ("webm", "video/webm"),
+    ("mov", "video/quicktime"),
+    ("mkv", "video/x-matroska"),
+    ("ts", "video/mp2t"),
+    ("m3u8", "application/vnd.apple.mpegurl"),
+    ("mp3", "audio/mpeg"),
+    ("m4a", "audio/mp4"),
+    ("aac", "audio/aac"),
+    ("wav", "audio/wav"),
+    ("flac", "audio/flac"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("png", "image/png"),
+    ("webp", "image/webp"),
+    ("gif", "image/gif"),
+    ("avif", "image/avif"),
+];
+
 impl MediaFamily {
     /// The family of a lowercase `type/subtype`, or `None` when it is not uploadable media.
     pub fn of(essence: &str) -> Option<Self> {
@@ -78,6 +101,16 @@ impl ContentType {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The type a browser gives a file named `name`, from its extension (any case), when it is
+    /// a media type tollgate knows; whether it may be uploaded is `parse`'s question.
+    pub fn guess_from_file_name(name: &str) -> Option<&'static str> {
+        let (_, extension) = name.rsplit_once('.')?;
+        BY_EXTENSION
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(extension))
+            .map(|(_, essence)| *essence)
+    }
 }
 
 #[cfg(test)]
@@ -86,6 +119,29 @@ mod tests {
 
     fn allowed() -> Vec<String> {
         vec!["video/mp4".to_owned(), "image/png".to_owned()]
+    }
+
+    #[test]
+    fn a_file_name_tells_the_type_browsers_give_it() {
+        assert_eq!(
+            ContentType::guess_from_file_name("clip.mp4"),
+            Some("video/mp4")
+        );
+        assert_eq!(
+            ContentType::guess_from_file_name("a/b/Clip.MOV"),
+            Some("video/quicktime")
+        );
+        assert_eq!(
+            ContentType::guess_from_file_name("x.tar.webm"),
+            Some("video/webm")
+        );
+        for name in ["clip", "clip.", "page.html", "icon.svg", "mp4", ".mp4x"] {
+            assert_eq!(ContentType::guess_from_file_name(name), None, "{name}");
+        }
+        // Every guess is uploadable media: a guess never widens what may be uploaded.
+        for (_, essence) in BY_EXTENSION {
+            assert!(MediaFamily::of(essence).is_some(), "{essence}");
+        }
     }
 
     #[test]
