@@ -9,7 +9,7 @@ use crate::domain::{ContentType, ObjectKey};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::limits::MAX_PARTS;
-use crate::storage::{PresignedUrl, PutObjectGrant};
+use crate::storage::{PresignedPost, PresignedUrl, PutObjectGrant};
 
 use super::{Declaration, PartPlan, UploadId, UploadIds, authorise};
 
@@ -310,29 +310,37 @@ pub async fn complete_unknown_size(
     complete_checked(state, key, upload_id, &parts).await
 }
 
-/// A new object a client may write, by one presigned request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NewObject {
-    /// PutObject.
-    Put,
-    /// CreateMultipartUpload.
-    Multipart,
-}
-
-/// A presigned request for a new, tollgate-chosen key, with the grant signed into it.
-pub async fn sign_new_object(
+/// A form upload of a new, tollgate-chosen key: a POST policy with the grant's type and
+/// metadata pinned and the length bounded by `uploads.max_size_bytes`, which the store enforces
+/// (Uppy's protocols never tell the size, so a PUT could not sign one).
+pub async fn sign_new_form(
     state: &AppState,
     caller: &Caller,
-    kind: NewObject,
+    grant: &PutObjectGrant,
+    expires_secs: u64,
+) -> Result<(ObjectKey, PresignedPost), ApiError> {
+    let key = new_key(state, caller).await?;
+    let post = state
+        .storage
+        .upload_signer
+        .post_object(&key, grant, state.uploads.max_size_bytes, expires_secs)
+        .await?;
+    Ok((key, post))
+}
+
+/// A CreateMultipartUpload request for a new, tollgate-chosen key, with the grant signed in.
+pub async fn sign_new_multipart(
+    state: &AppState,
+    caller: &Caller,
     grant: PutObjectGrant,
     expires_secs: u64,
 ) -> Result<(ObjectKey, PresignedUrl), ApiError> {
     let key = new_key(state, caller).await?;
-    let signer = &state.storage.upload_signer;
-    let presigned = match kind {
-        NewObject::Put => signer.put_object(&key, grant, expires_secs).await?,
-        NewObject::Multipart => signer.create_multipart(&key, grant, expires_secs).await?,
-    };
+    let presigned = state
+        .storage
+        .upload_signer
+        .create_multipart(&key, grant, expires_secs)
+        .await?;
     Ok((key, presigned))
 }
 

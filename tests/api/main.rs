@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod hostile_urls;
 mod jwks;
+mod post_policy;
 mod server;
 mod signers;
 mod storage;

@@ -25,60 +25,6 @@ fn uploader(app: &TestApp) -> String {
     app.token("ursula", &[], &["uploader"])
 }
 
-/// `/s3/params` for `ursula`, then a PUT of `size` bytes to it; returns the upload's id.
-async fn put_through_s3_params(app: &TestApp, size: usize) -> String {
-    let (status, params) = app
-        .call(
-            reqwest::Method::GET,
-            "/s3/params?filename=a.mp4&type=video/mp4",
-            &uploader(app),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{params}");
-    assert_eq!(
-        params["headers"]["x-amz-meta-max-size"],
-        (6 * MIB).to_string()
-    );
-    let response = app
-        .s3_call(reqwest::Method::PUT, &params, vec![7u8; size])
-        .await;
-    // The protocol sends no size, so the store cannot refuse the length.
-    assert_eq!(response.status(), StatusCode::OK);
-    let url = params["url"].as_str().unwrap();
-    let marker = format!(
-        "/{}/{}",
-        app.settings.storage.bucket, app.settings.storage.key_prefix
-    );
-    let path = url.split('?').next().unwrap();
-    path[path.find(&marker).unwrap() + marker.len()..].to_owned()
-}
-
-#[tokio::test]
-async fn an_s3_params_upload_beyond_the_maximum_is_never_completed_nor_served() {
-    let app = small_limits_app().await;
-    let token = uploader(&app);
-    let id = put_through_s3_params(&app, 8 * MIB).await;
-    let (status, body) = app.video_url(&id, &token).await;
-    assert_error(status, &body, StatusCode::CONFLICT, "upload_mismatch");
-    let path = format!("/uploads/{id}/complete");
-    let (status, body) = app.call(reqwest::Method::POST, &path, &token, None).await;
-    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
-}
-
-#[tokio::test]
-async fn an_s3_params_upload_within_the_maximum_completes_and_plays() {
-    let app = small_limits_app().await;
-    let token = uploader(&app);
-    let id = put_through_s3_params(&app, MIB).await;
-    let path = format!("/uploads/{id}/complete");
-    let (status, body) = app.call(reqwest::Method::POST, &path, &token, None).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["size"], MIB);
-    let url = app.granted_url(&id, &token).await;
-    assert_eq!(app.fetch(&url).await.bytes().await.unwrap().len(), MIB);
-}
-
 #[tokio::test]
 async fn a_multipart_upload_completed_at_the_store_beyond_the_maximum_is_never_served() {
     let app = small_limits_app().await;

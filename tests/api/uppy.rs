@@ -1,9 +1,10 @@
 //! Uppy `@uppy/aws-s3` 4.x: the Companion-style `/s3/*` routes, as the client calls them.
 
+use base64::Engine;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, form_fields, spawn_app};
 
 const MIB: usize = 1024 * 1024;
 
@@ -106,74 +107,6 @@ async fn a_multipart_upload_through_the_4x_routes_plays_back_byte_exact() {
     assert!(fetched.as_ref() == body.as_slice(), "byte-exact");
 }
 
-#[tokio::test]
-async fn s3_params_signs_one_put_with_type_owner_and_tier() {
-    let app = spawn_app().await;
-    let token = app.token("ursula", &[], &["uploader"]);
-    let path = "/s3/params?filename=clip.mp4&type=video%2Fmp4&metadata%5Bname%5D=clip.mp4&metadata%5Baccess%5D=free";
-    let (status, signed) = app.call(reqwest::Method::GET, path, &token, None).await;
-    assert_eq!(status, StatusCode::OK, "{signed}");
-    assert_eq!(signed["method"], "PUT");
-    assert_eq!(signed["headers"]["content-type"], "video/mp4");
-    assert_eq!(signed["headers"]["x-amz-meta-owner"], "ursula");
-    assert_eq!(signed["headers"]["x-amz-meta-access"], "free");
-
-    let mut put = app
-        .http
-        .put(signed["url"].as_str().unwrap())
-        .body(b"small clip".to_vec());
-    for (name, value) in signed["headers"].as_object().unwrap() {
-        put = put.header(name, value.as_str().unwrap());
-    }
-    assert_eq!(put.send().await.unwrap().status(), StatusCode::OK);
-    let forged = app
-        .http
-        .put(signed["url"].as_str().unwrap())
-        .header("content-type", "text/html")
-        .body(b"<script>".to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert!(forged.status().is_client_error(), "{}", forged.status());
-
-    let key = signed["url"]
-        .as_str()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    // Free tier: anyone may watch it.
-    let url = app.granted_url(&key, &app.token("bob", &[], &[])).await;
-    assert_eq!(
-        app.fetch(&url).await.bytes().await.unwrap().as_ref(),
-        b"small clip"
-    );
-
-    for (path, code) in [
-        (
-            "/s3/params?filename=x.html&type=text%2Fhtml",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ),
-        ("/s3/params?filename=x.mp4", StatusCode::BAD_REQUEST),
-    ] {
-        let (status, _) = app.call(reqwest::Method::GET, path, &token, None).await;
-        assert_eq!(status, code, "{path}");
-    }
-    let (status, _) = app
-        .call(
-            reqwest::Method::GET,
-            "/s3/params?filename=a.mp4&type=video%2Fmp4",
-            &app.token("bob", &[], &[]),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-}
-
 pub(crate) fn xml_value(xml: &str, tag: &str) -> Option<String> {
     let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = start + xml[start..].find(&format!("</{tag}>"))?;
@@ -269,27 +202,29 @@ async fn s3_sign_covers_put_object_and_abort_and_refuses_the_rest() {
     let app = spawn_app().await;
     let token = app.token("ursula", &[], &["uploader"]);
 
+    // PutObject is a form; Uppy 6.x may ask for a shorter lifetime.
     let (status, signed) = app.s3_sign(&token,
         json!({"method": "PUT", "key": "clip.mp4", "contentType": "video/mp4", "expiresIn": 60}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{signed}");
-    // Uppy 6.x may ask for a shorter lifetime; a browser may not set Content-Length or Host.
-    assert!(
-        signed["url"].as_str().unwrap().contains("X-Amz-Expires=60"),
-        "{signed}"
-    );
-    let headers = signed["headers"].as_object().unwrap();
-    assert!(
-        !headers.contains_key("content-length") && !headers.contains_key("host"),
-        "{signed}"
-    );
-    assert_eq!(
-        app.s3_call(reqwest::Method::PUT, &signed, b"clip".to_vec())
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    let fields = form_fields(&signed);
+    let encoded = &fields.iter().find(|(name, _)| name == "policy").unwrap().1;
+    let policy: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap();
+    let expiration = humantime::parse_rfc3339(policy["expiration"].as_str().unwrap()).unwrap();
+    let left = expiration
+        .duration_since(std::time::SystemTime::now())
+        .unwrap()
+        .as_secs();
+    assert!((55..=60).contains(&left), "{policy}");
+    let url = signed["url"].as_str().unwrap();
+    let response = app.s3_post_form(url, &fields, b"clip").await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let id = signed["key"]
         .as_str()
         .unwrap()
@@ -331,9 +266,23 @@ async fn s3_sign_covers_put_object_and_abort_and_refuses_the_rest() {
             json!({"method": "PUT", "key": "a.html", "contentType": "text/html"}),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ),
+        // No type, and none a file extension tells.
         (
-            json!({"method": "PUT", "key": "a.mp4"}),
+            json!({"method": "PUT", "key": "a"}),
             StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"method": "POST", "key": "uploads/a.bin"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        // An extension that names no media type; one that names a type not allowed here.
+        (
+            json!({"method": "POST", "key": "a.html"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"method": "POST", "key": "a.flac"}),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ),
         (
             json!({"method": "PATCH", "key": key, "uploadId": upload_id}),
@@ -358,6 +307,55 @@ async fn s3_sign_covers_put_object_and_abort_and_refuses_the_rest() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// What `@uppy/aws-s3` 6.3.1 does: it signs CreateMultipartUpload with `{method, key}` only and
+/// sends the file's type as the create request's `Content-Type`, unless the signer returns one.
+#[tokio::test]
+async fn a_6x_create_without_a_type_gets_the_type_its_file_name_tells_signed_in() {
+    let app = spawn_app().await;
+    let token = app.token("ursula", &[], &["uploader"]);
+    let (status, signed) = app
+        .s3_sign(&token, json!({"method": "POST", "key": "1f3a-holiday.MOV"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    assert_eq!(signed["headers"]["content-type"], "video/quicktime");
+
+    // The client's own header would be another type: the signed one is the only one accepted.
+    let mut forged = signed.clone();
+    forged["headers"]["content-type"] = json!("text/html");
+    let refused = app
+        .s3_call(reqwest::Method::POST, &forged, Vec::new())
+        .await;
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+
+    let created = app
+        .s3_call(reqwest::Method::POST, &signed, Vec::new())
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let upload_id = xml_value(&created.text().await.unwrap(), "UploadId").unwrap();
+    let key = signed["key"].as_str().unwrap().to_owned();
+
+    // One (last, so small) part, completed by the client at the store: the object has the type.
+    let sign = |request: Value| app.s3_sign(&token, request);
+    let (_, part) =
+        sign(json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": 1})).await;
+    let uploaded = app
+        .s3_call(reqwest::Method::PUT, &part, b"moov".to_vec())
+        .await;
+    let etag = uploaded.headers()["etag"].to_str().unwrap().to_owned();
+    let (_, complete) = sign(json!({"method": "POST", "key": key, "uploadId": upload_id})).await;
+    let xml = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let done = app
+        .s3_call(reqwest::Method::POST, &complete, xml.into_bytes())
+        .await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let id = key.strip_prefix(&app.settings.storage.key_prefix).unwrap();
+    let (status, verified) = app.complete_upload(id, &token, None).await;
+    assert_eq!(status, StatusCode::OK, "{verified}");
+    assert_eq!(verified["content_type"], "video/quicktime");
 }
 
 #[tokio::test]

@@ -18,8 +18,8 @@ use crate::domain::{ObjectKey, S3UploadId};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::uploads::{
-    NewObject, OwnedUpload, authorise_unknown_size, complete_unknown_size, new_key, owned_key,
-    presign_part, sign_new_object,
+    OwnedUpload, authorise_unknown_size, complete_unknown_size, new_key, owned_key, presign_part,
+    sign_new_form,
 };
 
 /// The caller's upload behind `?key=`, or 403.
@@ -45,7 +45,8 @@ fn owned_multipart(
     Ok((S3UploadId::parse(&raw_upload_id)?, key))
 }
 
-/// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned PUT.
+/// `GET /s3/params?filename=&type=&metadata[k]=v`: one form upload (a POST policy that bounds the
+/// length, which a PUT could not sign here).
 pub async fn params(
     State(state): State<AppState>,
     caller: Caller,
@@ -67,14 +68,14 @@ pub async fn params(
         false,
     )?;
     let expires = state.presign.put_max_expires_secs;
-    let (_, presigned) = sign_new_object(&state, &caller, NewObject::Put, grant, expires).await?;
-    let headers: serde_json::Map<String, Value> = presigned
-        .headers
+    let (_, post) = sign_new_form(&state, &caller, &grant, expires).await?;
+    let fields: serde_json::Map<String, Value> = post
+        .fields
         .into_iter()
         .map(|(k, v)| (k, v.into()))
         .collect();
     Ok(Json(
-        json!({ "method": "PUT", "url": presigned.url, "headers": headers }),
+        json!({ "method": "POST", "url": post.url, "fields": fields, "headers": {} }),
     ))
 }
 

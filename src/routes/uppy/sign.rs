@@ -8,11 +8,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::domain::{ExpiresIn, S3UploadId};
+use crate::domain::{ContentType, ExpiresIn, S3UploadId};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::uploads::{
-    NewObject, UploadOperation, authorise_unknown_size, owned_key, sign_new_object,
+    UploadOperation, authorise_unknown_size, owned_key, sign_new_form, sign_new_multipart,
     sign_upload_operation,
 };
 
@@ -41,9 +41,15 @@ fn headers_json(headers: Vec<(String, String)>) -> Value {
     )
 }
 
-/// `POST /s3/sign`: a presigned URL for exactly one S3 operation, which the client then calls
-/// itself (6.x parses S3's XML). New objects get a tollgate-chosen key (returned as `key`) with
-/// owner, tier and name signed in; operations on an existing upload need the caller to own it.
+/// The form fields as the client sends them.
+fn fields_json(fields: Vec<(String, String)>) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k, v.into())).collect())
+}
+
+/// `POST /s3/sign`: a presigned request for exactly one S3 operation, which the client then
+/// makes itself (6.x parses S3's XML). New objects get a tollgate-chosen key (returned as `key`)
+/// with owner, tier and name signed in: PutObject becomes a POST policy (`fields`) that bounds
+/// the length; operations on an existing upload need the caller to own it.
 pub async fn sign(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,24 +69,39 @@ pub async fn sign(
     ) {
         // PutObject and CreateMultipartUpload: a new object, its key chosen by tollgate.
         ("PUT" | "POST", None, None) => {
+            // The client's key is only a name suggestion.
+            let name = request.key.rsplit('/').next().unwrap_or_default();
+            // 6.3.1 signs CreateMultipartUpload without the type (it sends it as the create
+            // request's header): the file name's extension tells it, and the signed
+            // `content-type` in `headers` replaces the client's own.
             let content_type = request
                 .content_type
                 .as_deref()
-                .ok_or_else(|| ApiError::BadRequest("contentType is required".to_owned()))?;
-            let kind = if method == "PUT" {
-                NewObject::Put
-            } else {
-                NewObject::Multipart
-            };
-            // The client's key is only a name suggestion.
-            let name = request.key.rsplit('/').next().unwrap_or_default();
-            let multipart = kind == NewObject::Multipart;
+                .or_else(|| ContentType::guess_from_file_name(name))
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "contentType is required (or a key whose file extension names a media type)"
+                            .to_owned(),
+                    )
+                })?;
+            let multipart = method == "POST";
             let grant =
                 authorise_unknown_size(&state, &caller, name, content_type, None, multipart)?;
-            let (key, presigned) = sign_new_object(&state, &caller, kind, grant, put_max).await?;
-            Ok(Json(
-                json!({ "url": presigned.url, "key": key.as_str(), "headers": headers_json(presigned.headers) }),
-            ))
+            if multipart {
+                let (key, presigned) = sign_new_multipart(&state, &caller, grant, put_max).await?;
+                Ok(Json(json!({
+                    "url": presigned.url,
+                    "key": key.as_str(),
+                    "headers": headers_json(presigned.headers),
+                })))
+            } else {
+                let (key, post) = sign_new_form(&state, &caller, &grant, put_max).await?;
+                Ok(Json(json!({
+                    "url": post.url,
+                    "key": key.as_str(),
+                    "fields": fields_json(post.fields),
+                })))
+            }
         }
         // UploadPart, ListParts, CompleteMultipartUpload, AbortMultipartUpload: the caller's upload.
         (_, Some(upload_id), part_number) => {

@@ -75,4 +75,67 @@ impl TestApp {
         }
         request.send().await.expect("store request")
     }
+
+    /// A browser form upload (S3 POST policy), as a client makes it: `fields` in order, then
+    /// the file as the last part, `multipart/form-data`, to `url`. Tests edit `fields` to play
+    /// a hostile client.
+    pub async fn s3_post_form(
+        &self,
+        url: &str,
+        fields: &[(String, String)],
+        file: &[u8],
+    ) -> reqwest::Response {
+        self.s3_post_form_with_headers(url, fields, file, &[]).await
+    }
+
+    /// As [`TestApp::s3_post_form`], with extra request headers.
+    pub async fn s3_post_form_with_headers(
+        &self,
+        url: &str,
+        fields: &[(String, String)],
+        file: &[u8],
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        const BOUNDARY: &str = "tollgate-test-form-boundary-7d1f";
+        let mut body = Vec::with_capacity(file.len() + 4096);
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.mp4\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let mut request = self.http.post(url).header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        );
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body).send().await.expect("store request")
+    }
+}
+
+/// The form fields of a signed answer (`fields`), in the order given.
+pub fn form_fields(signed: &Value) -> Vec<(String, String)> {
+    signed["fields"]
+        .as_object()
+        .expect("form fields")
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.clone(),
+                value.as_str().expect("a field value").to_owned(),
+            )
+        })
+        .collect()
 }

@@ -63,6 +63,10 @@ pub struct StoreProfile {
     /// (`x-amz-meta-*`, `x-amz-copy-source`, …): refused by the embedded store (403, as AWS
     /// answers) and Garage (400). s3s-fs alone would execute it.
     pub unsigned_amz_header: StatusCode,
+    /// Status of a form upload (POST policy) sent with an unsigned `x-amz-copy-source`: a form
+    /// is never a copy; the embedded store refuses the unsigned header (403), Garage stores the
+    /// form (204).
+    pub form_with_unsigned_amz_header: StatusCode,
     /// Status of `GET /uploads/{id}/parts` after an abort: s3s-fs still answers ListParts with an
     /// empty list, Garage and AWS with NoSuchUpload (404).
     pub parts_after_abort: StatusCode,
@@ -95,6 +99,7 @@ pub fn profile() -> StoreProfile {
             overwrite_with_if_none_match: StatusCode::PRECONDITION_FAILED,
             keeps_body_of_a_refused_checksum: true,
             unsigned_amz_header: StatusCode::FORBIDDEN,
+            form_with_unsigned_amz_header: StatusCode::FORBIDDEN,
             parts_after_abort: StatusCode::OK,
             lists_multipart_uploads: false,
             checks_part_etags: false,
@@ -112,6 +117,8 @@ pub fn profile() -> StoreProfile {
             overwrite_with_if_none_match: StatusCode::OK,
             keeps_body_of_a_refused_checksum: false,
             unsigned_amz_header: StatusCode::BAD_REQUEST,
+            // Garage reads a form's fields and ignores the header: it stores the form's bytes.
+            form_with_unsigned_amz_header: StatusCode::NO_CONTENT,
             parts_after_abort: StatusCode::NOT_FOUND,
             lists_multipart_uploads: true,
             checks_part_etags: true,
@@ -129,6 +136,8 @@ pub fn profile() -> StoreProfile {
             // AWS documents 403 AccessDenied; not measured here (no Docker engine for MinIO, no
             // AWS account): adjust when run.
             unsigned_amz_header: StatusCode::FORBIDDEN,
+            // Not measured either: assumed to store the form (a form is never a copy).
+            form_with_unsigned_amz_header: StatusCode::NO_CONTENT,
             parts_after_abort: StatusCode::NOT_FOUND,
             lists_multipart_uploads: true,
             checks_part_etags: true,
