@@ -92,7 +92,8 @@ pub struct ObjectMeta {
     pub content_type: Option<String>,
     /// Response headers the object carries that no upload URL signs (`Content-Encoding`,
     /// `Content-Disposition`, `Cache-Control`, `Content-Language`, `Expires`): a client may add
-    /// them to a PUT unsigned, and the store then serves them to every viewer.
+    /// them to a PUT unsigned, and the store then serves them to every viewer. A `Cache-Control`
+    /// that only forbids reuse (what browsers add themselves) is not counted.
     pub unsigned_response_headers: Vec<&'static str>,
 }
 
@@ -135,6 +136,19 @@ impl ObjectMeta {
         }
         None
     }
+}
+
+/// Whether a stored `Cache-Control` only keeps caches from reusing the object: what clients add
+/// to a request with `If-None-Match` by themselves (Chromium `max-age=0`, fetch `no-cache`), so
+/// that every browser upload carries one. Harmless, unlike one that lets caches keep the object
+/// (`public, max-age=31536000`).
+fn only_restricts_caching(value: &str) -> bool {
+    value.split(',').all(|directive| {
+        matches!(
+            directive.trim().to_ascii_lowercase().as_str(),
+            "no-cache" | "no-store" | "max-age=0" | "must-revalidate"
+        )
+    })
 }
 
 /// `None` records a missing object (negative caching, shorter TTL).
@@ -233,7 +247,11 @@ impl MetadataCache {
                     unsigned_response_headers: [
                         ("content-encoding", out.content_encoding().is_some()),
                         ("content-disposition", out.content_disposition().is_some()),
-                        ("cache-control", out.cache_control().is_some()),
+                        (
+                            "cache-control",
+                            out.cache_control()
+                                .is_some_and(|v| !only_restricts_caching(v)),
+                        ),
                         ("content-language", out.content_language().is_some()),
                         ("expires", out.expires_string().is_some()),
                     ]
@@ -245,6 +263,32 @@ impl MetadataCache {
             Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(None),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
             Err(e) => Err(classify(&e, "HEAD object")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_cache_control_that_forbids_reuse_is_harmless() {
+        for value in [
+            "max-age=0",
+            "no-cache",
+            "No-Cache, max-age=0",
+            "no-store,must-revalidate",
+        ] {
+            assert!(only_restricts_caching(value), "{value}");
+        }
+        for value in [
+            "public, max-age=31536000",
+            "max-age=60",
+            "no-cache, public",
+            "",
+            "immutable",
+        ] {
+            assert!(!only_restricts_caching(value), "{value}");
         }
     }
 }

@@ -354,6 +354,27 @@ async fn unsigned_response_headers_make_an_upload_unservable() {
     }
 }
 
+/// Browsers add `Cache-Control` to a request with `If-None-Match` by themselves (Chromium
+/// `max-age=0`, fetch `no-cache`), and stores keep it: such an upload is what was authorised.
+#[tokio::test]
+async fn a_cache_control_browsers_add_on_their_own_leaves_an_upload_servable() {
+    let app = spawn_app_with(|_| {}).await;
+    let token = uploader(&app);
+    for value in ["max-age=0", "no-cache"] {
+        let declaration = json!({"content_type": "video/mp4", "size": 10});
+        let (_, created) = app
+            .call(reqwest::Method::POST, "/uploads", &token, Some(declaration))
+            .await;
+        let status = put(&app, &created, &[1u8; 10], Some(("cache-control", value))).await;
+        assert_eq!(status, StatusCode::OK, "{value}");
+        let id = created["id"].as_str().unwrap();
+        let (status, body) = app.complete_upload(id, &token, None).await;
+        assert_eq!(status, StatusCode::OK, "{value}: {body}");
+        let url = app.granted_url(id, &token).await;
+        assert_eq!(app.fetch(&url).await.status(), StatusCode::OK, "{value}");
+    }
+}
+
 #[tokio::test]
 async fn any_subject_can_own_an_upload() {
     let app = spawn_app_with(|_| {}).await;
