@@ -190,6 +190,14 @@ async fn a_multipart_upload_through_s3_sign_plays_back_byte_exact() {
         .s3_call(reqwest::Method::POST, &signed, completion.into_bytes())
         .await;
     assert_eq!(done.status(), StatusCode::OK);
+    // Uppy 6.x fails a completion whose result lacks either.
+    let result = done.text().await.unwrap();
+    assert_eq!(
+        xml_value(&result, "Key").as_deref(),
+        Some(key.as_str()),
+        "{result}"
+    );
+    assert!(xml_value(&result, "Location").is_some(), "{result}");
 
     let id = key.strip_prefix(&app.settings.storage.key_prefix).unwrap();
     let url = app.granted_url(id, &token).await;

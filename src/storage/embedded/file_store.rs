@@ -1,6 +1,7 @@
-//! s3s-fs with S3's answer to a browser form upload. s3s 0.14 answers PostObject 204 with
-//! neither `ETag` nor `Location`, which AWS and Garage send: Uppy 4.x never finishes an upload
-//! whose answer has no `ETag`. Every other operation is s3s-fs's own.
+//! s3s-fs with S3's answers where Uppy needs them. s3s 0.14 answers PostObject 204 with neither
+//! `ETag` nor `Location`, which AWS and Garage send: Uppy 4.x never finishes an upload whose
+//! answer has no `ETag`. s3s-fs's CompleteMultipartUpload result has no `<Location>`, and
+//! Uppy 6.x fails without one. Every other operation is s3s-fs's own.
 
 use axum::http::header::{ETAG, HOST, LOCATION};
 use axum::http::{HeaderMap, HeaderValue};
@@ -50,16 +51,15 @@ macro_rules! file_store_impl {
 }
 
 /// The object's URL as the client reached the store (S3's `Location`).
-fn location(headers: &HeaderMap, bucket: &str, key: &str) -> Option<HeaderValue> {
+fn location(headers: &HeaderMap, bucket: &str, key: &str) -> Option<String> {
     let host = headers.get(HOST)?.to_str().ok()?;
     let key = utf8_percent_encode(key, KEY_IN_PATH);
-    HeaderValue::from_str(&format!("http://{host}/{bucket}/{key}")).ok()
+    Some(format!("http://{host}/{bucket}/{key}"))
 }
 
 file_store_impl! {
     [
         abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput,
-        complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput,
         copy_object: CopyObjectInput => CopyObjectOutput,
         create_bucket: CreateBucketInput => CreateBucketOutput,
         create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput,
@@ -89,8 +89,33 @@ file_store_impl! {
         if let Some(etag) = answer.output.e_tag.as_ref().and_then(|e| e.to_http_header().ok()) {
             answer.headers.insert(ETAG, etag);
         }
-        if let Some(location) = location {
+        if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             answer.headers.insert(LOCATION, location);
+        }
+        Ok(answer)
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let location = location(&req.headers, &req.input.bucket, &req.input.key);
+        let mut answer = self.0.complete_multipart_upload(req).await?;
+        let Some(location) = location else {
+            return Ok(answer);
+        };
+        // s3s-fs answers through a future (S3's keep-alive while it assembles the parts).
+        match answer.output.future.take() {
+            Some(pending) => {
+                answer.output.future = Some(Box::pin(async move {
+                    let mut output = pending.await?;
+                    output.location.get_or_insert(location);
+                    Ok(output)
+                }));
+            }
+            None => {
+                answer.output.location.get_or_insert(location);
+            }
         }
         Ok(answer)
     }
