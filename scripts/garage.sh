@@ -10,6 +10,7 @@
 #   TOLLGATE_TEST_S3_BUCKET, TOLLGATE_TEST_S3_ACCESS_KEY / _SECRET_KEY (read-write: seeding),
 #   TOLLGATE_TEST_S3_WRITE_ONLY_ACCESS_KEY / _SECRET_KEY (tollgate's upload key) and
 #   TOLLGATE_TEST_S3_READ_ONLY_ACCESS_KEY / _SECRET_KEY (tollgate's read key).
+# The bucket has a CORS rule for browsers on any port of http://localhost and http://127.0.0.1.
 #
 # Garage is built with `cargo install --locked` (about 7.5 minutes on 2 cores) into
 # ${TOLLGATE_CACHE_DIR:-~/.cache/tollgate}/garage-$GARAGE_VERSION and reused from there.
@@ -105,6 +106,41 @@ g bucket create "$BUCKET" > /dev/null
 g bucket allow --read --write --owner "$BUCKET" --key tollgate-rw > /dev/null
 g bucket allow --write "$BUCKET" --key tollgate-upload > /dev/null
 g bucket allow --read "$BUCKET" --key tollgate-read > /dev/null
+
+# Browsers may use the presigned URLs from any local development port, as on the embedded store
+# (storage.embedded.cors_origins in config/local.toml). Garage 2.5 takes one `*` per origin.
+# ETag is exposed for Uppy (it reads each part's), the range headers for <video> seeking.
+put_bucket_cors() {
+    local cors
+    cors='<CORSConfiguration><CORSRule>
+<AllowedOrigin>http://localhost:*</AllowedOrigin><AllowedOrigin>http://127.0.0.1:*</AllowedOrigin>
+<AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedMethod>PUT</AllowedMethod>
+<AllowedMethod>POST</AllowedMethod><AllowedMethod>DELETE</AllowedMethod>
+<AllowedHeader>*</AllowedHeader>
+<ExposeHeader>ETag</ExposeHeader><ExposeHeader>Location</ExposeHeader>
+<ExposeHeader>Content-Range</ExposeHeader><ExposeHeader>Content-Length</ExposeHeader>
+<ExposeHeader>Accept-Ranges</ExposeHeader>
+</CORSRule></CORSConfiguration>'
+    # PutBucketCors, SigV4-signed by curl (7.75+) with the read-write key (the bucket's owner).
+    # Garage wants the payload's hash, which curl 7.88 does not add by itself; `?cors=`, not
+    # `?cors`, because curl 7.88 signs a bare `cors` as is where S3 canonicalises it to `cors=`.
+    local sha
+    sha="$(printf '%s' "$cors" | sha256sum | cut -d' ' -f1)"
+    curl -sS --fail-with-body -o /dev/null -X PUT "http://127.0.0.1:$S3_PORT/$BUCKET?cors=" \
+        --aws-sigv4 "aws:amz:$REGION:s3" --user "$RW_KEY:$RW_SECRET" \
+        -H "x-amz-content-sha256: $sha" -H 'Content-Type: application/xml' --data-binary "$cors"
+    # A preflight from a development origin proves that the rule took.
+    local allowed
+    allowed="$(curl -sS -o /dev/null -w '%header{access-control-allow-origin}' -X OPTIONS \
+        "http://127.0.0.1:$S3_PORT/$BUCKET/videos/probe" \
+        -H 'Origin: http://localhost:5173' -H 'Access-Control-Request-Method: PUT' \
+        -H 'Access-Control-Request-Headers: content-type,x-amz-meta-owner')"
+    if [ "$allowed" != "http://localhost:5173" ]; then
+        log "the bucket CORS rule did not take: a preflight got Access-Control-Allow-Origin '$allowed'"
+        exit 1
+    fi
+}
+put_bucket_cors
 
 export TOLLGATE_TEST_STORE=garage
 export TOLLGATE_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
