@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// Browser tests: the real @uppy/aws-s3 clients (4.x, 6.x) and a <video> element in headless
+// Chromium against a running tollgate, on its embedded store or on Garage.
+//
+//   node web/browser-tests/run.mjs --store embedded|garage [--only TEXT] [--bin PATH]
+//
+// --store garage reads the store's settings from scripts/garage.sh's TOLLGATE_TEST_S3_* variables.
+// Prints one line per scenario, then "N passed, N failed"; exits 1 on any failure.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+import { launchChromium } from './lib/browser.mjs'
+import { buildPages, serveStatic } from './lib/site.mjs'
+import { Store } from './lib/store.mjs'
+import { Tollgate, storeSettings } from './lib/tollgate.mjs'
+import { SCENARIOS } from './scenarios.mjs'
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const RUN_TIMEOUT_MS = 10 * 60_000 // the whole run, start-up included
+const SCENARIO_TIMEOUT_MS = 120_000
+const READY_TIMEOUT_MS = 30_000
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      store: { type: 'string', default: 'embedded' },
+      only: { type: 'string' },
+      bin: { type: 'string' },
+      chromium: { type: 'string', default: process.env.CHROMIUM ?? '/usr/bin/chromium' },
+    },
+  })
+  if (!['embedded', 'garage'].includes(values.store)) throw new Error(`--store must be embedded or garage, not ${values.store}`)
+  const targetDir = process.env.CARGO_TARGET_DIR ? resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR) : join(REPO_ROOT, 'target')
+  values.bin ??= process.env.TOLLGATE_BIN ?? join(targetDir, 'debug/tollgate')
+  return values
+}
+
+/** Things to undo at the end, in reverse order, whatever happened. */
+const cleanups = []
+async function cleanUp() {
+  while (cleanups.length > 0) {
+    await cleanups.pop()().catch((error) => console.error(`cleanup: ${error.message}`))
+  }
+}
+
+async function start(opts) {
+  const tmp = await mkdtemp(join(tmpdir(), 'tollgate-browser-'))
+  cleanups.push(() => rm(tmp, { recursive: true, force: true }))
+
+  await buildPages(REPO_ROOT, join(REPO_ROOT, 'target/browser'))
+  const { server, origin } = await serveStatic(join(REPO_ROOT, 'target/browser'))
+  cleanups.push(() => new Promise((done) => server.close(done)))
+
+  const settings = await storeSettings(opts.store, tmp)
+  // Only the settings of this run: an inherited TOLLGATE__* variable would change what is tested.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TOLLGATE__') && name !== 'TOLLGATE_ENV'))
+  const tollgate = new Tollgate({
+    bin: opts.bin,
+    repoRoot: REPO_ROOT,
+    logPath: join(tmp, 'tollgate.log'),
+    env: { ...env, ...settings.env, TOLLGATE__STORAGE__READINESS_CACHE_MS: '0', RUST_LOG: 'info', NO_COLOR: '1' },
+  })
+  cleanups.push(() => tollgate.stop())
+  await tollgate.start(READY_TIMEOUT_MS)
+
+  const tokens = {
+    uploader: await tollgate.token(['--sub', 'alice', '--role', 'uploader']),
+    garbage: 'not-a-jwt',
+    // Well-formed, but signed with a secret tollgate does not have.
+    wrongSecret: await tollgate.token(['--sub', 'alice', '--role', 'uploader'], {
+      TOLLGATE__AUTH__HMAC_SECRET: 'another-secret-that-tollgate-does-not-know-0123456789',
+    }),
+  }
+
+  const browser = await launchChromium(opts.chromium)
+  cleanups.push(() => browser.close())
+
+  return { repoRoot: REPO_ROOT, origin, tollgate, tokens, browser, store: new Store(settings.s3) }
+}
+
+async function runScenario(ctx, name, scenario) {
+  const began = performance.now()
+  let timer
+  try {
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${SCENARIO_TIMEOUT_MS} ms`)), SCENARIO_TIMEOUT_MS)
+    })
+    const detail = await Promise.race([scenario(ctx), timeout])
+    return { ok: true, name, detail, ms: performance.now() - began }
+  } catch (error) {
+    return { ok: false, name, detail: error.message, ms: performance.now() - began }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function report({ ok, name, detail, ms }, store) {
+  const seconds = `${(ms / 1000).toFixed(1)}s`.padStart(6)
+  console.log(`${ok ? 'PASS' : 'FAIL'} ${seconds}  [${store}] ${name.padEnd(44)} ${detail ?? ''}`)
+}
+
+async function main() {
+  const opts = options()
+  const began = performance.now()
+  const ctx = await start(opts)
+  console.log(`browser tests on the ${opts.store} store: tollgate ${ctx.tollgate.url}, pages ${ctx.origin}, store ${ctx.store.origin}, Chromium ${ctx.browser.version()}`)
+  const selected = SCENARIOS.filter(([name]) => !opts.only || name.includes(opts.only))
+  let failed = 0
+  for (const [name, scenario] of selected) {
+    const result = await runScenario(ctx, name, scenario)
+    report(result, opts.store)
+    if (!result.ok) failed++
+  }
+  if (failed > 0) console.log(`tollgate's last log lines:\n${await ctx.tollgate.logTail(20)}`)
+  console.log(`browser tests on the ${opts.store} store took ${((performance.now() - began) / 1000).toFixed(1)}s`)
+  console.log(`${selected.length - failed} passed, ${failed} failed`)
+  return failed === 0 ? 0 : 1
+}
+
+const deadline = setTimeout(async () => {
+  console.error(`browser tests: the whole run took over ${RUN_TIMEOUT_MS / 1000} s, stopping`)
+  await cleanUp()
+  process.exit(1)
+}, RUN_TIMEOUT_MS)
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, async () => {
+    await cleanUp()
+    process.exit(130)
+  })
+}
+
+let status = 1
+try {
+  status = await main()
+} catch (error) {
+  console.error(`browser tests: ${error.stack ?? error}`)
+} finally {
+  await cleanUp()
+  clearTimeout(deadline)
+}
+process.exit(status)

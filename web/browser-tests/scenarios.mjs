@@ -1,0 +1,298 @@
+// The scenarios. Each asserts real effects: what the store holds, what tollgate answers about
+// it, what the browser sent. A scenario throws to fail; the runner times and reports it.
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
+import { join } from 'node:path'
+import { openPage } from './lib/browser.mjs'
+import { keyFromObjectUrl } from './lib/store.mjs'
+
+const MiB = 2 ** 20
+const PART_SIZE = 5 * MiB
+const MULTIPART_ABOVE = 5 * MiB // the pages' shouldUseMultipart threshold in these tests
+const KEY_PREFIX = 'videos/'
+const UPLOAD_TIMEOUT_MS = 60_000
+
+// ---------------------------------------------------------------------------------------------
+// Assertions and helpers
+// ---------------------------------------------------------------------------------------------
+
+function check(condition, message) {
+  if (!condition) throw new Error(message)
+}
+
+function equal(actual, expected, what) {
+  const a = JSON.stringify(actual)
+  const e = JSON.stringify(expected)
+  check(a === e, `${what}: expected ${e}, got ${a}`)
+}
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex')
+
+/** Rejects after `ms` with `what` in the message; for page.evaluate calls, which have no timeout. */
+function within(ms, what, promise) {
+  let timer
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+function uppyPage(ctx, generation) {
+  return openPage(ctx.browser, { origin: ctx.origin, name: `uppy${generation}`, apiName: 'harness', storeOrigin: ctx.store.origin })
+}
+
+/** Sets Uppy up on the page (tollgate's URL, a token) and adds one generated .mp4 file. */
+async function prepare(open, ctx, { token, size, name, seed }) {
+  await open.page.evaluate(
+    (options) => window.harness.setup(options),
+    { tollgateUrl: ctx.tollgate.url, token, multipartAbove: MULTIPART_ABOVE, partSize: PART_SIZE },
+  )
+  return open.page.evaluate((file) => window.harness.addGeneratedFile(file), { name, type: 'video/mp4', size, seed })
+}
+
+/** Waits for Uppy's `complete` (or a cancel); answers the page's state. */
+async function settled(open) {
+  try {
+    await open.page.waitForFunction(() => window.harness.state().settled, null, { timeout: UPLOAD_TIMEOUT_MS })
+  } catch (error) {
+    throw new Error(`upload did not settle: ${await describe(open)}`, { cause: error })
+  }
+  return open.page.evaluate(() => window.harness.state())
+}
+
+/** The page's view of a failure, for messages: Uppy's errors, the Dashboard, the console. */
+async function describe(open) {
+  const state = await open.page.evaluate(() => window.harness.state()).catch(() => ({}))
+  const dashboard = await open.page.evaluate(() => window.harness.dashboardErrors()).catch(() => ({}))
+  const failedResponses = open.traffic.responses.filter((r) => r.status >= 400).map((r) => `${r.method} ${r.status}`)
+  return JSON.stringify({
+    errors: state.errors,
+    dashboard: dashboard.details,
+    statusBar: dashboard.statusBar,
+    storeFailures: failedResponses,
+    console: open.consoleErrors.slice(0, 5),
+  })
+}
+
+/** Uppy reported exactly one success and no error; answers the object key it wrote. */
+async function onlySuccess(open, state, ctx) {
+  if (state.errors.length > 0 || state.successes.length !== 1) {
+    throw new Error(`upload failed: ${await describe(open)}`)
+  }
+  const [success] = state.successes
+  // 6.x and 4.x multipart report the key; a 4.x single PUT only its URL.
+  return success.key ?? keyFromObjectUrl(success.uploadURL, ctx.store.bucket)
+}
+
+/**
+ * What every successful upload must give: tollgate's completion answers 200 for it, and the
+ * bytes behind its playback URL are the file's.
+ */
+async function verifyStored(ctx, key, { size, sha256: expected }) {
+  check(key.startsWith(KEY_PREFIX), `object key ${key} is not under ${KEY_PREFIX}`)
+  const id = key.slice(KEY_PREFIX.length)
+  const completion = await ctx.tollgate.complete(ctx.tokens.uploader, id)
+  equal(completion.status, 200, `POST /uploads/${id}/complete (${completion.text})`)
+  equal(completion.json?.size, size, 'completed size')
+  const playback = await ctx.tollgate.videoUrl(ctx.tokens.uploader, id)
+  equal(playback.status, 200, `GET /videos/${id}/url (${playback.text})`)
+  const res = await fetch(playback.json.url, { signal: AbortSignal.timeout(30_000) })
+  equal(res.status, 200, 'GET of the presigned URL')
+  equal(sha256(Buffer.from(await res.arrayBuffer())), expected, 'SHA-256 of the stored bytes')
+  return id
+}
+
+/** Keys and multipart uploads under the prefix: compared before and after a refused upload. */
+async function storeSnapshot(ctx) {
+  const [objects, uploads] = await Promise.all([
+    ctx.store.listObjects(KEY_PREFIX),
+    ctx.store.listMultipartUploads(KEY_PREFIX),
+  ])
+  // null where the store cannot list multipart uploads (the embedded store): objects only.
+  return { objects: objects.sort(), uploads: uploads?.map((u) => u.key).sort() ?? null }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------------------------
+
+/** One file through Uppy `generation` (4 or 6): a single request or `parts` multipart parts. */
+function uploadScenario(generation, { size, parts }) {
+  return async (ctx) => {
+    const open = await uppyPage(ctx, generation)
+    try {
+      const file = await prepare(open, ctx, { token: ctx.tokens.uploader, size, name: `clip-${generation}x-${size}.mp4`, seed: size })
+      await open.page.evaluate(() => window.harness.start())
+      const key = await onlySuccess(open, await settled(open), ctx)
+      if (parts) {
+        equal(open.traffic.partPuts().sort(), Array.from({ length: parts }, (_, i) => i + 1), 'UploadPart requests (part numbers)')
+      } else {
+        equal(open.traffic.partPuts().length, 0, 'UploadPart requests')
+        equal(open.traffic.singleUploads().length, 1, 'single upload requests')
+      }
+      const id = await verifyStored(ctx, key, { size, sha256: file.sha256 })
+      return `id ${id.slice(0, 13)}…`
+    } finally {
+      await open.close()
+    }
+  }
+}
+
+/** 6.x: pause once part 1 is stored, resume; the client lists the parts and sends only the rest. */
+async function pauseResume(ctx) {
+  const size = 12 * MiB
+  const open = await uppyPage(ctx, 6)
+  try {
+    const file = await prepare(open, ctx, { token: ctx.tokens.uploader, size, name: 'pause-resume.mp4', seed: 7 })
+    await open.page.evaluate(() => window.harness.pauseAfterPart(1))
+    await open.page.evaluate(() => window.harness.start())
+    try {
+      await open.page.waitForFunction(() => window.harness.state().paused || window.harness.state().settled, null, { timeout: UPLOAD_TIMEOUT_MS })
+    } catch (error) {
+      throw new Error(`never paused: ${await describe(open)}`, { cause: error })
+    }
+    const paused = await open.page.evaluate(() => window.harness.state())
+    if (!paused.paused) throw new Error(`settled before pausing: ${await describe(open)}`)
+    equal(open.traffic.partPuts(), [1], 'UploadPart requests while paused')
+    await open.page.evaluate((fileId) => window.harness.resume(fileId), file.fileId)
+    const key = await onlySuccess(open, await settled(open), ctx)
+    equal(open.traffic.listParts().length, 1, 'ListParts requests on resume')
+    equal(open.traffic.partPuts(), [1, 2, 3], 'UploadPart requests (part 1 not sent again)')
+    await verifyStored(ctx, key, { size, sha256: file.sha256 })
+    return 'parts sent: 1 | pause | ListParts, 2, 3'
+  } finally {
+    await open.close()
+  }
+}
+
+/** 6.x: cancel once part 1 is stored; the multipart upload is aborted and nothing is left. */
+async function cancelMidUpload(ctx) {
+  const size = 12 * MiB
+  const open = await uppyPage(ctx, 6)
+  try {
+    await prepare(open, ctx, { token: ctx.tokens.uploader, size, name: 'cancelled.mp4', seed: 11 })
+    await open.page.evaluate(() => window.harness.cancelAfterPart(1))
+    const aborted = open.page.waitForResponse(
+      (res) => open.traffic.isStore(res.url()) && res.request().method() === 'DELETE',
+      { timeout: UPLOAD_TIMEOUT_MS },
+    )
+    aborted.catch(() => {}) // awaited below only if the page cancelled
+    await open.page.evaluate(() => window.harness.start())
+    const state = await settled(open)
+    if (!state.cancelled) throw new Error(`the upload ended before part 1 was stored: ${await describe(open)}`)
+    let abort
+    try {
+      abort = await aborted
+    } catch (error) {
+      throw new Error(`no AbortMultipartUpload reached the store: ${await describe(open)}`, { cause: error })
+    }
+    check(abort.status() === 204 || abort.status() === 200, `AbortMultipartUpload answered ${abort.status()}`)
+    equal(open.traffic.partPuts(), [1], 'UploadPart requests before the cancel')
+    const key = keyFromObjectUrl(abort.url(), ctx.store.bucket)
+    const uploadId = new URL(abort.url()).searchParams.get('uploadId')
+    const parts = await ctx.store.listParts(key, uploadId)
+    check(
+      parts.status === 404 || (parts.status === 200 && parts.parts.length === 0),
+      `ListParts of the aborted upload: ${parts.status} with parts ${JSON.stringify(parts.parts)} (expected 404 NoSuchUpload or no part)`,
+    )
+    const left = await ctx.store.listMultipartUploads(key)
+    check(left === null || left.length === 0, `multipart uploads left under ${key}: ${JSON.stringify(left)}`)
+    equal(await ctx.store.listObjects(key), [], `objects under ${key}`)
+    return `aborted ${key.slice(0, 20)}…`
+  } finally {
+    await open.close()
+  }
+}
+
+/** A token tollgate refuses: the upload fails, the Dashboard says so, nothing reaches the store. */
+function badTokenScenario(generation, tokenName) {
+  return async (ctx) => {
+    const before = await storeSnapshot(ctx)
+    const open = await uppyPage(ctx, generation)
+    try {
+      await prepare(open, ctx, { token: ctx.tokens[tokenName], size: 1_000_000, name: 'refused.mp4', seed: 3 })
+      await open.page.evaluate(() => window.harness.start())
+      const state = await settled(open)
+      equal(state.successes.length, 0, 'successful uploads')
+      check(state.errors.length > 0, 'Uppy reported no upload-error')
+      // The Dashboard renders after the event: wait for the failed item to show.
+      await open.page.waitForFunction(() => window.harness.dashboardErrors().failedItems > 0, null, { timeout: 10_000 })
+      const dashboard = await open.page.evaluate(() => window.harness.dashboardErrors())
+      check(/fail/i.test(dashboard.statusBar), `status bar shows no failure: ${dashboard.statusBar}`)
+      equal(open.traffic.requests.length, 0, 'requests the page sent to the store')
+      equal(await storeSnapshot(ctx), before, 'store contents')
+      return `error shown: "${dashboard.details[0] || state.errors[0].message}"`
+    } finally {
+      await open.close()
+    }
+  }
+}
+
+/** The fixture clip uploaded through `POST /uploads`, played in <video>, seeked to the middle. */
+async function playback(ctx) {
+  const clip = await readFile(join(ctx.repoRoot, 'web/fixtures/clip.mp4'))
+  const id = await uploadWithPut(ctx, clip, 'clip.mp4')
+  const url = (await ctx.tollgate.videoUrl(ctx.tokens.uploader, id)).json?.url
+  check(url, 'GET /videos/{id}/url gave no url')
+
+  const open = await openPage(ctx.browser, { origin: ctx.origin, name: 'player', apiName: 'player', storeOrigin: ctx.store.origin })
+  try {
+    const support = await open.page.evaluate(() => window.player.canPlay('video/mp4; codecs="avc1.42E01E, mp4a.40.2"'))
+    check(support === 'probably', `this Chromium cannot play H.264 + AAC in MP4 (canPlayType: "${support}")`)
+    const played = await within(30_000, 'playing to 1 s', open.page.evaluate((u) => window.player.play(u), url))
+    check(played.duration > 4, `duration ${played.duration}`)
+    const seek = await within(30_000, 'seeking to the middle', open.page.evaluate(() => window.player.seekToMiddle()))
+    const ranged = open.traffic.responses.filter((r) => r.status === 206 && r.range)
+    check(ranged.length > 0, `no 206 from the store for a Range request: ${JSON.stringify(open.traffic.responses.map((r) => [r.status, r.range]))}`)
+
+    // A ranged fetch reads the exposed Content-Range: the CORS rule's expose list at work.
+    const part = await open.page.evaluate((u) => window.player.fetchRange(u, 1000, 1999), url)
+    equal(part.status, 206, 'ranged fetch status')
+    equal(part.contentRange, `bytes 1000-1999/${clip.length}`, 'exposed Content-Range')
+    equal(sha256(Buffer.from(part.bytes)), sha256(clip.subarray(1000, 2000)), 'ranged bytes')
+    return `played to ${played.currentTime.toFixed(1)} s, seeked to ${seek.currentTime.toFixed(1)} s, ${ranged.length} ranged 206`
+  } finally {
+    await open.close()
+  }
+}
+
+/**
+ * Uploads `bytes` as a tollgate client without Uppy would: POST /uploads, PUT, complete. The PUT
+ * goes through node:http, which sends exactly the granted headers (as curl does): fetch() would
+ * add `Cache-Control: no-cache` because of `If-None-Match` (the Fetch standard), which
+ * tollgate's completion then refuses; the Uppy scenarios show that case from a real browser.
+ */
+async function uploadWithPut(ctx, bytes, filename) {
+  const grant = await ctx.tollgate.postUpload(ctx.tokens.uploader, { content_type: 'video/mp4', size: bytes.length, filename })
+  equal(grant.status, 201, `POST /uploads (${grant.text})`)
+  const put = await httpPut(grant.json.url, grant.json.headers, bytes)
+  equal(put.status, 200, `PUT of the upload URL (${put.body})`)
+  await verifyStored(ctx, grant.json.key, { size: bytes.length, sha256: sha256(bytes) })
+  return grant.json.id
+}
+
+function httpPut(url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'PUT', headers, timeout: 30_000 }, (res) => {
+      const chunks = []
+      res.on('data', (chunk) => chunks.push(chunk))
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }))
+    })
+    req.on('timeout', () => req.destroy(new Error('PUT timed out')))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+export const SCENARIOS = [
+  ['uppy 4.x: 1 MB single upload', uploadScenario(4, { size: 1_000_000 })],
+  ['uppy 4.x: 12 MiB multipart, 5 MiB parts', uploadScenario(4, { size: 12 * MiB, parts: 3 })],
+  ['uppy 4.x: garbage token refused', badTokenScenario(4, 'garbage')],
+  ['uppy 6.x: 1 MB single upload', uploadScenario(6, { size: 1_000_000 })],
+  ['uppy 6.x: 12 MiB multipart, 5 MiB parts', uploadScenario(6, { size: 12 * MiB, parts: 3 })],
+  ['uppy 6.x: pause after part 1, resume', pauseResume],
+  ['uppy 6.x: cancel mid-upload aborts it', cancelMidUpload],
+  ['uppy 6.x: token of another secret refused', badTokenScenario(6, 'wrongSecret')],
+  ['playback: <video> plays, seeks, ranged 206', playback],
+]
