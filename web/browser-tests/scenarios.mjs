@@ -251,7 +251,9 @@ async function playback(ctx) {
     equal(part.status, 206, 'ranged fetch status')
     equal(part.contentRange, `bytes 1000-1999/${clip.length}`, 'exposed Content-Range')
     equal(sha256(Buffer.from(part.bytes)), sha256(clip.subarray(1000, 2000)), 'ranged bytes')
-    return `played to ${played.currentTime.toFixed(1)} s, seeked to ${seek.currentTime.toFixed(1)} s, ${ranged.length} ranged 206`
+    // Chromium may fetch a small clip whole with its first ranged request and seek in its buffer.
+    const ranges = [...new Set(ranged.map((r) => r.range))].join(', ')
+    return `played to ${played.currentTime.toFixed(1)} s, seeked to ${seek.currentTime.toFixed(1)} s; <video> got 206 for ${ranges}`
   } finally {
     await open.close()
   }
