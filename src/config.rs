@@ -48,7 +48,7 @@ pub const PUBLISHED_DEV_SECRETS: [&str; 6] = [
 /// appended to pass a length check) is refused as well.
 const DEV_SECRET_MARKERS: [&str; 2] = ["dev-only", "not-for-production"];
 
-fn is_published_dev_secret(value: &str) -> bool {
+pub(crate) fn is_published_dev_secret(value: &str) -> bool {
     let lowercase = value.to_ascii_lowercase();
     PUBLISHED_DEV_SECRETS.contains(&value)
         || DEV_SECRET_MARKERS.iter().any(|m| lowercase.contains(m))
@@ -139,6 +139,14 @@ pub struct Settings {
     pub presign: PresignSettings,
     pub uploads: UploadSettings,
     pub cors: CorsSettings,
+    pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    /// Serve the `/demo` page (development only; refused in production).
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -316,6 +324,15 @@ impl Settings {
             }
         }
         self.validate_tiers(&mut problems);
+        if self.demo.enabled && self.is_production() {
+            problems.push(
+                "demo.enabled is refused in production: the demo page is for development"
+                    .to_owned(),
+            );
+        }
+        if self.demo.enabled && !cfg!(feature = "demo") {
+            problems.push("demo.enabled needs a build with the `demo` feature".to_owned());
+        }
         if self.uploads.id_max_age_secs < self.presign.put_max_expires_secs {
             problems.push(format!(
                 "uploads.id_max_age_secs ({}) must be at least presign.put_max_expires_secs ({}): a new upload's URLs would outlive its id",
@@ -1027,6 +1044,9 @@ mod tests {
             p.contains("auth.hmac_secret is a development value published"),
             "{p}"
         );
+        assert!(p.contains("demo.enabled is refused in production"), "{p}");
+        s.demo.enabled = false;
+        assert!(!problems(&s).contains("demo.enabled"));
     }
 
     #[test]

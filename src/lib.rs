@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod entitlement;
 pub mod error;

@@ -1,5 +1,7 @@
 //! The HTTP surface: routes, middleware, and JSON answers for everything else.
 
+#[cfg(feature = "demo")]
+mod demo;
 mod fallback;
 mod health;
 mod timeout;
@@ -40,7 +42,14 @@ pub fn router(state: AppState, cors: &CorsSettings, request_timeout: Duration) -
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/videos/{id}/url", get(videos::video_url))
-        .merge(upload_routes())
+        .merge(upload_routes());
+    #[cfg(feature = "demo")]
+    let routes = if state.demo.is_some() {
+        routes.merge(demo::routes())
+    } else {
+        routes
+    };
+    let routes = routes
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state);

@@ -81,6 +81,12 @@ impl Application {
                 .id_secret
                 .as_ref()
                 .map(|s| Arc::new(crate::uploads::UploadIds::new(s.expose().as_bytes()))),
+            demo: settings.demo.enabled.then(|| {
+                Arc::new(crate::demo::Demo::new(
+                    &settings.auth,
+                    &settings.storage.key_prefix,
+                ))
+            }),
         };
 
         let bind = format!("{}:{}", settings.server.host, settings.server.port);

@@ -7,6 +7,7 @@
 mod auth;
 mod cli;
 mod cors;
+mod demo;
 mod health;
 mod helpers;
 mod hostile_urls;
