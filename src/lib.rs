@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod entitlement;
 pub mod error;
+pub mod hls;
 pub mod playback;
 pub mod routes;
 pub mod secret;
