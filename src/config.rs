@@ -35,9 +35,10 @@ const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 /// tollgate using one is open to anyone who can reach it: they are refused in production, and
 /// in any environment while tollgate listens beyond loopback
 /// (see `server.allow_dev_secrets_on_public_address`).
-pub const PUBLISHED_DEV_SECRETS: [&str; 6] = [
+pub const PUBLISHED_DEV_SECRETS: [&str; 7] = [
     "dev-only-insecure-hmac-secret-change-me-0123456789",
     "dev-only-insecure-upload-id-secret-0123456789",
+    "dev-only-insecure-hls-grant-secret-0123456789",
     "tollgate-dev-secret-key-not-for-production",
     "tollgate-dev-upload-secret-not-for-production",
     "tollgate-read-secret-dev-only",
@@ -48,7 +49,7 @@ pub const PUBLISHED_DEV_SECRETS: [&str; 6] = [
 /// appended to pass a length check) is refused as well.
 const DEV_SECRET_MARKERS: [&str; 2] = ["dev-only", "not-for-production"];
 
-pub(crate) fn is_published_dev_secret(value: &str) -> bool {
+fn is_published_dev_secret(value: &str) -> bool {
     let lowercase = value.to_ascii_lowercase();
     PUBLISHED_DEV_SECRETS.contains(&value)
         || DEV_SECRET_MARKERS.iter().any(|m| lowercase.contains(m))
@@ -140,6 +141,71 @@ pub struct Settings {
     pub uploads: UploadSettings,
     pub cors: CorsSettings,
     pub demo: DemoSettings,
+    pub hls: HlsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HlsSettings {
+    /// Key of the HMAC that signs playback grants (HLS is off without it).
+    pub grant_secret: Option<Secret>,
+    /// tollgate's URL as players reach it (`https://api.example.com`), written into playlist
+    /// URLs; unset: `http://` and each request's `Host`.
+    pub public_url: Option<String>,
+    /// How long a grant (the capability to fetch a video's nested playlists) lives.
+    pub grant_ttl_secs: u64,
+    /// Added to a VOD playlist's duration for its segment URLs' lifetime.
+    pub expiry_margin_secs: u64,
+    /// Longest lifetime of a segment URL.
+    pub max_expires_secs: u64,
+    /// Largest playlist tollgate reads.
+    pub max_playlist_bytes: u64,
+    /// Tallest rendition (pixels) per tier; tiers not named: any.
+    pub max_height: std::collections::BTreeMap<String, u32>,
+}
+
+impl HlsSettings {
+    fn validate(&self, tiers: &[String], problems: &mut Vec<String>) {
+        if let Some(url) = &self.public_url
+            && (!(url.starts_with("http://") || url.starts_with("https://"))
+                || url.ends_with('/')
+                || url.contains(['?', '#', ' ']))
+        {
+            problems.push(format!(
+                "hls.public_url must be an http(s) origin or path without a trailing '/', got {url:?}"
+            ));
+        }
+        if let Some(secret) = &self.grant_secret
+            && secret.expose().len() < MIN_HMAC_SECRET_BYTES
+        {
+            problems.push(format!(
+                "hls.grant_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes"
+            ));
+        }
+        for (name, value) in [
+            ("grant_ttl_secs", self.grant_ttl_secs),
+            ("max_expires_secs", self.max_expires_secs),
+        ] {
+            if value == 0 || value > MAX_PRESIGN_EXPIRY_SECS {
+                problems.push(format!(
+                    "hls.{name} must be 1..={MAX_PRESIGN_EXPIRY_SECS}, got {value}"
+                ));
+            }
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_playlist_bytes) {
+            problems.push(format!(
+                "hls.max_playlist_bytes must be 1 KiB..=64 MiB, got {}",
+                self.max_playlist_bytes
+            ));
+        }
+        for tier in self.max_height.keys() {
+            if !tiers.contains(tier) {
+                problems.push(format!(
+                    "hls.max_height names {tier:?}, which is not in entitlement.tiers"
+                ));
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
@@ -237,6 +303,11 @@ pub struct PresignSettings {
     pub get_max_expires_secs: u64,
     /// Longest lifetime of a presigned PUT URL, in seconds.
     pub put_max_expires_secs: u64,
+    /// Longest lifetime of a form upload's POST policy, in seconds.
+    pub form_max_expires_secs: u64,
+    /// Cache-stable GET URLs: the signing time is rounded down to a multiple of this many
+    /// seconds (0: off), so that URLs signed within one window are byte-identical.
+    pub time_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -316,6 +387,7 @@ impl Settings {
         for (name, max) in [
             ("get_max_expires_secs", self.presign.get_max_expires_secs),
             ("put_max_expires_secs", self.presign.put_max_expires_secs),
+            ("form_max_expires_secs", self.presign.form_max_expires_secs),
         ] {
             if max == 0 || max > MAX_PRESIGN_EXPIRY_SECS {
                 problems.push(format!(
@@ -324,6 +396,13 @@ impl Settings {
             }
         }
         self.validate_tiers(&mut problems);
+        self.hls.validate(&self.entitlement.tiers, &mut problems);
+        if self.presign.time_window_secs >= self.presign.get_max_expires_secs {
+            problems.push(format!(
+                "presign.time_window_secs ({}) must be below presign.get_max_expires_secs ({}): a URL signed at a window's start would expire within it",
+                self.presign.time_window_secs, self.presign.get_max_expires_secs
+            ));
+        }
         if self.demo.enabled && self.is_production() {
             problems.push(
                 "demo.enabled is refused in production: the demo page is for development"
@@ -376,10 +455,11 @@ impl Settings {
     }
 
     /// Every secret setting by name, for the rules that apply to all of them.
-    pub fn secrets(&self) -> [(&'static str, Option<&Secret>); 4] {
+    pub fn secrets(&self) -> [(&'static str, Option<&Secret>); 5] {
         [
             ("auth.hmac_secret", self.auth.hmac_secret.as_ref()),
             ("uploads.id_secret", self.uploads.id_secret.as_ref()),
+            ("hls.grant_secret", self.hls.grant_secret.as_ref()),
             (
                 "storage.secret_access_key",
                 self.storage.secret_access_key.as_ref(),
@@ -958,6 +1038,7 @@ mod tests {
         let names = [
             "auth.hmac_secret",
             "uploads.id_secret",
+            "hls.grant_secret",
             "storage.secret_access_key",
             "storage.upload_secret_access_key",
         ];

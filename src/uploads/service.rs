@@ -312,7 +312,8 @@ pub async fn complete_unknown_size(
 
 /// A form upload of a new, tollgate-chosen key: a POST policy with the grant's type and
 /// metadata pinned and the length bounded by `uploads.max_size_bytes`, which the store enforces
-/// (Uppy's protocols never tell the size, so a PUT could not sign one).
+/// (Uppy's protocols never tell the size, so a PUT could not sign one). It lives at most
+/// `presign.form_max_expires_secs`.
 pub async fn sign_new_form(
     state: &AppState,
     caller: &Caller,
@@ -323,7 +324,12 @@ pub async fn sign_new_form(
     let post = state
         .storage
         .upload_signer
-        .post_object(&key, grant, state.uploads.max_size_bytes, expires_secs)
+        .post_object(
+            &key,
+            grant,
+            state.uploads.max_size_bytes,
+            expires_secs.min(state.presign.form_max_expires_secs),
+        )
         .await?;
     Ok((key, post))
 }

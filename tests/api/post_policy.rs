@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, form_fields, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, external_store, form_fields, profile, spawn_app, spawn_app_with};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -65,9 +65,16 @@ async fn upload_complete_and_play(app: &TestApp, signed: &Value, body: &[u8]) {
     let fields = form_fields(signed);
     let url = signed["url"].as_str().unwrap();
     let response = app.s3_post_form(url, &fields, body).await;
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let status = response.status();
+    let etag = response.headers().contains_key("etag");
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
     // Uppy 4.x finishes an upload only when it can read the answer's ETag.
-    assert!(response.headers().contains_key("etag"), "no ETag");
+    assert!(etag, "no ETag");
     let id = id_of(app, &fields);
     let token = uploader(app);
     let (status, done) = app.complete_upload(&id, &token, None).await;
@@ -266,4 +273,118 @@ async fn s3_params_refuses_what_may_not_be_uploaded_and_who_may_not_upload() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_completed_form_upload_is_not_replaced_through_its_own_form() {
+    let app = spawn_app().await;
+    let signed = s3_params(&app, "filename=a.mp4&type=video%2Fmp4").await;
+    upload_complete_and_play(&app, &signed, b"the verified bytes").await;
+    let fields = form_fields(&signed);
+    let url = signed["url"].as_str().unwrap();
+    let again = app.s3_post_form(url, &fields, b"other bytes").await;
+    let profile = profile();
+    assert_eq!(
+        again.status(),
+        profile.form_posted_again,
+        "{}",
+        profile.name
+    );
+    if profile.form_posted_again == StatusCode::PRECONDITION_FAILED {
+        let id = id_of(&app, &fields);
+        let url = app.granted_url(&id, &uploader(&app)).await;
+        let served = app.fetch(&url).await.bytes().await.unwrap();
+        assert_eq!(served.as_ref(), b"the verified bytes");
+    }
+}
+
+#[tokio::test]
+async fn a_form_lives_at_most_form_max_expires_secs() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let signed = s3_params(&app, "filename=a.mp4&type=video%2Fmp4").await;
+    let fields = form_fields(&signed);
+    let policy: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(field(&fields, "policy"))
+            .unwrap(),
+    )
+    .unwrap();
+    let expiration = humantime::parse_rfc3339(policy["expiration"].as_str().unwrap()).unwrap();
+    let left = expiration
+        .duration_since(std::time::SystemTime::now())
+        .unwrap()
+        .as_secs();
+    let max = app.settings.presign.form_max_expires_secs;
+    assert!(max < app.settings.presign.put_max_expires_secs);
+    assert!((max - 5..=max).contains(&left), "{left} s left of {max}");
+}
+
+/// s3s reads a form before anything checks it: the embedded store bounds what it reads.
+#[tokio::test]
+async fn the_embedded_store_refuses_oversized_forms_before_checking_them() {
+    if external_store().is_some() {
+        return;
+    }
+    let app = spawn_app().await;
+    let url = format!("{}/{}", app.store_endpoint, app.settings.storage.bucket);
+    let many: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("x-ignore-{i}"), "v".to_owned()))
+        .collect();
+    let big = vec![("x-ignore-big".to_owned(), "v".repeat(9 * 1024))];
+    for (fields, what) in [(many, "40 fields"), (big, "a 9 KiB field")] {
+        let response = app.s3_post_form(&url, &fields, b"x").await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}");
+    }
+}
+
+/// s3s 0.14's form parser refused an upload whose file arrived in a chunk ending with `\r`
+/// (the start of a boundary, maybe) followed by one of more than 64 KiB: video bytes hold `\r`
+/// everywhere, so where TCP split a browser's upload decided it.
+#[tokio::test]
+async fn a_form_split_by_the_network_after_a_carriage_return_is_stored() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let signed = s3_sign_put(&app).await;
+    let url = reqwest::Url::parse(signed["url"].as_str().unwrap()).unwrap();
+    let boundary = "XBOUNDARYX";
+    let mut head = String::new();
+    for (name, value) in form_fields(&signed) {
+        head.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    head.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n"
+    ));
+    let mut first = vec![b'a'; 3_000_000];
+    *first.last_mut().unwrap() = b'\r';
+    let second = vec![b'b'; 200_000];
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let length = head.len() + first.len() + second.len() + tail.len();
+    let request_head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n",
+        url.path(),
+        url.authority()
+    );
+    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.set_nodelay(true).unwrap();
+    socket.write_all(request_head.as_bytes()).await.unwrap();
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&first).await.unwrap();
+    socket.flush().await.unwrap();
+    // Let the store read everything up to the `\r` before the rest arrives.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    socket.write_all(&second).await.unwrap();
+    socket.write_all(tail.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    let fields = form_fields(&signed);
+    let id = id_of(&app, &fields);
+    let url = app.granted_url(&id, &uploader(&app)).await;
+    let stored = app.fetch(&url).await.bytes().await.unwrap();
+    assert_eq!(stored.len(), first.len() + second.len());
+    assert!(stored.ends_with(&second) && stored.starts_with(&first));
 }

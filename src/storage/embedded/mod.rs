@@ -3,6 +3,7 @@
 //! URL tests honest.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::http::Uri;
 use axum::http::header::{AUTHORIZATION, HeaderMap, HeaderName};
@@ -11,6 +12,7 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::service::TowerToHyperService;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
+use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3Result, s3_error};
 use tokio::net::TcpListener;
@@ -19,8 +21,10 @@ use tokio::sync::watch;
 use super::StorageSettings;
 
 mod file_store;
+mod small_frames;
 
 use file_store::FileStore;
+use small_frames::{MAX_FRAME_BYTES, SmallFrames};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedStoreError {
@@ -166,16 +170,22 @@ impl S3Access for KeyPermissions {
 /// excepted, as Garage does). The signed list is `X-Amz-SignedHeaders` in a presigned URL, or
 /// `SignedHeaders=` in the `Authorization` header; a request with neither has none signed.
 fn unsigned_amz_header(headers: &HeaderMap, uri: &Uri) -> Option<String> {
-    let from_query = uri.query().and_then(|query| {
-        query.split('&').find_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            name.eq_ignore_ascii_case("X-Amz-SignedHeaders").then(|| {
-                percent_encoding::percent_decode_str(value)
-                    .decode_utf8_lossy()
-                    .into_owned()
+    let query_param = |wanted: &str| {
+        uri.query().and_then(|query| {
+            query.split('&').find_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                name.eq_ignore_ascii_case(wanted).then(|| {
+                    percent_encoding::percent_decode_str(value)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
             })
         })
-    });
+    };
+    // A query's list counts only in a presigned URL (one with a signature): on anything else
+    // (a form upload, say) a client could name any header there.
+    let from_query =
+        query_param("X-Amz-Signature").and_then(|_| query_param("X-Amz-SignedHeaders"));
     let signed = from_query
         .or_else(|| {
             let authorization = headers.get(AUTHORIZATION)?.to_str().ok()?;
@@ -193,6 +203,18 @@ fn unsigned_amz_header(headers: &HeaderMap, uri: &Uri) -> Option<String> {
         .filter(|name| name.starts_with("x-amz-") && *name != "x-amz-content-sha256")
         .find(|name| !signed.split(';').any(|s| s == *name))
         .map(str::to_owned)
+}
+
+/// Whether a request carries a form (a browser's form upload).
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .get(..19)
+                .is_some_and(|t| t.eq_ignore_ascii_case("multipart/form-data"))
+        })
 }
 
 /// What a bucket CORS rule would allow browsers on `origins` (none when empty): the methods of
@@ -224,6 +246,24 @@ fn bucket_cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )
+}
+
+/// The largest file a form upload may carry here. s3s holds a form's file in memory, before any
+/// check of its signature or policy: Uppy sends files up to 100 MiB as forms by default.
+pub const MAX_FORM_FILE_BYTES: u64 = 128 * 1024 * 1024;
+/// Connections the store serves at once; more wait in the listen backlog. Each may hold a form.
+const MAX_CONNECTIONS: usize = 64;
+
+/// What s3s reads of a form before it checks it: tollgate's forms have a dozen small fields.
+/// s3s parses the fields again from the start with each chunk it reads (its buffer holds the
+/// first chunk of the file too, up to a network read): the buffer bound keeps that cost small.
+fn form_limits() -> S3Config {
+    let mut config = S3Config::default();
+    config.post_object_max_file_size = MAX_FORM_FILE_BYTES;
+    config.form_max_field_size = 8 * 1024;
+    config.form_max_fields_size = 1024 * 1024;
+    config.form_max_parts = 32;
+    config
 }
 
 /// A running embedded store; stopped when dropped.
@@ -273,6 +313,7 @@ impl EmbeddedStore {
             auth.register(key.access_key.clone(), key.secret_key.clone().into());
         }
         let mut builder = S3ServiceBuilder::new(FileStore(fs));
+        builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(form_limits()))));
         builder.set_auth(auth);
         builder.set_access(KeyPermissions {
             keys,
@@ -281,6 +322,14 @@ impl EmbeddedStore {
         });
         let service = tower::ServiceBuilder::new()
             .option_layer(bucket_cors(&settings.embedded.cors_origins))
+            .map_request(|request: axum::http::Request<hyper::body::Incoming>| {
+                let max = if is_form(request.headers()) {
+                    MAX_FRAME_BYTES
+                } else {
+                    usize::MAX
+                };
+                request.map(|body| SmallFrames::new(body, max))
+            })
             .service(builder.build());
 
         let listener = TcpListener::bind(settings.embedded.addr)
@@ -291,9 +340,13 @@ impl EmbeddedStore {
             .map_err(|e| EmbeddedStoreError::Bind(settings.embedded.addr, e))?;
         let (shutdown, mut stopped) = watch::channel(false);
 
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         tokio::spawn(async move {
             let http = ConnBuilder::new(TokioExecutor::new());
             loop {
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    break;
+                };
                 let socket = tokio::select! {
                     accepted = listener.accept() => match accepted {
                         Ok((socket, _)) => socket,
@@ -314,6 +367,7 @@ impl EmbeddedStore {
                     .into_owned();
                 let mut conn_stopped = stopped.clone();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     tokio::select! {
                         _ = connection => {}
                         // Dropping the connection closes it: a stopped store must look stopped.

@@ -50,6 +50,11 @@ fn pinned_fields(request: &PostRequest<'_>) -> Vec<(String, String)> {
     let mut fields = Vec::with_capacity(2 + grant.metadata.len());
     fields.push(("key".to_owned(), request.key.to_owned()));
     fields.push(("Content-Type".to_owned(), grant.content_type.clone()));
+    // Not over an existing object: the embedded store (s3s) honours the field; Garage 2.5
+    // ignores it, as it ignores the header.
+    if grant.if_none_match {
+        fields.push(("If-None-Match".to_owned(), "*".to_owned()));
+    }
     fields.extend(super::metadata_headers(grant));
     fields
 }
@@ -180,6 +185,7 @@ mod tests {
         assert!(conditions.contains(&json!({"bucket": "videos"})));
         assert!(conditions.contains(&json!(["content-length-range", 1, 6_291_456])));
         assert!(conditions.contains(&json!(["eq", "$x-amz-meta-owner", "ursula"])));
+        assert!(conditions.contains(&json!(["eq", "$If-None-Match", "*"])));
         let signature = &post.fields.last().unwrap();
         assert_eq!(signature.0, "x-amz-signature");
         assert_eq!(signature.1.len(), 64);

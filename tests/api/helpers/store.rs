@@ -67,6 +67,9 @@ pub struct StoreProfile {
     /// is never a copy; the embedded store refuses the unsigned header (403), Garage stores the
     /// form (204).
     pub form_with_unsigned_amz_header: StatusCode,
+    /// Status of a form posted again over the object it wrote: the embedded store honours the
+    /// policy's `If-None-Match` field (412); Garage ignores it and replaces the object (204).
+    pub form_posted_again: StatusCode,
     /// Status of `GET /uploads/{id}/parts` after an abort: s3s-fs still answers ListParts with an
     /// empty list, Garage and AWS with NoSuchUpload (404).
     pub parts_after_abort: StatusCode,
@@ -100,6 +103,7 @@ pub fn profile() -> StoreProfile {
             keeps_body_of_a_refused_checksum: true,
             unsigned_amz_header: StatusCode::FORBIDDEN,
             form_with_unsigned_amz_header: StatusCode::FORBIDDEN,
+            form_posted_again: StatusCode::PRECONDITION_FAILED,
             parts_after_abort: StatusCode::OK,
             lists_multipart_uploads: false,
             checks_part_etags: false,
@@ -119,6 +123,7 @@ pub fn profile() -> StoreProfile {
             unsigned_amz_header: StatusCode::BAD_REQUEST,
             // Garage reads a form's fields and ignores the header: it stores the form's bytes.
             form_with_unsigned_amz_header: StatusCode::NO_CONTENT,
+            form_posted_again: StatusCode::NO_CONTENT,
             parts_after_abort: StatusCode::NOT_FOUND,
             lists_multipart_uploads: true,
             checks_part_etags: true,
@@ -138,6 +143,8 @@ pub fn profile() -> StoreProfile {
             unsigned_amz_header: StatusCode::FORBIDDEN,
             // Not measured either: assumed to store the form (a form is never a copy).
             form_with_unsigned_amz_header: StatusCode::NO_CONTENT,
+            // Not measured: whether AWS's POST honours (or accepts) the field is unknown.
+            form_posted_again: StatusCode::PRECONDITION_FAILED,
             parts_after_abort: StatusCode::NOT_FOUND,
             lists_multipart_uploads: true,
             checks_part_etags: true,
