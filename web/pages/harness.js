@@ -1,6 +1,7 @@
 // Test hooks shared by the Uppy pages: what the runner calls through `page.evaluate`. The Uppy
-// wiring itself lives in uppy6.js and ../uppy4/uppy4.js, written as an app would write it; this
-// file only feeds it files and records what Uppy reports.
+// wiring itself lives in uppy6.js and ../uppy4/uppy4.js, written as an app would write it (the
+// README quotes them); uppy6-test.js and ../uppy4/uppy4-test.js join it to this file, which only
+// feeds it files and records what Uppy reports.
 
 /** Deterministic bytes (xorshift32), so the runner knows the content without shipping it. */
 function pseudoRandomBytes(size, seed) {

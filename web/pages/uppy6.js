@@ -6,13 +6,12 @@ import AwsS3 from '@uppy/aws-s3'
 import '@uppy/core/css/style.min.css'
 import '@uppy/dashboard/css/style.min.css'
 
-import { installHarness } from './harness.js'
-
 const MiB = 2 ** 20
 
 /**
- * The wiring an app writes. `getToken` returns the user's tollgate JWT (an uploader).
- * Files above `multipartAbove` bytes go up in `partSize` parts (S3's minimum is 5 MiB).
+ * `getToken()` returns the user's tollgate JWT (role uploader). Files above `multipartAbove`
+ * bytes go up in `partSize` parts (S3's minimum is 5 MiB); smaller ones in one form upload,
+ * which the store refuses above tollgate's `uploads.max_size_bytes`.
  */
 export function createUppy({ tollgateUrl, getToken, target, multipartAbove = 100 * MiB, partSize = 5 * MiB }) {
   return new Uppy()
@@ -31,5 +30,3 @@ export function createUppy({ tollgateUrl, getToken, target, multipartAbove = 100
       },
     })
 }
-
-installHarness(({ token, ...options }) => createUppy({ ...options, getToken: async () => token }))

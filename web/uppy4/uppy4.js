@@ -1,20 +1,18 @@
 // Uppy 4.x against tollgate: @uppy/aws-s3 4.x speaks Companion's protocol to `endpoint`, and
 // tollgate serves those routes (/s3/params, /s3/multipart…) behind the same JWT.
-// It lives in web/uppy4/ so that its imports resolve to this folder's @uppy/core 4.x.
 import Uppy from '@uppy/core'
 import Dashboard from '@uppy/dashboard'
 import AwsS3 from '@uppy/aws-s3'
 import '@uppy/core/dist/style.min.css'
 import '@uppy/dashboard/dist/style.min.css'
 
-import { installHarness } from '../pages/harness.js'
-
 const MiB = 2 ** 20
 
 /**
- * The wiring an app writes. `token` is the user's tollgate JWT (an uploader); 4.x sends
- * `headers` with every request to `endpoint`. Files above `multipartAbove` bytes go up in
- * `partSize` parts (S3's minimum is 5 MiB).
+ * `token` is the user's tollgate JWT (role uploader); 4.x sends `headers` with every request
+ * to `endpoint`. Files above `multipartAbove` bytes go up in `partSize` parts (S3's minimum is
+ * 5 MiB); smaller ones in one form upload, which the store refuses above tollgate's
+ * `uploads.max_size_bytes`.
  */
 export function createUppy({ tollgateUrl, token, target, multipartAbove = 100 * MiB, partSize = 5 * MiB }) {
   return new Uppy()
@@ -26,5 +24,3 @@ export function createUppy({ tollgateUrl, token, target, multipartAbove = 100 * 
       getChunkSize: () => partSize,
     })
 }
-
-installHarness(createUppy)

@@ -7,8 +7,8 @@ import { extname, join, normalize } from 'node:path'
 import * as esbuild from 'esbuild'
 
 const PAGES = {
-  uppy6: { entry: 'web/pages/uppy6.js', title: 'tollgate × Uppy 6.x', body: '<div id="uppy"></div>' },
-  uppy4: { entry: 'web/uppy4/uppy4.js', title: 'tollgate × Uppy 4.x', body: '<div id="uppy"></div>' },
+  uppy6: { entry: 'web/pages/uppy6-test.js', title: 'tollgate × Uppy 6.x', body: '<div id="uppy"></div>' },
+  uppy4: { entry: 'web/uppy4/uppy4-test.js', title: 'tollgate × Uppy 4.x', body: '<div id="uppy"></div>' },
   player: { entry: 'web/pages/player.js', title: 'tollgate player', body: '<video controls playsinline></video>' },
 }
 
