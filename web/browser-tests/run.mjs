@@ -5,10 +5,11 @@
 //   node web/browser-tests/run.mjs --store embedded|garage [--only TEXT] [--bin PATH]
 //
 // --store garage reads the store's settings from scripts/garage.sh's TOLLGATE_TEST_S3_* variables.
+// A second tollgate, with a 5 MiB upload maximum, starts for the scenarios that need it.
 // Prints one line per scenario, then "N passed, N failed"; exits 1 on any failure.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
@@ -16,7 +17,7 @@ import { launchChromium } from './lib/browser.mjs'
 import { buildPages, serveStatic } from './lib/site.mjs'
 import { Store } from './lib/store.mjs'
 import { Tollgate, storeSettings } from './lib/tollgate.mjs'
-import { SCENARIOS } from './scenarios.mjs'
+import { LIMITED_MAX_SIZE, SCENARIOS } from './scenarios.mjs'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const RUN_TIMEOUT_MS = 10 * 60_000 // the whole run, start-up included
@@ -38,6 +39,9 @@ function options() {
   return values
 }
 
+/** The tollgates started, for their logs when a scenario failed. */
+const tollgates = []
+
 /** Things to undo at the end, in reverse order, whatever happened. */
 const cleanups = []
 async function cleanUp() {
@@ -46,24 +50,23 @@ async function cleanUp() {
   }
 }
 
-async function start(opts) {
-  const tmp = await mkdtemp(join(tmpdir(), 'tollgate-browser-'))
-  cleanups.push(() => rm(tmp, { recursive: true, force: true }))
-
-  await buildPages(REPO_ROOT, join(REPO_ROOT, 'target/browser'))
-  const { server, origin } = await serveStatic(join(REPO_ROOT, 'target/browser'))
-  cleanups.push(() => new Promise((done) => server.close(done)))
-
+/**
+ * A tollgate with the store picked by `--store` (for the embedded store: its own, in `tmp`),
+ * this run's settings plus `env`, and tokens it accepts or refuses.
+ */
+async function startTollgate(opts, tmp, env = {}) {
+  await mkdir(tmp, { recursive: true })
   const settings = await storeSettings(opts.store, tmp)
   // Only the settings of this run: an inherited TOLLGATE__* variable would change what is tested.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TOLLGATE__') && name !== 'TOLLGATE_ENV'))
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TOLLGATE__') && name !== 'TOLLGATE_ENV'))
   const tollgate = new Tollgate({
     bin: opts.bin,
     repoRoot: REPO_ROOT,
     logPath: join(tmp, 'tollgate.log'),
-    env: { ...env, ...settings.env, TOLLGATE__STORAGE__READINESS_CACHE_MS: '0', RUST_LOG: 'info', NO_COLOR: '1' },
+    env: { ...inherited, ...settings.env, TOLLGATE__STORAGE__READINESS_CACHE_MS: '0', RUST_LOG: 'info', NO_COLOR: '1', ...env },
   })
   cleanups.push(() => tollgate.stop())
+  tollgates.push({ name: basename(tmp), tollgate })
   await tollgate.start(READY_TIMEOUT_MS)
 
   const tokens = {
@@ -74,11 +77,42 @@ async function start(opts) {
       TOLLGATE__AUTH__HMAC_SECRET: 'another-secret-that-tollgate-does-not-know-0123456789',
     }),
   }
+  return { tollgate, tokens, store: new Store(settings.s3) }
+}
 
+/** Memoises `make()`: started on first use only, so that `--only` runs skip what they need not. */
+function lazily(make) {
+  let made
+  return () => (made ??= make())
+}
+
+async function start(opts) {
+  const tmp = await mkdtemp(join(tmpdir(), 'tollgate-browser-'))
+  cleanups.push(() => rm(tmp, { recursive: true, force: true }))
+
+  const site = join(REPO_ROOT, 'target/browser')
+  await buildPages(REPO_ROOT, site)
+  const { server, origin } = await serveStatic(site)
+  cleanups.push(() => new Promise((done) => server.close(done)))
+
+  const main = await startTollgate(opts, join(tmp, 'main'))
   const browser = await launchChromium(opts.chromium)
   cleanups.push(() => browser.close())
 
-  return { repoRoot: REPO_ROOT, origin, tollgate, tokens, browser, store: new Store(settings.s3) }
+  return {
+    repoRoot: REPO_ROOT,
+    origin,
+    browser,
+    ...main,
+    // A second tollgate whose largest single upload is the multipart threshold, S3's 5 MiB
+    // minimum part size: what the store refuses above it can then be tried with small files.
+    limited: lazily(() =>
+      startTollgate(opts, join(tmp, 'limited'), {
+        TOLLGATE__UPLOADS__MAX_SIZE_BYTES: String(LIMITED_MAX_SIZE),
+        TOLLGATE__UPLOADS__MULTIPART_THRESHOLD_BYTES: String(LIMITED_MAX_SIZE),
+      }),
+    ),
+  }
 }
 
 async function runScenario(ctx, name, scenario) {
@@ -114,7 +148,9 @@ async function main() {
     report(result, opts.store)
     if (!result.ok) failed++
   }
-  if (failed > 0) console.log(`tollgate's last log lines:\n${await ctx.tollgate.logTail(20)}`)
+  if (failed > 0) {
+    for (const { name, tollgate } of tollgates) console.log(`${name} tollgate's last log lines:\n${await tollgate.logTail(20)}`)
+  }
   console.log(`browser tests on the ${opts.store} store took ${((performance.now() - began) / 1000).toFixed(1)}s`)
   console.log(`${selected.length - failed} passed, ${failed} failed`)
   return failed === 0 ? 0 : 1

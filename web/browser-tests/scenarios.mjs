@@ -10,8 +10,12 @@ import { keyFromObjectUrl } from './lib/store.mjs'
 const MiB = 2 ** 20
 const PART_SIZE = 5 * MiB
 const MULTIPART_ABOVE = 5 * MiB // the pages' shouldUseMultipart threshold in these tests
+const NEVER_MULTIPART = Number.MAX_SAFE_INTEGER
 const KEY_PREFIX = 'videos/'
 const UPLOAD_TIMEOUT_MS = 60_000
+
+/** uploads.max_size_bytes (and the multipart threshold) of the runner's second tollgate. */
+export const LIMITED_MAX_SIZE = 5 * MiB
 
 // ---------------------------------------------------------------------------------------------
 // Assertions and helpers
@@ -38,15 +42,19 @@ function within(ms, what, promise) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-function uppyPage(ctx, generation) {
-  return openPage(ctx.browser, { origin: ctx.origin, name: `uppy${generation}`, apiName: 'harness', storeOrigin: ctx.store.origin })
+/**
+ * The Uppy `generation` (4 or 6) page, recording what it sends to `target`'s store. A target
+ * is `{tollgate, tokens, store}`: the runner's context itself, or `await ctx.limited()`.
+ */
+function uppyPage(ctx, generation, target = ctx) {
+  return openPage(ctx.browser, { origin: ctx.origin, name: `uppy${generation}`, apiName: 'harness', storeOrigin: target.store.origin })
 }
 
 /** Sets Uppy up on the page (tollgate's URL, a token) and adds one generated .mp4 file. */
-async function prepare(open, ctx, { token, size, name, seed }) {
+async function prepare(open, target, { token, size, name, seed, multipartAbove = MULTIPART_ABOVE }) {
   await open.page.evaluate(
     (options) => window.harness.setup(options),
-    { tollgateUrl: ctx.tollgate.url, token, multipartAbove: MULTIPART_ABOVE, partSize: PART_SIZE },
+    { tollgateUrl: target.tollgate.url, token, multipartAbove, partSize: PART_SIZE },
   )
   return open.page.evaluate((file) => window.harness.addGeneratedFile(file), { name, type: 'video/mp4', size, seed })
 }
@@ -76,26 +84,26 @@ async function describe(open) {
 }
 
 /** Uppy reported exactly one success and no error; answers the object key it wrote. */
-async function onlySuccess(open, state, ctx) {
+async function onlySuccess(open, state, target) {
   if (state.errors.length > 0 || state.successes.length !== 1) {
     throw new Error(`upload failed: ${await describe(open)}`)
   }
   const [success] = state.successes
   // 6.x and 4.x multipart report the key; a 4.x single upload only its URL (the Location).
-  return success.key ?? keyFromObjectUrl(success.uploadURL, ctx.store.bucket)
+  return success.key ?? keyFromObjectUrl(success.uploadURL, target.store.bucket)
 }
 
 /**
  * What every successful upload must give: tollgate's completion answers 200 for it, and the
  * bytes behind its playback URL are the file's.
  */
-async function verifyStored(ctx, key, { size, sha256: expected }) {
+async function verifyStored(target, key, { size, sha256: expected }) {
   check(key.startsWith(KEY_PREFIX), `object key ${key} is not under ${KEY_PREFIX}`)
   const id = key.slice(KEY_PREFIX.length)
-  const completion = await ctx.tollgate.complete(ctx.tokens.uploader, id)
+  const completion = await target.tollgate.complete(target.tokens.uploader, id)
   equal(completion.status, 200, `POST /uploads/${id}/complete (${completion.text})`)
   equal(completion.json?.size, size, 'completed size')
-  const playback = await ctx.tollgate.videoUrl(ctx.tokens.uploader, id)
+  const playback = await target.tollgate.videoUrl(target.tokens.uploader, id)
   equal(playback.status, 200, `GET /videos/${id}/url (${playback.text})`)
   const res = await fetch(playback.json.url, { signal: AbortSignal.timeout(30_000) })
   equal(res.status, 200, 'GET of the presigned URL')
@@ -104,10 +112,10 @@ async function verifyStored(ctx, key, { size, sha256: expected }) {
 }
 
 /** Keys and multipart uploads under the prefix: compared before and after a refused upload. */
-async function storeSnapshot(ctx) {
+async function storeSnapshot(target) {
   const [objects, uploads] = await Promise.all([
-    ctx.store.listObjects(KEY_PREFIX),
-    ctx.store.listMultipartUploads(KEY_PREFIX),
+    target.store.listObjects(KEY_PREFIX),
+    target.store.listMultipartUploads(KEY_PREFIX),
   ])
   // null where the store cannot list multipart uploads (the embedded store): objects only.
   return { objects: objects.sort(), uploads: uploads?.map((u) => u.key).sort() ?? null }
@@ -117,14 +125,24 @@ async function storeSnapshot(ctx) {
 // Scenarios
 // ---------------------------------------------------------------------------------------------
 
-/** One file through Uppy `generation` (4 or 6): a single request or `parts` multipart parts. */
-function uploadScenario(generation, { size, parts }) {
+/**
+ * One file through Uppy `generation` (4 or 6): a single request or `parts` multipart parts; on
+ * the limited tollgate with `limited`.
+ */
+function uploadScenario(generation, { size, parts, limited = false }) {
   return async (ctx) => {
-    const open = await uppyPage(ctx, generation)
+    const target = limited ? await ctx.limited() : ctx
+    const open = await uppyPage(ctx, generation, target)
     try {
-      const file = await prepare(open, ctx, { token: ctx.tokens.uploader, size, name: `clip-${generation}x-${size}.mp4`, seed: size })
+      const file = await prepare(open, target, {
+        token: target.tokens.uploader,
+        size,
+        name: `clip-${generation}x-${size}.mp4`,
+        seed: size,
+        multipartAbove: parts ? MULTIPART_ABOVE : NEVER_MULTIPART,
+      })
       await open.page.evaluate(() => window.harness.start())
-      const key = await onlySuccess(open, await settled(open), ctx)
+      const key = await onlySuccess(open, await settled(open), target)
       if (parts) {
         equal(open.traffic.partPuts().sort((a, b) => a - b), Array.from({ length: parts }, (_, i) => i + 1), 'UploadPart requests (part numbers)')
       } else {
@@ -132,7 +150,7 @@ function uploadScenario(generation, { size, parts }) {
         // A form upload under tollgate's POST policy, not a presigned PUT.
         equal(open.traffic.singleUploads().map((r) => r.method), ['POST'], 'single upload requests')
       }
-      const id = await verifyStored(ctx, key, { size, sha256: file.sha256 })
+      const id = await verifyStored(target, key, { size, sha256: file.sha256 })
       return `id ${id.slice(0, 13)}…`
     } finally {
       await open.close()
@@ -230,6 +248,49 @@ function badTokenScenario(generation, tokenName) {
   }
 }
 
+/**
+ * A single upload one byte over `uploads.max_size_bytes`, on the limited tollgate: tollgate
+ * cannot know the size when it signs (Uppy sends none), so its POST policy's
+ * `content-length-range` is what stops it. The store refuses the form, the Dashboard shows the
+ * failure, nothing is stored.
+ */
+function oversizeScenario(generation) {
+  return async (ctx) => {
+    const target = await ctx.limited()
+    const size = LIMITED_MAX_SIZE + 1
+    const before = await storeSnapshot(target)
+    const open = await uppyPage(ctx, generation, target)
+    try {
+      await prepare(open, target, { token: target.tokens.uploader, size, name: 'too-big.mp4', seed: 13, multipartAbove: NEVER_MULTIPART })
+      await open.page.evaluate(() => window.harness.start())
+      const state = await settled(open)
+      equal(state.successes.length, 0, 'successful uploads')
+      check(state.errors.length > 0, 'Uppy reported no upload-error')
+      await open.page.waitForFunction(() => window.harness.dashboardErrors().failedItems > 0, null, { timeout: 10_000 })
+      const dashboard = await open.page.evaluate(() => window.harness.dashboardErrors())
+      check(/fail/i.test(dashboard.statusBar), `status bar shows no failure: ${dashboard.statusBar}`)
+
+      // The one request was the form upload, and the store (not tollgate) refused it.
+      equal(open.traffic.partPuts().length, 0, 'UploadPart requests')
+      equal(open.traffic.singleUploads().map((r) => r.method), ['POST'], 'single upload requests')
+      const answers = open.traffic.responses.filter((r) => r.method === 'POST')
+      equal(answers.map((r) => r.status), [400], 'store answers to the form upload')
+      const error = await answers[0].response.text()
+      const code = /<Code>([^<]*)<\/Code>/.exec(error)?.[1]
+      const message = /<Message>([^<]*)<\/Message>/.exec(error)?.[1] ?? ''
+      // S3 and s3s answer EntityTooLarge; Garage 2.5 InvalidRequest "File size does not match policy".
+      check(
+        code === 'EntityTooLarge' || (code === 'InvalidRequest' && /size/i.test(message)),
+        `the store refused the form for another reason than its size: ${error}`,
+      )
+      equal(await storeSnapshot(target), before, 'store contents')
+      return `store: 400 ${code}; shown: "${dashboard.details[0] || state.errors[0].message}"`
+    } finally {
+      await open.close()
+    }
+  }
+}
+
 /** The fixture clip uploaded through `POST /uploads`, played in <video>, seeked to the middle. */
 async function playback(ctx) {
   const clip = await readFile(join(ctx.repoRoot, 'web/fixtures/clip.mp4'))
@@ -292,10 +353,14 @@ export const SCENARIOS = [
   ['uppy 4.x: 1 MB single upload', uploadScenario(4, { size: 1_000_000 })],
   ['uppy 4.x: 12 MiB multipart, 5 MiB parts', uploadScenario(4, { size: 12 * MiB, parts: 3 })],
   ['uppy 4.x: garbage token refused', badTokenScenario(4, 'garbage')],
+  ['uppy 4.x: 5 MiB single upload, the maximum', uploadScenario(4, { size: LIMITED_MAX_SIZE, limited: true })],
+  ['uppy 4.x: 5 MiB + 1 B single upload refused', oversizeScenario(4)],
   ['uppy 6.x: 1 MB single upload', uploadScenario(6, { size: 1_000_000 })],
   ['uppy 6.x: 12 MiB multipart, 5 MiB parts', uploadScenario(6, { size: 12 * MiB, parts: 3 })],
   ['uppy 6.x: pause after part 1, resume', pauseResume],
   ['uppy 6.x: cancel mid-upload aborts it', cancelMidUpload],
   ['uppy 6.x: token of another secret refused', badTokenScenario(6, 'wrongSecret')],
+  ['uppy 6.x: 5 MiB single upload, the maximum', uploadScenario(6, { size: LIMITED_MAX_SIZE, limited: true })],
+  ['uppy 6.x: 5 MiB + 1 B single upload refused', oversizeScenario(6)],
   ['playback: <video> plays, seeks, ranged 206', playback],
 ]

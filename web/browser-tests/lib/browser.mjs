@@ -21,7 +21,7 @@ class StoreTraffic {
   constructor(storeOrigin) {
     this.storeOrigin = storeOrigin
     this.requests = [] // {method, url, query, range}
-    this.responses = [] // {method, url, query, status, range}
+    this.responses = [] // {method, url, query, status, range, response (Playwright's)}
   }
 
   isStore(url) {
@@ -66,7 +66,7 @@ export async function openPage(browser, { origin, name, apiName, storeOrigin }) 
   })
   page.on('response', (response) => {
     if (traffic.isStore(response.url())) {
-      traffic.responses.push({ ...StoreTraffic.describe(response.request()), status: response.status() })
+      traffic.responses.push({ ...StoreTraffic.describe(response.request()), status: response.status(), response })
     }
   })
   page.on('console', (message) => {
