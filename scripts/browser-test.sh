@@ -7,7 +7,8 @@
 #
 # Idempotent; installs what is missing, each pinned: Debian's chromium (apt), the npm packages of
 # web/ and web/uppy4/ (npm ci, skipped while node_modules matches the lock), tollgate
-# (cargo build --locked; CARGO_TARGET_DIR is respected), Garage (scripts/garage.sh).
+# (cargo build --locked; CARGO_TARGET_DIR is respected), Garage (scripts/garage.sh), Debian's
+# ffmpeg (apt) for the playback clip made at test time (scripts/make-fixture.sh --long).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,6 +62,8 @@ npm_ci web
 npm_ci web/uppy4
 log "cargo build --locked --bin tollgate"
 cargo build --locked --quiet --bin tollgate
+# The playback clip, a few MB looped from the committed one (ffmpeg, installed from apt if missing).
+bash scripts/make-fixture.sh --long target/browser/fixtures/long.mp4
 
 status=0
 run_store() {
