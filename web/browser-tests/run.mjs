@@ -5,9 +5,10 @@
 //   node web/browser-tests/run.mjs --store embedded|garage [--only TEXT] [--bin PATH]
 //
 // --store garage reads the store's settings from scripts/garage.sh's TOLLGATE_TEST_S3_* variables.
-// A second tollgate, with a 5 MiB upload maximum, starts for the scenarios that need it.
+// Needs the playback clip that scripts/make-fixture.sh --long makes (scripts/browser-test.sh
+// does). A second tollgate, with a 5 MiB upload maximum, starts for the scenarios that need it.
 // Prints one line per scenario, then "N passed, N failed"; exits 1 on any failure.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,7 +18,7 @@ import { launchChromium } from './lib/browser.mjs'
 import { buildPages, serveStatic } from './lib/site.mjs'
 import { Store } from './lib/store.mjs'
 import { Tollgate, storeSettings } from './lib/tollgate.mjs'
-import { LIMITED_MAX_SIZE, SCENARIOS } from './scenarios.mjs'
+import { LIMITED_MAX_SIZE, LONG_CLIP, SCENARIOS } from './scenarios.mjs'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const RUN_TIMEOUT_MS = 10 * 60_000 // the whole run, start-up included
@@ -91,6 +92,11 @@ async function start(opts) {
   cleanups.push(() => rm(tmp, { recursive: true, force: true }))
 
   const site = join(REPO_ROOT, 'target/browser')
+  try {
+    await access(join(site, LONG_CLIP))
+  } catch {
+    throw new Error(`no ${join('target/browser', LONG_CLIP)}: make it with scripts/make-fixture.sh --long (scripts/browser-test.sh does)`)
+  }
   await buildPages(REPO_ROOT, site)
   const { server, origin } = await serveStatic(site)
   cleanups.push(() => new Promise((done) => server.close(done)))
@@ -103,6 +109,7 @@ async function start(opts) {
     repoRoot: REPO_ROOT,
     origin,
     browser,
+    longClip: { path: join(site, LONG_CLIP), url: `${origin}/${LONG_CLIP}` },
     ...main,
     // A second tollgate whose largest single upload is the multipart threshold, S3's 5 MiB
     // minimum part size: what the store refuses above it can then be tried with small files.

@@ -2,9 +2,8 @@
 // it, what the browser sent. A scenario throws to fail; the runner times and reports it.
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { request as httpRequest } from 'node:http'
-import { join } from 'node:path'
 import { openPage } from './lib/browser.mjs'
+import { recordFetches } from './lib/media.mjs'
 import { keyFromObjectUrl } from './lib/store.mjs'
 
 const MiB = 2 ** 20
@@ -16,6 +15,14 @@ const UPLOAD_TIMEOUT_MS = 60_000
 
 /** uploads.max_size_bytes (and the multipart threshold) of the runner's second tollgate. */
 export const LIMITED_MAX_SIZE = 5 * MiB
+/** The playback clip, under the pages' site: scripts/make-fixture.sh --long makes it. */
+export const LONG_CLIP = 'fixtures/long.mp4'
+/**
+ * Where the playback scenario seeks, as a fraction of the duration: the file's second half with
+ * a margin. The exact middle lands just before the middle byte (the keyframe before it, and
+ * Chromium asks from a 32 KiB block boundary).
+ */
+const SEEK_TO = 0.6
 
 // ---------------------------------------------------------------------------------------------
 // Assertions and helpers
@@ -291,62 +298,79 @@ function oversizeScenario(generation) {
   }
 }
 
-/** The fixture clip uploaded through `POST /uploads`, played in <video>, seeked to the middle. */
+/**
+ * The playback clip (a few MB, made at test time) uploaded by the page itself with the grant
+ * of `POST /uploads`, played in <video>, then seeked to SEEK_TO of its duration. Chromium reads
+ * a few MB ahead of the playhead (2 MB + 1 MB at this clip's bitrate), far short of the seek
+ * target, so the seek must be served by a new ranged request: the store answers 206 with the
+ * file's bytes from that offset.
+ */
 async function playback(ctx) {
-  const clip = await readFile(join(ctx.repoRoot, 'web/fixtures/clip.mp4'))
-  const id = await uploadWithPut(ctx, clip, 'clip.mp4')
-  const url = (await ctx.tollgate.videoUrl(ctx.tokens.uploader, id)).json?.url
-  check(url, 'GET /videos/{id}/url gave no url')
-
+  const clip = await readFile(ctx.longClip.path)
   const open = await openPage(ctx.browser, { origin: ctx.origin, name: 'player', apiName: 'player', storeOrigin: ctx.store.origin })
   try {
+    // Chromium adds `Cache-Control: max-age=0` to the PUT (it carries `If-None-Match: *`) and
+    // the store keeps it with the object: the upload must still complete and play.
+    const grant = await ctx.tollgate.postUpload(ctx.tokens.uploader, { content_type: 'video/mp4', size: clip.length, filename: 'long.mp4' })
+    equal(grant.status, 201, `POST /uploads (${grant.text})`)
+    const put = await open.page.evaluate(({ file, url, headers }) => window.player.upload(file, url, headers), {
+      file: ctx.longClip.url,
+      ...grant.json,
+    })
+    equal(put.status, 200, `the page's PUT of the upload URL (${put.body})`)
+    const cacheControl = (await ctx.store.headObject(grant.json.key)).headers.get('cache-control')
+    check(
+      ['max-age=0', 'no-cache'].includes(cacheControl),
+      `the stored Cache-Control is ${cacheControl}, not what Chromium adds to a request with If-None-Match: this scenario no longer covers that case`,
+    )
+    const id = await verifyStored(ctx, grant.json.key, { size: clip.length, sha256: sha256(clip) })
+    const url = (await ctx.tollgate.videoUrl(ctx.tokens.uploader, id)).json?.url
+    check(url, 'GET /videos/{id}/url gave no url')
+
     const support = await open.page.evaluate(() => window.player.canPlay('video/mp4; codecs="avc1.42E01E, mp4a.40.2"'))
     check(support === 'probably', `this Chromium cannot play H.264 + AAC in MP4 (canPlayType: "${support}")`)
-    const played = await within(30_000, 'playing to 1 s', open.page.evaluate((u) => window.player.play(u), url))
-    check(played.duration > 4, `duration ${played.duration}`)
-    const seek = await within(30_000, 'seeking to the middle', open.page.evaluate(() => window.player.seekToMiddle()))
-    const ranged = open.traffic.responses.filter((r) => r.status === 206 && r.range)
-    check(ranged.length > 0, `no 206 from the store for a Range request: ${JSON.stringify(open.traffic.responses.map((r) => [r.status, r.range]))}`)
+    const fetches = await recordFetches(open.page, url)
+    const played = await within(30_000, 'playing past 1 s', open.page.evaluate((u) => window.player.play(u), url))
+    check(played.duration > 60, `duration ${played.duration}`)
+    const before = fetches.requests().length
+    const seek = await within(30_000, 'seeking', open.page.evaluate((f) => window.player.seekTo(f), SEEK_TO))
+    const media = fetches.requests()
+    await fetches.stop()
+    const seen = JSON.stringify(media.map(({ range, status, received, receivedBefore }) => ({ range, status, received, receivedBefore })))
+
+    // Playing: from byte 0, a request still open or cancelled by the seek, never complete.
+    check(before > 0 && media[0].start === 0, `the <video>'s first request was not from byte 0: ${seen}`)
+    check(media[0].outcome !== 'finished', `the <video> fetched the whole clip before the seek: ${seen}`)
+    // Seeking: the first request sent after it asks from past every byte received until then,
+    // inside the file's second half, and the store answers exactly that range.
+    const ranged = media.slice(before).find((r) => r.start > 0)
+    check(ranged, `no ranged request after the seek: ${seen}`)
+    const received = Math.max(...ranged.receivedBefore.map(([, end]) => end))
+    check(ranged.start >= received, `the seek's range starts at ${ranged.start}, inside the ${received} bytes received already: ${seen}`)
+    check(ranged.start >= clip.length / 2 && ranged.start < clip.length, `the seek's range ${ranged.range} is not in the second half of ${clip.length} bytes`)
+    equal(ranged.status, 206, `answer to ${ranged.range}`)
+    const end = Math.min(ranged.end ?? clip.length - 1, clip.length - 1)
+    equal(ranged.contentRange, `bytes ${ranged.start}-${end}/${clip.length}`, `Content-Range for ${ranged.range}`)
+    check(ranged.body.length > 0, `no body bytes of ${ranged.range} could be read (${ranged.streamError ?? 'none arrived'})`)
+    check(
+      ranged.body.equals(clip.subarray(ranged.start, ranged.start + ranged.body.length)),
+      `the ${ranged.body.length} bytes answered to ${ranged.range} are not the file's`,
+    )
 
     // A ranged fetch reads the exposed Content-Range: the CORS rule's expose list at work.
     const part = await open.page.evaluate((u) => window.player.fetchRange(u, 1000, 1999), url)
     equal(part.status, 206, 'ranged fetch status')
     equal(part.contentRange, `bytes 1000-1999/${clip.length}`, 'exposed Content-Range')
     equal(sha256(Buffer.from(part.bytes)), sha256(clip.subarray(1000, 2000)), 'ranged bytes')
-    // Chromium may fetch a small clip whole with its first ranged request and seek in its buffer.
-    const ranges = [...new Set(ranged.map((r) => r.range))].join(', ')
-    return `played to ${played.currentTime.toFixed(1)} s, seeked to ${seek.currentTime.toFixed(1)} s; <video> got 206 for ${ranges}`
+    const mb = (bytes) => `${(bytes / 1e6).toFixed(2)} MB`
+    return (
+      `played to ${played.currentTime.toFixed(1)} s, seeked to ${seek.currentTime.toFixed(1)} s of ${played.duration.toFixed(0)}; ` +
+      `${mb(received)} received, then 206 ${ranged.contentRange} (${mb(clip.length)}), ${ranged.body.length} bytes checked; ` +
+      `stored Cache-Control: ${cacheControl}`
+    )
   } finally {
     await open.close()
   }
-}
-
-/**
- * Uploads `bytes` as a tollgate client without Uppy would: POST /uploads, PUT, complete. The PUT
- * goes through node:http, which sends exactly the granted headers (as curl does): fetch() would
- * add `Cache-Control: no-cache` because of `If-None-Match` (the Fetch standard), which
- * tollgate's completion then refuses; the Uppy scenarios show that case from a real browser.
- */
-async function uploadWithPut(ctx, bytes, filename) {
-  const grant = await ctx.tollgate.postUpload(ctx.tokens.uploader, { content_type: 'video/mp4', size: bytes.length, filename })
-  equal(grant.status, 201, `POST /uploads (${grant.text})`)
-  const put = await httpPut(grant.json.url, grant.json.headers, bytes)
-  equal(put.status, 200, `PUT of the upload URL (${put.body})`)
-  await verifyStored(ctx, grant.json.key, { size: bytes.length, sha256: sha256(bytes) })
-  return grant.json.id
-}
-
-function httpPut(url, headers, body) {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'PUT', headers, timeout: 30_000 }, (res) => {
-      const chunks = []
-      res.on('data', (chunk) => chunks.push(chunk))
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }))
-    })
-    req.on('timeout', () => req.destroy(new Error('PUT timed out')))
-    req.on('error', reject)
-    req.end(body)
-  })
 }
 
 export const SCENARIOS = [
@@ -362,5 +386,5 @@ export const SCENARIOS = [
   ['uppy 6.x: token of another secret refused', badTokenScenario(6, 'wrongSecret')],
   ['uppy 6.x: 5 MiB single upload, the maximum', uploadScenario(6, { size: LIMITED_MAX_SIZE, limited: true })],
   ['uppy 6.x: 5 MiB + 1 B single upload refused', oversizeScenario(6)],
-  ['playback: <video> plays, seeks, ranged 206', playback],
+  ['playback: page PUT, <video> plays, seek by 206', playback],
 ]

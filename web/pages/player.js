@@ -43,15 +43,29 @@ window.player = {
     return { duration: video.duration, currentTime: video.currentTime }
   },
 
-  /** Seeks to the middle, waits for `seeked` and for playback to go on from there. */
-  async seekToMiddle() {
+  /**
+   * Seeks to `fraction` of the duration, waits for `seeked` and for playback to go on from
+   * there; answers the target and where playback is.
+   */
+  async seekTo(fraction) {
     const video = document.querySelector('video')
-    const middle = video.duration / 2
+    const target = video.duration * fraction
     const seeked = once(video, 'seeked')
-    video.currentTime = middle
+    video.currentTime = target
     await seeked
-    await playedPast(video, middle + 0.2)
-    return { middle, currentTime: video.currentTime }
+    await playedPast(video, target + 0.2)
+    return { target, currentTime: video.currentTime }
+  },
+
+  /**
+   * Uploads the file at `fileUrl` (this origin) to a presigned PUT `url` with the granted
+   * `headers`, as a page without Uppy would; answers the store's status and body.
+   */
+  async upload(fileUrl, url, headers) {
+    const file = await fetch(fileUrl)
+    if (!file.ok) throw new Error(`GET ${fileUrl}: ${file.status}`)
+    const res = await fetch(url, { method: 'PUT', headers, body: await file.blob() })
+    return { status: res.status, body: await res.text() }
   },
 
   /** A ranged fetch from this origin: the status, the exposed Content-Range and the bytes. */

@@ -46,6 +46,12 @@ export class Store {
     }))
   }
 
+  /** HeadObject: the status and the headers the store keeps for the object. */
+  async headObject(key) {
+    const res = await this.client.fetch(`${this.base}/${encodeKey(key)}`, { method: 'HEAD' })
+    return { status: res.status, headers: res.headers }
+  }
+
   /**
    * ListParts of one upload: its status and part numbers. S3 and Garage answer 404 NoSuchUpload
    * once it was aborted; s3s-fs 0.14 answers 200 with the parts still on disk (none, then).
