@@ -80,7 +80,11 @@ async function settled(open) {
 async function describe(open) {
   const state = await open.page.evaluate(() => window.harness.state()).catch(() => ({}))
   const dashboard = await open.page.evaluate(() => window.harness.dashboardErrors()).catch(() => ({}))
-  const failedResponses = open.traffic.responses.filter((r) => r.status >= 400).map((r) => `${r.method} ${r.status}`)
+  const failedResponses = await Promise.all(
+    open.traffic.responses
+      .filter((r) => r.status >= 400)
+      .map(async (r) => `${r.method} ${r.status} ${await storeError(r.response)}`.trim()),
+  )
   return JSON.stringify({
     errors: state.errors,
     dashboard: dashboard.details,
@@ -88,6 +92,14 @@ async function describe(open) {
     storeFailures: failedResponses,
     console: open.consoleErrors.slice(0, 5),
   })
+}
+
+/** `Code: Message` of a store's XML error answer, or '' where there is none to read. */
+async function storeError(response) {
+  const body = await response.text().catch(() => '')
+  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1]
+  const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1]
+  return code ? `${code}: ${message ?? ''}` : ''
 }
 
 /** Uppy reported exactly one success and no error; answers the object key it wrote. */
