@@ -1,7 +1,8 @@
 //! s3s-fs with S3's answers where Uppy needs them. s3s 0.14 answers PostObject 204 with neither
 //! `ETag` nor `Location`, which AWS and Garage send: Uppy 4.x never finishes an upload whose
 //! answer has no `ETag`. s3s-fs's CompleteMultipartUpload result has no `<Location>`, and
-//! Uppy 6.x fails without one. Every other operation is s3s-fs's own.
+//! Uppy 6.x fails without one. A key that is a folder in s3s-fs's layout (`videos/film` beside
+//! `videos/film/master.m3u8`) is no object, as on S3. Every other operation is s3s-fs's own.
 
 use axum::http::header::{ETAG, HOST, LOCATION};
 use axum::http::{HeaderMap, HeaderValue};
@@ -18,7 +19,7 @@ use s3s::dto::{
     PutObjectInput, PutObjectOutput, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput,
     UploadPartOutput,
 };
-use s3s::{S3, S3Request, S3Response, S3Result};
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
 /// What a key keeps unescaped in a URL path: S3's unreserved characters and `/`.
 const KEY_IN_PATH: &AsciiSet = &NON_ALPHANUMERIC
@@ -29,7 +30,19 @@ const KEY_IN_PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'/');
 
 /// s3s-fs's file system store, answering form uploads as S3 does.
-pub struct FileStore(pub s3s_fs::FileSystem);
+pub struct FileStore {
+    pub fs: s3s_fs::FileSystem,
+    /// The store's folder: s3s-fs keeps `bucket/key` as a file under it.
+    pub root: std::path::PathBuf,
+}
+
+impl FileStore {
+    /// S3 keys `a/b` and `a/b/c` may both exist; in s3s-fs's folders `a/b` is then a folder,
+    /// which it fails to read (500) instead of answering that there is no such object.
+    fn is_folder(&self, bucket: &str, key: &str) -> bool {
+        self.root.join(bucket).join(key).is_dir()
+    }
+}
 
 /// `impl S3 for FileStore`: the listed operations handed to s3s-fs unchanged, then `$own`.
 /// (One macro writes the whole impl: `async_trait` must see the methods it rewrites.)
@@ -42,7 +55,7 @@ macro_rules! file_store_impl {
                     &self,
                     req: S3Request<$input>,
                 ) -> S3Result<S3Response<$output>> {
-                    self.0.$operation(req).await
+                    self.fs.$operation(req).await
                 }
             )*
             $($own)*
@@ -67,9 +80,7 @@ file_store_impl! {
         delete_object: DeleteObjectInput => DeleteObjectOutput,
         delete_objects: DeleteObjectsInput => DeleteObjectsOutput,
         get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput,
-        get_object: GetObjectInput => GetObjectOutput,
         head_bucket: HeadBucketInput => HeadBucketOutput,
-        head_object: HeadObjectInput => HeadObjectOutput,
         list_buckets: ListBucketsInput => ListBucketsOutput,
         list_objects: ListObjectsInput => ListObjectsOutput,
         list_objects_v2: ListObjectsV2Input => ListObjectsV2Output,
@@ -79,13 +90,33 @@ file_store_impl! {
         upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput,
     ]
 
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        if self.is_folder(&req.input.bucket, &req.input.key) {
+            return Err(s3_error!(NoSuchKey));
+        }
+        self.fs.get_object(req).await
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        if self.is_folder(&req.input.bucket, &req.input.key) {
+            return Err(s3_error!(NoSuchKey));
+        }
+        self.fs.head_object(req).await
+    }
+
     async fn post_object(
         &self,
         req: S3Request<PostObjectInput>,
     ) -> S3Result<S3Response<PostObjectOutput>> {
         let location = location(&req.headers, &req.input.bucket, &req.input.key);
         // s3s's default PostObject is s3s-fs's PutObject.
-        let mut answer = self.0.post_object(req).await?;
+        let mut answer = self.fs.post_object(req).await?;
         if let Some(etag) = answer.output.e_tag.as_ref().and_then(|e| e.to_http_header().ok()) {
             answer.headers.insert(ETAG, etag);
         }
@@ -100,7 +131,7 @@ file_store_impl! {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let location = location(&req.headers, &req.input.bucket, &req.input.key);
-        let mut answer = self.0.complete_multipart_upload(req).await?;
+        let mut answer = self.fs.complete_multipart_upload(req).await?;
         let Some(location) = location else {
             return Ok(answer);
         };

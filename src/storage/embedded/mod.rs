@@ -312,7 +312,10 @@ impl EmbeddedStore {
         for key in &keys {
             auth.register(key.access_key.clone(), key.secret_key.clone().into());
         }
-        let mut builder = S3ServiceBuilder::new(FileStore(fs));
+        let mut builder = S3ServiceBuilder::new(FileStore {
+            fs,
+            root: root.clone(),
+        });
         builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(form_limits()))));
         builder.set_auth(auth);
         builder.set_access(KeyPermissions {
