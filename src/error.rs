@@ -52,6 +52,12 @@ pub enum ApiError {
     StorageUnavailable(#[source] StorageError),
     #[error("storage refused tollgate's credentials")]
     StorageForbidden(#[source] StorageError),
+    #[error("invalid playback grant: {0}")]
+    InvalidGrant(#[source] crate::hls::GrantError),
+    #[error("the grant is for another video")]
+    GrantForAnotherVideo,
+    #[error("the playlist cannot be served: {0}")]
+    BadPlaylist(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -59,7 +65,11 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidGrant(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::GrantForAnotherVideo => StatusCode::FORBIDDEN,
+            Self::BadPlaylist(_) => StatusCode::BAD_GATEWAY,
             Self::InvalidValue(e) if e.kind == ValueKind::ContentType => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
@@ -103,6 +113,9 @@ impl ApiError {
             Self::RequestTimeout => "request_timeout",
             Self::StorageUnavailable(_) => "storage_unavailable",
             Self::StorageForbidden(_) => "storage_forbidden",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::GrantForAnotherVideo => "grant_mismatch",
+            Self::BadPlaylist(_) => "bad_playlist",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -142,6 +155,11 @@ impl ApiError {
             Self::StorageForbidden(_) => {
                 "the object store refused tollgate's credentials".to_owned()
             }
+            Self::InvalidGrant(e) => {
+                format!("the playback grant is not valid: {e}; ask for a new URL")
+            }
+            Self::GrantForAnotherVideo => "this playback grant is for another video".to_owned(),
+            Self::BadPlaylist(why) => format!("the playlist cannot be served: {why}"),
             Self::Internal(_) => "internal error".to_owned(),
         }
     }

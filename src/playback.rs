@@ -16,21 +16,37 @@ pub struct PlaybackRequest {
     pub expires_in: Option<u64>,
     /// Signed as `response-content-disposition`.
     pub content_disposition: Option<String>,
+    /// The request's `Host`, for the tollgate URL of an HLS video.
+    pub host: Option<String>,
 }
 
-/// A presigned GET URL for video `id` when `caller` may watch it.
+/// How a video is played.
+#[derive(Debug)]
+pub enum Playback {
+    /// One object: a presigned GET URL.
+    File(PresignedUrl),
+    /// HLS: tollgate's URL of its top playlist, with a grant.
+    Hls(crate::hls::Entry),
+}
+
+/// The URL that plays video `id` when `caller` may watch it: a presigned GET URL for an object,
+/// or for an HLS video (no object, a playlist folder) tollgate's playlist URL.
 pub async fn playback_url(
     state: &AppState,
     caller: &Caller,
     id: &VideoId,
     request: PlaybackRequest,
-) -> Result<PresignedUrl, ApiError> {
+) -> Result<Playback, ApiError> {
     let key = state.storage.key_for(id)?;
-    let meta = state
-        .storage
-        .object_meta(&key)
-        .await?
-        .ok_or(ApiError::VideoNotFound)?;
+    let Some(meta) = state.storage.object_meta(&key).await? else {
+        if let Some(hls) = &state.hls {
+            let base = hls.base_url(request.host.as_deref());
+            if let Some(entry) = hls.entry(state, caller, id, &base).await? {
+                return Ok(Playback::Hls(entry));
+            }
+        }
+        return Err(ApiError::VideoNotFound);
+    };
     let grant = state
         .policy
         .decide(caller, &meta)
@@ -54,16 +70,19 @@ pub async fn playback_url(
     tracing::info!(video = %id, subject = %caller.subject, ?grant, "access granted");
 
     state.storage.ensure_readable().await?;
-    Ok(state
-        .storage
-        .playback_signer
-        .get_object(
-            &key,
-            request.expires_in,
-            state.presign.get_max_expires_secs,
-            request.content_disposition,
-        )
-        .await?)
+    Ok(Playback::File(
+        state
+            .storage
+            .playback_signer
+            .get_object(
+                &key,
+                request.expires_in,
+                state.presign.get_max_expires_secs,
+                request.content_disposition,
+                state.presign.time_window_secs,
+            )
+            .await?,
+    ))
 }
 
 /// Whether `id` has the form of an upload id tollgate issues (a UUIDv7, a plan, a tag).

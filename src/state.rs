@@ -18,6 +18,8 @@ pub struct AppState {
     pub upload_ids: Option<Arc<crate::uploads::UploadIds>>,
     /// The clock every expiry decision reads.
     pub clock: crate::clock::SharedClock,
+    /// HLS streaming; `None` when `hls.grant_secret` is unset.
+    pub hls: Option<Arc<crate::hls::Hls>>,
     /// The `/demo` page, when `demo.enabled`.
     pub demo: Option<Arc<crate::demo::Demo>>,
 }

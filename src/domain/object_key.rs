@@ -29,6 +29,11 @@ impl ObjectKey {
         Self::parse(&format!("{prefix}{id}"))
     }
 
+    /// The key of `path` inside video `id`'s folder (HLS: `prefix + id + "/" + path`).
+    pub fn in_video(prefix: &str, id: &VideoId, path: &str) -> Result<Self, ParseError> {
+        Self::parse(&format!("{prefix}{id}/{path}"))
+    }
+
     /// A key prefix is a key's beginning: the same rules, and it may be empty.
     pub fn check_prefix(prefix: &str) -> Result<(), ParseError> {
         if prefix.len() > Self::MAX_BYTES - VideoId::MAX_LEN {

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::auth::Caller;
-use crate::config::{AuthSettings, EntitlementSettings, UploadSettings};
+use crate::config::{AuthSettings, EntitlementSettings, HlsSettings, UploadSettings};
 use crate::domain::Tier;
 use crate::storage::ObjectMeta;
 
@@ -22,6 +22,8 @@ pub struct Policy {
     default_tier: String,
     admin_role: String,
     uploader_role: String,
+    /// Tallest rendition per tier (`hls.max_height`); tiers not named: any.
+    max_height: std::collections::BTreeMap<String, u32>,
 }
 
 impl Policy {
@@ -29,8 +31,10 @@ impl Policy {
         entitlement: &EntitlementSettings,
         auth: &AuthSettings,
         uploads: &UploadSettings,
+        hls: &HlsSettings,
     ) -> Self {
         Self {
+            max_height: hls.max_height.clone(),
             tiers: entitlement.tiers.iter().cloned().collect(),
             open_tiers: entitlement.open_tiers.iter().cloned().collect(),
             default_tier: entitlement.default_tier.clone(),
@@ -63,6 +67,23 @@ impl Policy {
     }
 
     /// `Some(grant)` when `caller` may read the object described by `meta`.
+    /// The tallest rendition `caller` may get of the video `meta` describes (`None`: any). The
+    /// owner and admins get any; others the best of the tiers they hold (their entitlements and
+    /// the open tiers), a tier without a limit meaning any.
+    pub fn max_height(&self, caller: &Caller, meta: &ObjectMeta) -> Option<u32> {
+        if meta.is_owned_by(&caller.subject) || self.is_admin(caller) {
+            return None;
+        }
+        let mut best: Option<u32> = Some(0);
+        for tier in caller.entitlements.iter().chain(self.open_tiers.iter()) {
+            match self.max_height.get(tier) {
+                None => return None,
+                Some(&height) => best = best.map(|b| b.max(height)),
+            }
+        }
+        best
+    }
+
     pub fn decide(&self, caller: &Caller, meta: &ObjectMeta) -> Option<Grant> {
         let tier = self.tier_of(meta);
         if self.open_tiers.contains(tier) {
@@ -90,7 +111,26 @@ mod tests {
             default_tier: "premium".to_owned(),
             admin_role: "admin".to_owned(),
             uploader_role: "uploader".to_owned(),
+            max_height: [("free".to_owned(), 720), ("premium".to_owned(), 1080)].into(),
         }
+    }
+
+    #[test]
+    fn renditions_are_bounded_by_the_best_tier_held() {
+        let p = policy();
+        let video = meta(Some("free"), Some("olga"));
+        assert_eq!(p.max_height(&caller("bob", &[], &[]), &video), Some(720));
+        assert_eq!(
+            p.max_height(&caller("bob", &["premium"], &[]), &video),
+            Some(1080)
+        );
+        // gold has no limit.
+        assert_eq!(
+            p.max_height(&caller("bob", &["premium", "gold"], &[]), &video),
+            None
+        );
+        assert_eq!(p.max_height(&caller("olga", &[], &[]), &video), None);
+        assert_eq!(p.max_height(&caller("root", &[], &["admin"]), &video), None);
     }
 
     fn caller(sub: &str, entitlements: &[&str], roles: &[&str]) -> Caller {

@@ -2,8 +2,12 @@
 //! carry the caller's grant, and media by presigned URLs. No byte of media passes through
 //! tollgate.
 
+mod grant;
 mod playlist;
+mod service;
 mod uri;
 
+pub use grant::{Grant, GrantError, Grants};
 pub use playlist::{Kind, Playlist, PlaylistError, Reference, Target, Variant};
+pub use service::{Access, Entry, Hls};
 pub use uri::{UriError, resolve};

@@ -4,6 +4,7 @@
 mod demo;
 mod fallback;
 mod health;
+mod hls;
 mod timeout;
 mod uploads;
 mod uppy;
@@ -42,6 +43,7 @@ pub fn router(state: AppState, cors: &CorsSettings, request_timeout: Duration) -
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/videos/{id}/url", get(videos::video_url))
+        .route("/videos/{id}/hls/{*path}", get(hls::playlist))
         .merge(upload_routes());
     #[cfg(feature = "demo")]
     let routes = if state.demo.is_some() {

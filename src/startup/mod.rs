@@ -72,6 +72,7 @@ impl Application {
                 &settings.entitlement,
                 &settings.auth,
                 &settings.uploads,
+                &settings.hls,
             )),
             storage: Arc::clone(&storage),
             presign: settings.presign,
@@ -81,6 +82,12 @@ impl Application {
                 .id_secret
                 .as_ref()
                 .map(|s| Arc::new(crate::uploads::UploadIds::new(s.expose().as_bytes()))),
+            hls: crate::hls::Hls::new(
+                &settings.hls,
+                Duration::from_secs(settings.storage.metadata_cache_ttl_secs),
+                settings.storage.metadata_cache_capacity,
+            )
+            .map(Arc::new),
             demo: settings.demo.enabled.then(|| {
                 Arc::new(crate::demo::Demo::new(
                     &settings.auth,

@@ -11,6 +11,7 @@ mod multipart;
 mod presign;
 mod probe;
 mod put;
+mod read;
 pub mod settings;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use presign::{
 };
 pub use probe::{Capability, CapabilityProbe, PROBE_NAME};
 pub use put::{VideoMetadata, put_video};
+pub use read::{ReadError, SmallObject};
 
 use crate::domain::{ObjectKey, VideoId};
 pub use settings::{EmbeddedStoreSettings, StorageSettings, StoreKeySettings};

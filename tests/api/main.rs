@@ -10,6 +10,7 @@ mod cors;
 mod demo;
 mod health;
 mod helpers;
+mod hls;
 mod hostile_urls;
 mod jwks;
 mod post_policy;

@@ -57,6 +57,19 @@ pub fn effective_expiry_secs(
     (secs > 0).then_some(secs)
 }
 
+/// The signing time of a URL living `secs` from `now`: the start of the current `window`
+/// (a multiple of it since the epoch), or `now` when windows are off or the lifetime is no
+/// longer than one (the URL could expire before it is used).
+pub fn window_start(now: SystemTime, window: u64, secs: u64) -> SystemTime {
+    if window == 0 || secs <= window {
+        return now;
+    }
+    let since_epoch = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch - since_epoch % window)
+}
+
 /// What an upload URL allows: exactly this object, type, length and metadata.
 #[derive(Debug, Clone)]
 pub struct PutObjectGrant {
@@ -336,12 +349,27 @@ impl Presigner {
         requested_secs: Option<u64>,
         policy_max_secs: u64,
     ) -> Result<PresignedUrl, StorageError> {
+        self.presign_in_window(request, requested_secs, policy_max_secs, 0)
+            .await
+    }
+
+    /// As [`Presigner::presign`], signed at the start of the current `window_secs` window (when
+    /// the lifetime is longer than the window), so that every URL for the same request within
+    /// one window is byte-identical. The lifetime left is up to one window shorter.
+    pub async fn presign_in_window(
+        &self,
+        request: ObjectRequest<'_>,
+        requested_secs: Option<u64>,
+        policy_max_secs: u64,
+        window_secs: u64,
+    ) -> Result<PresignedUrl, StorageError> {
         request.check_ranges()?;
         let (credentials, now, secs) = self.lifetime(requested_secs, policy_max_secs).await?;
+        let start = window_start(now, window_secs, secs);
         let signed = match &self.backend {
-            Backend::Fast(signer) => signer.presign(&request, now, secs, &credentials)?,
+            Backend::Fast(signer) => signer.presign(&request, start, secs, &credentials)?,
             Backend::Sdk if !request.sdk_can_presign() => {
-                sigv4::presign(&self.endpoint, &request, now, secs, &credentials)?
+                sigv4::presign(&self.endpoint, &request, start, secs, &credentials)?
             }
             // Boxed: the SDK's future is large, and the fast path should not carry it.
             Backend::Sdk => {
@@ -349,7 +377,7 @@ impl Presigner {
                     &self.client,
                     &self.bucket,
                     &request,
-                    now,
+                    start,
                     secs,
                 ))
                 .await?
@@ -361,12 +389,15 @@ impl Presigner {
             expires_in = secs,
             "presigned"
         );
+        let expires_at = start + Duration::from_secs(secs);
         Ok(PresignedUrl {
             url: signed.url,
             method: request.method(),
             headers: signed.headers,
-            expires_at: now + Duration::from_secs(secs),
-            expires_in: secs,
+            expires_at,
+            expires_in: expires_at
+                .duration_since(now)
+                .map_or(0, |left| left.as_secs()),
         })
     }
 
@@ -485,20 +516,31 @@ impl Presigner {
         self.presign(request, None, policy_max_secs).await
     }
 
+    /// The unsigned URL of `key` as this signer's URLs name it (HLS: a playlist may name its
+    /// objects by this absolute form).
+    pub fn object_url(&self, key: &ObjectKey) -> String {
+        let mut url = format!("{}{}/", self.endpoint.origin(), self.endpoint.path_prefix());
+        encoding::push_encoded(&mut url, key.as_str(), &encoding::KEY_PATH_ENCODER);
+        url
+    }
+
     /// A presigned GetObject URL; `content_disposition` is signed as
-    /// `response-content-disposition`.
+    /// `response-content-disposition`; signed at the start of the current `window_secs` window
+    /// (`presign.time_window_secs`, 0: now).
     pub async fn get_object(
         &self,
         key: &ObjectKey,
         requested_secs: Option<u64>,
         policy_max_secs: u64,
         content_disposition: Option<String>,
+        window_secs: u64,
     ) -> Result<PresignedUrl, StorageError> {
         let request = ObjectRequest::Get {
             key: key.as_str(),
             content_disposition: content_disposition.as_deref(),
         };
-        self.presign(request, requested_secs, policy_max_secs).await
+        self.presign_in_window(request, requested_secs, policy_max_secs, window_secs)
+            .await
     }
 }
 
@@ -517,6 +559,16 @@ mod tests {
         assert_eq!(effective_expiry_secs(Some(30), 300, None, NOW), Some(30));
         assert_eq!(effective_expiry_secs(Some(3000), 300, None, NOW), Some(300));
         assert_eq!(effective_expiry_secs(None, 300, None, NOW), Some(300));
+    }
+
+    #[test]
+    fn windows_round_the_signing_time_down_when_the_lifetime_allows() {
+        let now = at(1_000_123);
+        assert_eq!(window_start(now, 0, 300), now);
+        assert_eq!(window_start(now, 60, 300), at(1_000_080));
+        assert_eq!(window_start(at(1_000_080), 60, 300), at(1_000_080));
+        // A lifetime no longer than the window is signed from now.
+        assert_eq!(window_start(now, 60, 60), now);
     }
 
     #[test]

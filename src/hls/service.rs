@@ -1,0 +1,311 @@
+//! The HLS decisions: which video is HLS, who gets a grant, which playlist a grant opens, and
+//! each playlist rewritten for its caller: nested playlists as tollgate URLs carrying the grant,
+//! media as presigned GET URLs that live as long as playback needs.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use moka::future::Cache;
+
+use super::grant::{Grant, GrantError, Grants};
+use super::playlist::{Kind, Playlist, Target};
+use crate::auth::Caller;
+use crate::clock::unix_secs;
+use crate::config::HlsSettings;
+use crate::domain::{ObjectKey, VideoId};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::{ObjectMeta, ReadError};
+
+/// Names of the top playlist of an HLS video, in the order they are looked for.
+const TOP_PLAYLISTS: [&str; 2] = ["master.m3u8", "index.m3u8"];
+
+/// An HLS video's entry point for `GET /videos/{id}/url`.
+#[derive(Debug)]
+pub struct Entry {
+    pub url: String,
+    pub expires_at: SystemTime,
+    pub expires_in: u64,
+}
+
+/// Who asks for a playlist.
+pub enum Access<'a> {
+    /// A grant from the entry point (players that send no headers).
+    Grant(&'a str),
+    /// A Bearer token: decided as `GET /videos/{id}/url` decides, then granted.
+    Caller(&'a Caller),
+}
+
+/// A parsed playlist and the ETag it was read at.
+struct Cached {
+    playlist: Playlist,
+}
+
+pub struct Hls {
+    grants: Grants,
+    settings: HlsSettings,
+    /// Parsed playlists by key, for `storage.metadata_cache_ttl_secs`.
+    playlists: Cache<ObjectKey, Arc<Cached>>,
+}
+
+impl std::fmt::Debug for Hls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hls").finish_non_exhaustive()
+    }
+}
+
+/// The folder of a playlist path (`""` or ending in `/`).
+fn folder(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..=i])
+}
+
+impl Hls {
+    /// `None` when `hls.grant_secret` is unset: HLS is off.
+    pub fn new(settings: &HlsSettings, cache_ttl: Duration, capacity: u64) -> Option<Self> {
+        let secret = settings.grant_secret.as_ref()?;
+        Some(Self {
+            grants: Grants::new(secret.expose().as_bytes()),
+            settings: settings.clone(),
+            playlists: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(cache_ttl)
+                .build(),
+        })
+    }
+
+    /// Where players reach tollgate: `hls.public_url`, else `http://` and the request's `Host`
+    /// (empty, so that URLs are root-relative, when that is missing or odd).
+    pub fn base_url(&self, host: Option<&str>) -> String {
+        if let Some(url) = &self.settings.public_url {
+            return url.clone();
+        }
+        match host {
+            Some(host)
+                if !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) =>
+            {
+                format!("http://{host}")
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// The top playlist of video `id` and its metadata, when `id` is an HLS video.
+    async fn top(
+        state: &AppState,
+        id: &VideoId,
+    ) -> Result<Option<(&'static str, Arc<ObjectMeta>)>, ApiError> {
+        let prefix = state.storage.key_prefix();
+        for name in TOP_PLAYLISTS {
+            let key = ObjectKey::in_video(prefix, id, name)?;
+            if let Some(meta) = state.storage.object_meta(&key).await? {
+                return Ok(Some((name, meta)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The grant for `caller` on HLS video `id`, once the access rule says yes, with the name
+    /// of its top playlist; `None` when `id` is no HLS video.
+    async fn decide(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        id: &VideoId,
+    ) -> Result<Option<(&'static str, Grant)>, ApiError> {
+        let Some((top, meta)) = Self::top(state, id).await? else {
+            return Ok(None);
+        };
+        let decision = state
+            .policy
+            .decide(caller, &meta)
+            .ok_or(ApiError::NotEntitled)?;
+        tracing::info!(video = %id, subject = %caller.subject, ?decision, "HLS access granted");
+        let expires_at = now_secs(state) + self.settings.grant_ttl_secs;
+        Ok(Some((
+            top,
+            Grant {
+                subject: caller.subject.clone(),
+                video: id.as_str().to_owned(),
+                max_height: state.policy.max_height(caller, &meta),
+                expires_at,
+            },
+        )))
+    }
+
+    /// `GET /videos/{id}/url` for an HLS video: the top playlist's tollgate URL with a fresh
+    /// grant; `None` when `id` is no HLS video.
+    pub async fn entry(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        id: &VideoId,
+        base_url: &str,
+    ) -> Result<Option<Entry>, ApiError> {
+        let Some((top, grant)) = self.decide(state, caller, id).await? else {
+            return Ok(None);
+        };
+        let raw = self.grants.issue(&grant);
+        let expires_at = SystemTime::UNIX_EPOCH + Duration::from_secs(grant.expires_at);
+        Ok(Some(Entry {
+            url: playlist_url(base_url, id, top, &raw),
+            expires_at,
+            expires_in: self.settings.grant_ttl_secs,
+        }))
+    }
+
+    /// `GET /videos/{id}/hls/{path}`: the playlist at `path`, rewritten for whoever asks.
+    pub async fn playlist(
+        &self,
+        state: &AppState,
+        access: Access<'_>,
+        id: &VideoId,
+        raw_path: &str,
+        base_url: &str,
+    ) -> Result<String, ApiError> {
+        let path = super::resolve("", raw_path, "")
+            .ok()
+            .filter(|p| p.to_ascii_lowercase().ends_with(".m3u8"))
+            .ok_or(ApiError::VideoNotFound)?;
+        let (grant, raw_grant) = match access {
+            Access::Grant(raw) => {
+                let grant = self
+                    .grants
+                    .check(raw, id.as_str(), now_secs(state))
+                    .map_err(|e| match e {
+                        GrantError::OtherVideo => ApiError::GrantForAnotherVideo,
+                        other => ApiError::InvalidGrant(other),
+                    })?;
+                (grant, raw.to_owned())
+            }
+            Access::Caller(caller) => {
+                let (_, grant) = self
+                    .decide(state, caller, id)
+                    .await?
+                    .ok_or(ApiError::VideoNotFound)?;
+                let raw = self.grants.issue(&grant);
+                (grant, raw)
+            }
+        };
+        let allowed = |height: Option<u32>| match (grant.max_height, height) {
+            (Some(max), Some(height)) => height <= max,
+            _ => true,
+        };
+        // A variant taller than the grant allows is not served, whatever its URL.
+        if let Some((top, _)) = Self::top(state, id).await?
+            && top != path
+        {
+            let master = self.load(state, id, top).await?;
+            let refused = master.playlist.variants.iter().any(|v| {
+                master.playlist.references[v.reference].path == path && !allowed(v.height)
+            });
+            if refused {
+                return Err(ApiError::NotEntitled);
+            }
+        }
+        let cached = self.load(state, id, &path).await?;
+        let playlist = &cached.playlist;
+        let lifetime = match playlist.kind {
+            Kind::Media {
+                ended: true,
+                duration_secs,
+            } => {
+                // Whole seconds of playback (the duration is finite and not negative).
+                let duration = format!("{:.0}", duration_secs.ceil())
+                    .parse()
+                    .unwrap_or(u64::MAX);
+                duration
+                    .saturating_add(self.settings.expiry_margin_secs)
+                    .min(self.settings.max_expires_secs)
+            }
+            // Live playlists are signed again at every refresh; masters hold few objects.
+            _ => state.presign.get_max_expires_secs,
+        };
+        let prefix = state.storage.key_prefix();
+        let signer = &state.storage.playback_signer;
+        state.storage.ensure_readable().await?;
+        let mut signed = Vec::with_capacity(playlist.references.len());
+        for reference in &playlist.references {
+            signed.push(match reference.target {
+                Target::Playlist => playlist_url(base_url, id, &reference.path, &raw_grant),
+                Target::Object => {
+                    let key = ObjectKey::in_video(prefix, id, &reference.path)
+                        .map_err(|e| ApiError::BadPlaylist(e.to_string()))?;
+                    signer
+                        .get_object(
+                            &key,
+                            Some(lifetime),
+                            lifetime,
+                            None,
+                            state.presign.time_window_secs,
+                        )
+                        .await?
+                        .url
+                }
+            });
+        }
+        playlist.write(
+            |variant| allowed(variant.height),
+            |i| Ok::<_, ApiError>(std::mem::take(&mut signed[i])),
+        )
+    }
+
+    /// The parsed playlist at `path` of video `id` (cached).
+    async fn load(
+        &self,
+        state: &AppState,
+        id: &VideoId,
+        path: &str,
+    ) -> Result<Arc<Cached>, ApiError> {
+        let key = ObjectKey::in_video(state.storage.key_prefix(), id, path)?;
+        if let Some(hit) = self.playlists.get(&key).await {
+            return Ok(hit);
+        }
+        let object = match state
+            .storage
+            .read_small(&key, self.settings.max_playlist_bytes)
+            .await
+        {
+            Ok(Some(object)) => object,
+            Ok(None) => return Err(ApiError::VideoNotFound),
+            Err(ReadError::TooLarge(max)) => {
+                return Err(ApiError::BadPlaylist(format!(
+                    "{path} is larger than {max} bytes (hls.max_playlist_bytes)"
+                )));
+            }
+            Err(ReadError::Storage(e)) => return Err(e.into()),
+        };
+        let text = String::from_utf8(object.body)
+            .map_err(|_| ApiError::BadPlaylist(format!("{path} is not UTF-8 text")))?;
+        let store_prefix = state
+            .storage
+            .playback_signer
+            .object_url(&ObjectKey::in_video(state.storage.key_prefix(), id, "")?);
+        let playlist = Playlist::parse(text, folder(path), &store_prefix)
+            .map_err(|e| ApiError::BadPlaylist(format!("{path} {e}")))?;
+        let cached = Arc::new(Cached { playlist });
+        self.playlists.insert(key, Arc::clone(&cached)).await;
+        Ok(cached)
+    }
+}
+
+/// Seconds since the epoch on the service's clock.
+fn now_secs(state: &AppState) -> u64 {
+    u64::try_from(unix_secs(state.clock.now())).unwrap_or(0)
+}
+
+/// A playlist's tollgate URL, carrying the grant.
+fn playlist_url(base_url: &str, id: &VideoId, path: &str, grant: &str) -> String {
+    let path = percent_encoding::utf8_percent_encode(path, PATH).to_string();
+    format!("{base_url}/videos/{id}/hls/{path}?grant={grant}")
+}
+
+/// What a playlist path keeps unescaped in a URL: unreserved characters and `/`.
+const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');

@@ -1,0 +1,392 @@
+//! HLS: the entry point, playlists rewritten so that every segment is a presigned URL and every
+//! nested playlist a tollgate URL carrying the grant, rendition rules by tier, and every way a
+//! grant or a playlist can be wrong.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::primitives::ByteStream;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, assert_error, spawn_app, spawn_app_with};
+
+const MASTER: &str = "#EXTM3U
+#EXT-X-VERSION:7
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"en\",DEFAULT=YES,URI=\"audio/index.m3u8\"
+#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,AUDIO=\"aud\"
+360p/index.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=2800000,RESOLUTION=1280x720,AUDIO=\"aud\"
+720p/index.m3u8
+#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=90000,RESOLUTION=1280x720,URI=\"720p/iframes.m3u8\"
+";
+
+fn media(init: &str, segments: &[&str]) -> String {
+    let mut text = format!(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-MAP:URI=\"{init}\"\n"
+    );
+    for segment in segments {
+        text.push_str(&format!("#EXTINF:4.000,\n{segment}\n"));
+    }
+    text.push_str("#EXT-X-ENDLIST\n");
+    text
+}
+
+/// The fixture's objects (path inside the video's folder → bytes): playlists and media.
+fn fixture() -> BTreeMap<String, Vec<u8>> {
+    let mut objects = BTreeMap::new();
+    objects.insert("master.m3u8".to_owned(), MASTER.as_bytes().to_vec());
+    for rendition in ["360p", "720p", "audio"] {
+        let text = media("init.mp4", &["seg-0.m4s", "seg-1.m4s"]);
+        objects.insert(format!("{rendition}/index.m3u8"), text.into_bytes());
+        for file in ["init.mp4", "seg-0.m4s", "seg-1.m4s"] {
+            let bytes = format!("{rendition}/{file}: media bytes").into_bytes();
+            objects.insert(format!("{rendition}/{file}"), bytes);
+        }
+    }
+    let iframes = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-I-FRAMES-ONLY\n\
+#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4.000,\n#EXT-X-BYTERANGE:10@0\nseg-0.m4s\n#EXT-X-ENDLIST\n";
+    objects.insert("720p/iframes.m3u8".to_owned(), iframes.as_bytes().to_vec());
+    objects
+}
+
+/// Stores `objects` as HLS video `id` in `tier`; the top playlist carries the metadata.
+async fn put_hls(app: &TestApp, id: &str, tier: &str, objects: &BTreeMap<String, Vec<u8>>) {
+    for (path, bytes) in objects {
+        let content_type = if path.ends_with(".m3u8") {
+            "application/vnd.apple.mpegurl"
+        } else {
+            "video/mp4"
+        };
+        let mut put = app
+            .s3
+            .put_object()
+            .bucket(&app.settings.storage.bucket)
+            .key(format!("{}/{path}", app.key(id)))
+            .content_type(content_type)
+            .body(ByteStream::from(bytes.clone()));
+        if path == "master.m3u8" || path == "index.m3u8" {
+            put = put.metadata("access", tier);
+        }
+        put.send().await.expect("seed HLS object");
+    }
+}
+
+async fn app_with_hls(tier: &str) -> TestApp {
+    let app = spawn_app_with(|s| {
+        s.hls.max_height.insert("free".to_owned(), 360);
+    })
+    .await;
+    put_hls(&app, "film", tier, &fixture()).await;
+    app
+}
+
+/// `GET /videos/{id}/url` for an HLS video: the playlist URL.
+async fn entry(app: &TestApp, id: &str, token: &str) -> String {
+    let (status, body) = app.video_url(id, token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["format"], "hls", "{body}");
+    body["url"].as_str().unwrap().to_owned()
+}
+
+/// Fetches a playlist without any header (as a player does), checking its answer headers.
+async fn playlist(app: &TestApp, url: &str) -> String {
+    let response = app.http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{url}");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.apple.mpegurl"
+    );
+    assert_eq!(response.headers()["cache-control"], "private, no-store");
+    response.text().await.unwrap()
+}
+
+/// Every URI of a playlist: URI lines and `URI="…"` attributes.
+fn uris(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in text.lines() {
+        if let Some(start) = line.find("URI=\"") {
+            let rest = &line[start + 5..];
+            found.push(rest[..rest.find('"').unwrap()].to_owned());
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            found.push(line.to_owned());
+        }
+    }
+    found
+}
+
+/// Walks the playlists from `url` down, fetching every segment; returns (path → bytes fetched)
+/// for the media and the playlist URLs seen.
+async fn walk(app: &TestApp, url: &str) -> (BTreeMap<String, Vec<u8>>, Vec<String>) {
+    let tollgate = app.url("/videos/");
+    let store_prefix = format!(
+        "{}/{}/{}",
+        app.store_endpoint,
+        app.settings.storage.bucket,
+        app.key("film/")
+    );
+    let mut media = BTreeMap::new();
+    let mut playlists = vec![url.to_owned()];
+    let mut i = 0;
+    while i < playlists.len() {
+        let text = playlist(app, &playlists[i].clone()).await;
+        for uri in uris(&text) {
+            if uri.starts_with(&tollgate) {
+                assert!(uri.contains("?grant="), "{uri}");
+                if !playlists.contains(&uri) {
+                    playlists.push(uri);
+                }
+            } else {
+                assert!(uri.starts_with(&store_prefix), "{uri} is not the store's");
+                assert!(uri.contains("X-Amz-Signature="), "{uri} is not signed");
+                let path = uri[store_prefix.len()..]
+                    .split('?')
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                let bytes = app.fetch(&uri).await.bytes().await.unwrap().to_vec();
+                media.insert(path, bytes);
+            }
+        }
+        i += 1;
+    }
+    (media, playlists)
+}
+
+#[tokio::test]
+async fn every_uri_of_the_rewritten_playlists_fetches_the_stored_bytes() {
+    let app = app_with_hls("premium").await;
+    let token = app.token("paula", &["premium"], &[]);
+    let url = entry(&app, "film", &token).await;
+    assert!(
+        url.starts_with(&app.url("/videos/film/hls/master.m3u8?grant=")),
+        "{url}"
+    );
+    let (media, playlists) = walk(&app, &url).await;
+    // master, three media playlists and the I-frame playlist.
+    assert_eq!(playlists.len(), 5, "{playlists:#?}");
+    let expected: BTreeMap<String, Vec<u8>> = fixture()
+        .into_iter()
+        .filter(|(path, _)| !path.ends_with(".m3u8"))
+        .collect();
+    assert_eq!(media, expected);
+}
+
+#[tokio::test]
+async fn everything_but_the_uris_is_kept_byte_for_byte() {
+    let app = app_with_hls("premium").await;
+    let token = app.token("paula", &["premium"], &[]);
+    let url = entry(&app, "film", &token).await;
+    let master = playlist(&app, &url).await;
+    let strip = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|line| match line.find("URI=\"") {
+                Some(start) => {
+                    let rest = &line[start + 5..];
+                    format!("{}{}", &line[..start], &rest[rest.find('"').unwrap() + 1..])
+                }
+                None if line.starts_with('#') => line.to_owned(),
+                None => "URI".to_owned(),
+            })
+            .collect()
+    };
+    assert_eq!(strip(&master), strip(MASTER));
+}
+
+#[tokio::test]
+async fn segment_urls_of_a_vod_playlist_outlive_its_playback() {
+    let app = app_with_hls("premium").await;
+    let token = app.token("paula", &["premium"], &[]);
+    let url = entry(&app, "film", &token).await;
+    let master = playlist(&app, &url).await;
+    let variant = uris(&master)
+        .into_iter()
+        .find(|u| u.contains("/360p/index.m3u8"))
+        .unwrap();
+    let text = playlist(&app, &variant).await;
+    // Two 4 s segments plus hls.expiry_margin_secs.
+    let lifetime = 8 + app.settings.hls.expiry_margin_secs;
+    for uri in uris(&text) {
+        assert!(uri.contains(&format!("X-Amz-Expires={lifetime}&")), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn a_free_caller_never_gets_a_rendition_taller_than_the_tier_allows() {
+    let app = app_with_hls("free").await;
+    let free = app.token("fred", &[], &[]);
+    let url = entry(&app, "film", &free).await;
+    let master = playlist(&app, &url).await;
+    assert!(!master.contains("720"), "{master}");
+    assert!(master.contains("/360p/index.m3u8?grant="), "{master}");
+    // The 720p playlist with fred's own grant: refused.
+    let grant = url.split("grant=").nth(1).unwrap();
+    for path in ["720p/index.m3u8", "720p/iframes.m3u8"] {
+        let response = app
+            .http
+            .get(app.url(&format!("/videos/film/hls/{path}?grant={grant}")))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_error(status, &body, StatusCode::FORBIDDEN, "not_entitled");
+    }
+    // A premium caller gets both.
+    let premium = app.token("paula", &["premium"], &[]);
+    let master = playlist(&app, &entry(&app, "film", &premium).await).await;
+    assert!(master.contains("/720p/index.m3u8?grant="), "{master}");
+}
+
+#[tokio::test]
+async fn grants_that_are_tampered_expired_or_for_another_video_are_refused() {
+    let app = app_with_hls("premium").await;
+    put_hls(&app, "other", "premium", &fixture()).await;
+    let token = app.token("paula", &["premium"], &[]);
+    let url = entry(&app, "film", &token).await;
+    let grant = url.split("grant=").nth(1).unwrap().to_owned();
+    let other_grant = entry(&app, "other", &token)
+        .await
+        .split("grant=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    // Signed as if two days ago: expired.
+    app.clock.set_offset_secs(-2 * 86_400);
+    let old = entry(&app, "film", &token).await;
+    app.clock.set_offset_secs(0);
+    let old_grant = old.split("grant=").nth(1).unwrap().to_owned();
+    let mut tampered = grant.clone().into_bytes();
+    tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for (grant, status, code) in [
+        (tampered.as_str(), StatusCode::UNAUTHORIZED, "invalid_grant"),
+        ("not-a-grant", StatusCode::UNAUTHORIZED, "invalid_grant"),
+        ("", StatusCode::UNAUTHORIZED, "invalid_grant"),
+        (
+            old_grant.as_str(),
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+        ),
+        (
+            other_grant.as_str(),
+            StatusCode::FORBIDDEN,
+            "grant_mismatch",
+        ),
+    ] {
+        let path = format!("/videos/film/hls/master.m3u8?grant={grant}");
+        let response = app.http.get(app.url(&path)).send().await.unwrap();
+        let got = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_error(got, &body, status, code);
+    }
+}
+
+#[tokio::test]
+async fn a_bearer_token_opens_playlists_too_and_no_credentials_none() {
+    let app = app_with_hls("premium").await;
+    let token = app.token("paula", &["premium"], &[]);
+    let response = app.get("/videos/film/hls/master.m3u8", Some(&token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let master = response.text().await.unwrap();
+    assert!(master.contains("/360p/index.m3u8?grant="), "{master}");
+    let response = app.get("/videos/film/hls/master.m3u8", None).await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "missing_token");
+    // Not entitled: the same rule as GET /videos/{id}/url.
+    let nobody = app.token("nina", &[], &[]);
+    let response = app.get("/videos/film/hls/master.m3u8", Some(&nobody)).await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_error(status, &body, StatusCode::FORBIDDEN, "not_entitled");
+    let (status, body) = app.video_url("film", &nobody).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "not_entitled");
+}
+
+#[tokio::test]
+async fn only_playlists_inside_the_video_are_served() {
+    let app = app_with_hls("premium").await;
+    let token = app.token("paula", &["premium"], &[]);
+    for path in [
+        "360p/seg-0.m4s",
+        "../other/master.m3u8",
+        "%2e%2e/other/master.m3u8",
+        "360p//index.m3u8",
+        "missing.m3u8",
+    ] {
+        let response = app
+            .get(&format!("/videos/film/hls/{path}"), Some(&token))
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let (status, body) = app
+        .call(
+            reqwest::Method::GET,
+            "/videos/film/url?download=true",
+            &token,
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
+}
+
+#[tokio::test]
+async fn a_playlist_that_leaves_the_video_is_a_502_naming_the_line_and_signs_nothing() {
+    let app = spawn_app().await;
+    let mut objects = BTreeMap::new();
+    objects.insert(
+        "index.m3u8".to_owned(),
+        b"#EXTM3U\n#EXTINF:4,\nok.ts\n#EXTINF:4,\n../secret/seg.ts\n#EXT-X-ENDLIST\n".to_vec(),
+    );
+    put_hls(&app, "bad", "free", &objects).await;
+    let token = app.token("fred", &[], &[]);
+    let url = entry(&app, "bad", &token).await;
+    assert!(url.contains("/videos/bad/hls/index.m3u8?grant="), "{url}");
+    let response = app.http.get(&url).send().await.unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_error(status, &body, StatusCode::BAD_GATEWAY, "bad_playlist");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("line 5"), "{message}");
+    assert!(!message.contains("X-Amz"), "{message}");
+}
+
+#[tokio::test]
+async fn a_playlist_over_the_size_limit_is_a_502() {
+    let app = spawn_app_with(|s| s.hls.max_playlist_bytes = 1024).await;
+    let mut text = String::from("#EXTM3U\n");
+    while text.len() <= 1024 {
+        text.push_str("#EXTINF:4,\nseg.ts\n");
+    }
+    let objects = BTreeMap::from([("index.m3u8".to_owned(), text.into_bytes())]);
+    put_hls(&app, "long", "free", &objects).await;
+    let url = entry(&app, "long", &app.token("fred", &[], &[])).await;
+    let response = app.http.get(&url).send().await.unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_error(status, &body, StatusCode::BAD_GATEWAY, "bad_playlist");
+}
+
+#[tokio::test]
+async fn within_one_time_window_rewritten_playlists_are_byte_identical() {
+    let app = spawn_app_with(|s| s.presign.time_window_secs = 60).await;
+    put_hls(&app, "film", "free", &fixture()).await;
+    let token = app.token("fred", &[], &[]);
+    // Just after a window starts, so that both requests fall in it.
+    let now = crate::helpers::now_secs();
+    app.clock.set_offset_secs(1 - now.rem_euclid(60));
+    let url = entry(&app, "film", &token).await;
+    let master = playlist(&app, &url).await;
+    let variant = uris(&master)
+        .into_iter()
+        .find(|u| u.contains("/360p/index.m3u8"))
+        .unwrap();
+    let first = playlist(&app, &variant).await;
+    let second = playlist(&app, &variant).await;
+    assert_eq!(first, second);
+    // The next window signs other URLs.
+    app.clock.set_offset_secs(61 - now.rem_euclid(60));
+    let third = playlist(&app, &variant).await;
+    assert_ne!(first, third);
+}
