@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use tollgate::auth::{TokenRequest, mint_hs256};
 use tollgate::config::Settings;
 use tollgate::domain::VideoId;
-use tollgate::storage::{VideoMetadata, put_video};
+use tollgate::storage::{VideoMetadata, put_hls, put_video};
 use tollgate::{Application, telemetry};
 
 /// Short-lived presigned S3 URLs for authenticated, entitled callers.
@@ -53,6 +53,21 @@ enum Command {
         content_type: String,
         /// The file to upload.
         file: std::path::PathBuf,
+    },
+    /// Store a packaged HLS folder (a `master.m3u8` or `index.m3u8` with its playlists and
+    /// segments) as video `--id`; `GET /videos/{id}/url` then serves it as HLS.
+    PutHls {
+        /// The video id (`[A-Za-z0-9_-]{1,128}`).
+        #[arg(long)]
+        id: String,
+        /// Tier (`x-amz-meta-access` of the top playlist).
+        #[arg(long)]
+        access: Option<String>,
+        /// Owner's `sub`.
+        #[arg(long)]
+        owner: Option<String>,
+        /// The folder.
+        dir: std::path::PathBuf,
     },
 }
 
@@ -108,6 +123,19 @@ fn main() -> ExitCode {
             };
             put(&settings, &id, &file, metadata)
         }
+        Command::PutHls {
+            id,
+            access,
+            owner,
+            dir,
+        } => {
+            let metadata = VideoMetadata {
+                content_type: String::new(),
+                tier: access,
+                owner,
+            };
+            put_hls_folder(&settings, &id, &dir, metadata)
+        }
         Command::CheckConfig => {
             println!("{}", settings.to_masked_json());
             eprintln!(
@@ -145,6 +173,40 @@ fn put(settings: &Settings, id: &str, file: &std::path::Path, metadata: VideoMet
         }
         Err(e) => {
             eprintln!("tollgate: upload failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn put_hls_folder(
+    settings: &Settings,
+    id: &str,
+    dir: &std::path::Path,
+    metadata: VideoMetadata,
+) -> ExitCode {
+    let id = match VideoId::parse(id) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match runtime(false) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match runtime.block_on(put_hls(&settings.storage, &id, dir, metadata)) {
+        Ok(keys) => {
+            let top = keys.last().map(ToString::to_string).unwrap_or_default();
+            println!(
+                "stored {} objects; top playlist s3://{}/{top}",
+                keys.len(),
+                settings.storage.bucket
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tollgate: put-hls failed: {e}");
             ExitCode::FAILURE
         }
     }

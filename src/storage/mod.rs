@@ -11,6 +11,7 @@ mod multipart;
 mod presign;
 mod probe;
 mod put;
+mod put_hls;
 mod read;
 pub mod settings;
 
@@ -30,6 +31,7 @@ pub use presign::{
 };
 pub use probe::{Capability, CapabilityProbe, PROBE_NAME};
 pub use put::{VideoMetadata, put_video};
+pub use put_hls::{PutHlsError, put_hls};
 pub use read::{ReadError, SmallObject};
 
 use crate::domain::{ObjectKey, VideoId};

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::helpers::config_dir;
 
 /// Runs the binary from the project root (where `config/` lives) with a clean TOLLGATE_ env.
-fn tollgate(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn tollgate(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
     command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
     for (name, _) in std::env::vars() {
