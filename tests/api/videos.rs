@@ -293,3 +293,36 @@ async fn download_signs_the_content_disposition_the_store_returns() {
     assert_ne!(altered, url);
     assert_eq!(app.fetch(&altered).await.status(), StatusCode::FORBIDDEN);
 }
+
+/// A `<video>` element seeks with Range requests: every store answers them through the URL
+/// tollgate signs (the Range header is not signed, so any range may be asked).
+#[tokio::test]
+async fn a_signed_url_serves_ranges_with_206_and_content_range() {
+    let app = app_with_videos().await;
+    let url = app
+        .granted_url("gold-1", &app.token("olga", &[], &[]))
+        .await;
+    let total = BYTES.len();
+    for (range, start, end) in [
+        ("bytes=0-", 0, total - 1),
+        ("bytes=4-11", 4, 11),
+        ("bytes=20-", 20, total - 1),
+        ("bytes=-5", total - 5, total - 1),
+    ] {
+        let response = app
+            .http
+            .get(&url)
+            .header("range", range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(
+            response.headers()["content-range"],
+            format!("bytes {start}-{end}/{total}").as_str(),
+            "{range}"
+        );
+        let body = response.bytes().await.unwrap();
+        assert_eq!(&body[..], &BYTES[start..=end], "{range}");
+    }
+}
