@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use axum::body::Bytes;
 use moka::future::Cache;
 
 use super::grant::{Grant, GrantError, Grants};
@@ -36,17 +37,26 @@ pub enum Access<'a> {
     Caller(&'a Caller),
 }
 
-/// A parsed playlist and the ETag it was read at.
+/// A parsed playlist and its key.
 struct Cached {
+    key: ObjectKey,
     playlist: Playlist,
 }
 
 pub struct Hls {
     grants: Grants,
     settings: HlsSettings,
-    /// Parsed playlists by key, for `storage.metadata_cache_ttl_secs`.
+    /// Parsed playlists (masters and finished media playlists) by key, for
+    /// `storage.metadata_cache_ttl_secs`.
     playlists: Cache<ObjectKey, Arc<Cached>>,
+    /// Rewritten media playlists by key and signing window (`presign.time_window_secs`): they
+    /// name no caller (only nested playlists carry the grant), so every viewer inside one
+    /// window gets the same bytes. Bounded by their total size.
+    rewritten: Cache<(ObjectKey, SystemTime), Bytes>,
 }
+
+/// Most bytes of rewritten playlists kept.
+const REWRITTEN_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl std::fmt::Debug for Hls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,6 +78,11 @@ impl Hls {
             settings: settings.clone(),
             playlists: Cache::builder()
                 .max_capacity(capacity)
+                .time_to_live(cache_ttl)
+                .build(),
+            rewritten: Cache::builder()
+                .max_capacity(REWRITTEN_CACHE_BYTES)
+                .weigher(|_, bytes: &Bytes| u32::try_from(bytes.len()).unwrap_or(u32::MAX))
                 .time_to_live(cache_ttl)
                 .build(),
         })
@@ -164,7 +179,7 @@ impl Hls {
         id: &VideoId,
         raw_path: &str,
         base_url: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<Bytes, ApiError> {
         let path = super::resolve("", raw_path, "")
             .ok()
             .filter(|p| p.to_ascii_lowercase().ends_with(".m3u8"))
@@ -223,6 +238,24 @@ impl Hls {
             // Live playlists are signed again at every refresh; masters hold few objects.
             _ => state.presign.get_max_expires_secs,
         };
+        // A media playlist signed at a window's start is the same for every viewer in it.
+        let window = state.presign.time_window_secs;
+        let shared = matches!(playlist.kind, Kind::Media { ended: true, .. })
+            && window > 0
+            && lifetime > window
+            && playlist
+                .references
+                .iter()
+                .all(|r| r.target == Target::Object);
+        let cache_key = shared.then(|| {
+            let start = crate::storage::window_start(state.clock.now(), window, lifetime);
+            (cached.key.clone(), start)
+        });
+        if let Some(cache_key) = &cache_key
+            && let Some(hit) = self.rewritten.get(cache_key).await
+        {
+            return Ok(hit);
+        }
         let prefix = state.storage.key_prefix();
         let signer = &state.storage.playback_signer;
         state.storage.ensure_readable().await?;
@@ -246,10 +279,14 @@ impl Hls {
                 }
             });
         }
-        playlist.write(
+        let text = Bytes::from(playlist.write(
             |variant| allowed(variant.height),
             |i| Ok::<_, ApiError>(std::mem::take(&mut signed[i])),
-        )
+        )?);
+        if let Some(cache_key) = cache_key {
+            self.rewritten.insert(cache_key, text.clone()).await;
+        }
+        Ok(text)
     }
 
     /// The parsed playlist at `path` of video `id` (cached).
@@ -285,8 +322,15 @@ impl Hls {
             .object_url(&ObjectKey::in_video(state.storage.key_prefix(), id, "")?);
         let playlist = Playlist::parse(text, folder(path), &store_prefix)
             .map_err(|e| ApiError::BadPlaylist(format!("{path} {e}")))?;
-        let cached = Arc::new(Cached { playlist });
-        self.playlists.insert(key, Arc::clone(&cached)).await;
+        // A live playlist changes with every segment: it is read again on every refresh.
+        let live = matches!(playlist.kind, Kind::Media { ended: false, .. });
+        let cached = Arc::new(Cached {
+            key: key.clone(),
+            playlist,
+        });
+        if !live {
+            self.playlists.insert(key, Arc::clone(&cached)).await;
+        }
         Ok(cached)
     }
 }

@@ -27,7 +27,7 @@ pub use metadata::{MetadataCache, ObjectMeta, WrittenMetadata, owner_value};
 pub use multipart::StoredPart;
 pub use presign::{
     ObjectRequest, PresignedPost, PresignedUrl, Presigner, PutObjectGrant, Signed, SignerKind,
-    effective_expiry_secs,
+    effective_expiry_secs, window_start,
 };
 pub use probe::{Capability, CapabilityProbe, PROBE_NAME};
 pub use put::{VideoMetadata, put_video};

@@ -438,3 +438,32 @@ async fn put_hls_stores_a_packaged_folder_that_then_plays_through_tollgate() {
     assert_eq!(media.len(), expected.len());
     assert!(media == expected, "the segments fetched are the fixture's");
 }
+
+/// A live playlist (no EXT-X-ENDLIST) grows: every refresh reads it again and signs its new
+/// segments, with `presign.get_max_expires_secs`.
+#[tokio::test]
+async fn a_live_playlist_is_read_again_on_every_refresh() {
+    let app = spawn_app().await;
+    let live = |segments: &[&str]| {
+        let mut text = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:2\n");
+        for segment in segments {
+            text.push_str(&format!("#EXTINF:2.0,\n{segment}\n"));
+        }
+        BTreeMap::from([("index.m3u8".to_owned(), text.into_bytes())])
+    };
+    put_hls(&app, "live", "free", &live(&["s1.ts"])).await;
+    let url = entry(&app, "live", &app.token("fred", &[], &[])).await;
+    let first = playlist(&app, &url).await;
+    assert!(
+        first.contains("/s1.ts?") && !first.contains("/s2.ts?"),
+        "{first}"
+    );
+    let lifetime = app.settings.presign.get_max_expires_secs;
+    assert!(
+        first.contains(&format!("X-Amz-Expires={lifetime}&")),
+        "{first}"
+    );
+    put_hls(&app, "live", "free", &live(&["s1.ts", "s2.ts"])).await;
+    let second = playlist(&app, &url).await;
+    assert!(second.contains("/s2.ts?"), "{second}");
+}
