@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The criterion benches (`cargo bench`), summarised into bench/RESULTS.md ("micro" section):
 # presign per URL (aws-sdk-s3 vs the fast signer), JWT verification per algorithm (token cache
-# off and on), and the whole GET /videos/{id}/url handler in-process.
+# off and on), the whole GET /videos/{id}/url handler in-process, and an HLS media playlist of
+# 2,000 segments rewritten for one request.
 #
 #   bash bench/micro.sh            # criterion defaults
 #   QUICK=1 bash bench/micro.sh    # 1 s warm-up, 3 s measurement per bench
@@ -11,7 +12,7 @@ args=()
 [ -n "${QUICK:-}" ] && args=(-- --warm-up-time 1 --measurement-time 3)
 out=$(mktemp)
 trap 'rm -f "$out" "$out.md"' EXIT
-cargo bench --locked --bench presign --bench jwt --bench handler "${args[@]}" | tee "$out"
+cargo bench --locked --bench presign --bench jwt --bench handler --bench hls "${args[@]}" | tee "$out"
 
 python3 - "$out" >"$out.md" <<'EOF'
 import re
@@ -60,6 +61,12 @@ print("|---|---:|---:|---:|")
 for alg in ("HS256", "ES256"):
     sdk, fast = us(f"get_video_url/Sdk/{alg}"), us(f"get_video_url/Fast/{alg}")
     print(f"| {alg} token | {fmt(sdk)} | {fmt(fast)} | {ratio(sdk, fast)} faster |")
+print()
+print("| HLS: a 2,000-segment media playlist rewritten for one request, in-process | aws-sdk-s3 signer | fast signer | fast is | fast, `presign.time_window_secs = 60` (reused within the window) |")
+print("|---|---:|---:|---:|---:|")
+group = "hls_media_playlist_2000_segments"
+sdk, fast, cached = us(f"{group}/Sdk"), us(f"{group}/Fast"), us(f"{group}/Fast/window_60s")
+print(f"| µs per request | {fmt(sdk)} | {fmt(fast)} | {ratio(sdk, fast)} faster | {fmt(cached)} |")
 EOF
 bash bench/splice.sh micro "$out.md"
 cat "$out.md"
