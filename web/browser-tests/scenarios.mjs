@@ -1,8 +1,8 @@
 // The scenarios. Each asserts real effects: what the store holds, what tollgate answers about
 // it, what the browser sent. A scenario throws to fail; the runner times and reports it.
-import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { openPage } from './lib/browser.mjs'
+import { check, equal, sha256, within } from './lib/check.mjs'
 import { recordFetches } from './lib/media.mjs'
 import { keyFromObjectUrl } from './lib/store.mjs'
 
@@ -27,27 +27,6 @@ const SEEK_TO = 0.6
 // ---------------------------------------------------------------------------------------------
 // Assertions and helpers
 // ---------------------------------------------------------------------------------------------
-
-function check(condition, message) {
-  if (!condition) throw new Error(message)
-}
-
-function equal(actual, expected, what) {
-  const a = JSON.stringify(actual)
-  const e = JSON.stringify(expected)
-  check(a === e, `${what}: expected ${e}, got ${a}`)
-}
-
-const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex')
-
-/** Rejects after `ms` with `what` in the message; for page.evaluate calls, which have no timeout. */
-function within(ms, what, promise) {
-  let timer
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
 
 /**
  * The Uppy `generation` (4 or 6) page, recording what it sends to `target`'s store. A target
