@@ -10,6 +10,7 @@ const PAGES = {
   uppy6: { entry: 'web/pages/uppy6-test.js', title: 'tollgate × Uppy 6.x', body: '<div id="uppy"></div>' },
   uppy4: { entry: 'web/uppy4/uppy4-test.js', title: 'tollgate × Uppy 4.x', body: '<div id="uppy"></div>' },
   player: { entry: 'web/pages/player.js', title: 'tollgate player', body: '<video controls playsinline></video>' },
+  hls: { entry: 'web/pages/hls-player.js', title: 'tollgate × hls.js', body: '<video controls playsinline></video>' },
 }
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json' }
@@ -17,6 +18,7 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/cs
 function html(name, { title, body }, hasCss) {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+<link rel="icon" href="data:,">
 ${hasCss ? `<link rel="stylesheet" href="${name}.css">` : ''}
 </head><body>
 ${body}

@@ -46,6 +46,14 @@ export class Store {
     }))
   }
 
+  /** GetObject: the object's bytes; throws unless the store answers 200. */
+  async getObject(key) {
+    const res = await this.client.fetch(`${this.base}/${encodeKey(key)}`)
+    const body = Buffer.from(await res.arrayBuffer())
+    if (res.status !== 200) throw new Error(`store: GET ${key} answered ${res.status}: ${body.toString().slice(0, 300)}`)
+    return body
+  }
+
   /** HeadObject: the status and the headers the store keeps for the object. */
   async headObject(key) {
     const res = await this.client.fetch(`${this.base}/${encodeKey(key)}`, { method: 'HEAD' })

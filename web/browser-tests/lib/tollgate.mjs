@@ -128,6 +128,19 @@ export class Tollgate {
     return stdout.trim()
   }
 
+  /**
+   * `tollgate put-hls --id ID ARGS… DIR` with this tollgate's settings, so into its store (the
+   * embedded one of this process, or Garage with the upload key).
+   */
+  async putHls(id, dir, args = []) {
+    try {
+      const { stdout } = await run(this.bin, ['put-hls', '--id', id, ...args, dir], { cwd: this.repoRoot, env: this.env })
+      return stdout.trim()
+    } catch (error) {
+      throw new Error(`tollgate put-hls --id ${id} failed: ${error.stderr || error.message}`)
+    }
+  }
+
   async #call(method, path, token, body) {
     const res = await fetch(`${this.url}${path}`, {
       method,
