@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Browser tests: the real @uppy/aws-s3 clients (4.x and 6.x) and a <video> element in headless
-# Chromium against tollgate, on its embedded store and on Garage (web/browser-tests/run.mjs).
+# Browser tests: the real @uppy/aws-s3 clients (4.x and 6.x), a <video> element, hls.js and
+# tollgate's own /demo page in headless Chromium against tollgate, on its embedded store and on
+# Garage (web/browser-tests/run.mjs).
 #
 #   scripts/browser-test.sh [--store embedded|garage|all] [RUNNER ARGS…]   (default: all)
 #   e.g. scripts/browser-test.sh --store garage --only "6.x"
+#   UPDATE_SCREENSHOTS=1 scripts/browser-test.sh --store embedded --only demo   (docs/demo.png)
 #
 # Idempotent; installs what is missing, each pinned: Debian's chromium (apt), the npm packages of
 # web/ and web/uppy4/ (npm ci, skipped while node_modules matches the lock), tollgate
 # (cargo build --locked; CARGO_TARGET_DIR is respected), Garage (scripts/garage.sh), Debian's
-# ffmpeg (apt) for the playback clip made at test time (scripts/make-fixture.sh --long).
+# ffmpeg (apt) for the playback clip made at test time (scripts/make-fixture.sh --long). The HLS
+# video (web/fixtures/hls/) is committed: the HLS scenarios need no ffmpeg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -6,7 +6,9 @@
 //
 // --store garage reads the store's settings from scripts/garage.sh's TOLLGATE_TEST_S3_* variables.
 // Needs the playback clip that scripts/make-fixture.sh --long makes (scripts/browser-test.sh
-// does). A second tollgate, with a 5 MiB upload maximum, starts for the scenarios that need it.
+// does). A second tollgate, with a 5 MiB upload maximum, and a third, with free callers' HLS
+// capped at 360p, start for the scenarios that need them. UPDATE_SCREENSHOTS=1 on the embedded
+// store copies the demo page's screenshot to docs/demo.png.
 // Prints one line per scenario, then "N passed, N failed"; exits 1 on any failure.
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -18,6 +20,7 @@ import { launchChromium } from './lib/browser.mjs'
 import { buildPages, serveStatic } from './lib/site.mjs'
 import { Store } from './lib/store.mjs'
 import { Tollgate, storeSettings } from './lib/tollgate.mjs'
+import { CAPPED_FREE_HEIGHT } from './demo-hls-scenarios.mjs'
 import { LIMITED_MAX_SIZE, LONG_CLIP, SCENARIOS } from './scenarios.mjs'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -107,6 +110,7 @@ async function start(opts) {
 
   return {
     repoRoot: REPO_ROOT,
+    storeName: opts.store,
     origin,
     browser,
     longClip: { path: join(site, LONG_CLIP), url: `${origin}/${LONG_CLIP}` },
@@ -119,6 +123,8 @@ async function start(opts) {
         TOLLGATE__UPLOADS__MULTIPART_THRESHOLD_BYTES: String(LIMITED_MAX_SIZE),
       }),
     ),
+    // A third whose free tier plays HLS renditions up to 360 pixels tall (the default is 720).
+    capped: lazily(() => startTollgate(opts, join(tmp, 'capped'), { TOLLGATE__HLS__MAX_HEIGHT__FREE: String(CAPPED_FREE_HEIGHT) })),
   }
 }
 

@@ -1,6 +1,7 @@
 // The scenarios. Each asserts real effects: what the store holds, what tollgate answers about
 // it, what the browser sent. A scenario throws to fail; the runner times and reports it.
 import { readFile } from 'node:fs/promises'
+import { DEMO_AND_HLS_SCENARIOS } from './demo-hls-scenarios.mjs'
 import { openPage } from './lib/browser.mjs'
 import { check, equal, sha256, within } from './lib/check.mjs'
 import { recordFetches } from './lib/media.mjs'
@@ -378,4 +379,5 @@ export const SCENARIOS = [
   ['uppy 6.x: 5 MiB single upload, the maximum', uploadScenario(6, { size: LIMITED_MAX_SIZE, limited: true })],
   ['uppy 6.x: 5 MiB + 1 B single upload refused', oversizeScenario(6)],
   ['playback: page PUT, <video> plays, seek by 206', playback],
+  ...DEMO_AND_HLS_SCENARIOS,
 ]
