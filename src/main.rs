@@ -147,13 +147,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The video id of a CLI command and a runtime to store it with, or the exit code after
+/// saying why not.
+fn id_and_runtime(id: &str) -> Result<(VideoId, tokio::runtime::Runtime), ExitCode> {
+    let id = VideoId::parse(id).map_err(|e| {
+        eprintln!("tollgate: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok((id, runtime(false)?))
+}
+
 fn put(settings: &Settings, id: &str, file: &std::path::Path, metadata: VideoMetadata) -> ExitCode {
-    let id = match VideoId::parse(id) {
-        Ok(id) => id,
-        Err(e) => {
-            eprintln!("tollgate: {e}");
-            return ExitCode::from(2);
-        }
+    let (id, runtime) = match id_and_runtime(id) {
+        Ok(found) => found,
+        Err(code) => return code,
     };
     let body = match std::fs::read(file) {
         Ok(body) => body,
@@ -161,10 +168,6 @@ fn put(settings: &Settings, id: &str, file: &std::path::Path, metadata: VideoMet
             eprintln!("tollgate: cannot read {}: {e}", file.display());
             return ExitCode::from(2);
         }
-    };
-    let runtime = match runtime(false) {
-        Ok(rt) => rt,
-        Err(code) => return code,
     };
     match runtime.block_on(put_video(&settings.storage, &id, body, metadata)) {
         Ok(key) => {
@@ -184,15 +187,8 @@ fn put_hls_folder(
     dir: &std::path::Path,
     metadata: VideoMetadata,
 ) -> ExitCode {
-    let id = match VideoId::parse(id) {
-        Ok(id) => id,
-        Err(e) => {
-            eprintln!("tollgate: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match runtime(false) {
-        Ok(rt) => rt,
+    let (id, runtime) = match id_and_runtime(id) {
+        Ok(found) => found,
         Err(code) => return code,
     };
     match runtime.block_on(put_hls(&settings.storage, &id, dir, metadata)) {

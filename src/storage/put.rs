@@ -21,6 +21,20 @@ pub struct VideoMetadata {
     pub owner: Option<String>,
 }
 
+/// The S3 client the CLI writes with: the upload key (the read key may not write), on
+/// `storage.endpoint`, or on the embedded store's address when that is enabled (the store of a
+/// running `tollgate serve`).
+pub(super) async fn writer(settings: &StorageSettings) -> Result<S3Clients, StorageError> {
+    let endpoint = settings.endpoint.clone().or_else(|| {
+        settings
+            .embedded
+            .enabled
+            .then(|| format!("http://{}", settings.embedded.addr))
+    });
+    let key = settings.upload_key().or_else(|| settings.read_key());
+    S3Clients::new(settings, key, endpoint, Arc::new(SystemClock)).await
+}
+
 /// Uploads `body` as video `id`. Talks to `storage.endpoint`, or to the embedded store's address
 /// when that is enabled (the store of a running `tollgate serve`).
 pub async fn put_video(
@@ -29,15 +43,7 @@ pub async fn put_video(
     body: Vec<u8>,
     metadata: VideoMetadata,
 ) -> Result<ObjectKey, StorageError> {
-    let endpoint = settings.endpoint.clone().or_else(|| {
-        settings
-            .embedded
-            .enabled
-            .then(|| format!("http://{}", settings.embedded.addr))
-    });
-    // Writing is the upload key's job (the read key may not write).
-    let key = settings.upload_key().or_else(|| settings.read_key());
-    let clients = S3Clients::new(settings, key, endpoint, Arc::new(SystemClock)).await?;
+    let clients = writer(settings).await?;
     let key = ObjectKey::for_video(&settings.key_prefix, id)
         .map_err(|e| StorageError::new(super::StorageErrorKind::InvalidKey, e.to_string()))?;
     let mut put = clients

@@ -2,13 +2,11 @@
 //! `key_prefix + id + "/"`, so that `GET /videos/{id}/url` serves it as HLS.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::client::classify;
-use super::{S3Clients, StorageError, StorageErrorKind, StorageSettings, VideoMetadata};
-use crate::clock::SystemClock;
+use super::{StorageError, StorageErrorKind, StorageSettings, VideoMetadata};
 use crate::domain::{ObjectKey, VideoId};
 use crate::hls::Playlist;
 
@@ -110,14 +108,7 @@ pub async fn put_hls(
     paths.push(top.to_owned());
     bodies.push(top_body);
 
-    let endpoint = settings.endpoint.clone().or_else(|| {
-        settings
-            .embedded
-            .enabled
-            .then(|| format!("http://{}", settings.embedded.addr))
-    });
-    let key = settings.upload_key().or_else(|| settings.read_key());
-    let clients = S3Clients::new(settings, key, endpoint, Arc::new(SystemClock)).await?;
+    let clients = super::put::writer(settings).await?;
     let mut written = Vec::with_capacity(paths.len());
     for (path, (content_type, body)) in paths.iter().zip(bodies) {
         let key = ObjectKey::in_video(&settings.key_prefix, id, path)

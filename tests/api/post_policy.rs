@@ -5,7 +5,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, external_store, form_fields, profile, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, external_store, form_fields, form_secs_left, profile, spawn_app, spawn_app_with,
+};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -300,21 +302,9 @@ async fn a_completed_form_upload_is_not_replaced_through_its_own_form() {
 
 #[tokio::test]
 async fn a_form_lives_at_most_form_max_expires_secs() {
-    use base64::Engine;
     let app = spawn_app().await;
     let signed = s3_params(&app, "filename=a.mp4&type=video%2Fmp4").await;
-    let fields = form_fields(&signed);
-    let policy: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(field(&fields, "policy"))
-            .unwrap(),
-    )
-    .unwrap();
-    let expiration = humantime::parse_rfc3339(policy["expiration"].as_str().unwrap()).unwrap();
-    let left = expiration
-        .duration_since(std::time::SystemTime::now())
-        .unwrap()
-        .as_secs();
+    let left = form_secs_left(&signed);
     let max = app.settings.presign.form_max_expires_secs;
     assert!(max < app.settings.presign.put_max_expires_secs);
     assert!((max - 5..=max).contains(&left), "{left} s left of {max}");

@@ -15,5 +15,5 @@ mod store;
 pub use app::*;
 pub use auth::*;
 pub use raw::*;
-pub use requests::form_fields;
+pub use requests::{form_fields, form_secs_left};
 pub use store::*;

@@ -139,3 +139,25 @@ pub fn form_fields(signed: &Value) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Seconds the POST policy of a signed answer's form has left.
+pub fn form_secs_left(signed: &Value) -> u64 {
+    use base64::Engine;
+    let fields = form_fields(signed);
+    let encoded = &fields
+        .iter()
+        .find(|(name, _)| name == "policy")
+        .expect("a policy")
+        .1;
+    let policy: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("base64"),
+    )
+    .expect("JSON");
+    let expiration = humantime::parse_rfc3339(policy["expiration"].as_str().expect("expiration"))
+        .expect("RFC 3339");
+    expiration
+        .duration_since(std::time::SystemTime::now())
+        .map_or(0, |left| left.as_secs())
+}
