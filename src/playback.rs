@@ -41,7 +41,10 @@ pub async fn playback_url(
     let Some(meta) = state.storage.object_meta(&key).await? else {
         if let Some(hls) = &state.hls {
             let base = hls.base_url(request.host.as_deref());
-            if let Some(entry) = hls.entry(state, caller, id, &base).await? {
+            if let Some(entry) = hls
+                .entry(state, caller, id, &base, request.expires_in)
+                .await?
+            {
                 return Ok(Playback::Hls(entry));
             }
         }

@@ -25,6 +25,9 @@ pub struct Identity {
     pub entitlements: Vec<String>,
     /// Roles (claim `auth.roles_claim`).
     pub roles: Vec<String>,
+    /// The token's `exp` (seconds since the epoch), when the caller came from a token: nothing
+    /// handed out on its strength (an HLS grant) outlives it.
+    pub expires_at: Option<i64>,
 }
 
 impl Caller {
@@ -33,6 +36,22 @@ impl Caller {
             subject,
             entitlements,
             roles,
+            expires_at: None,
+        }))
+    }
+
+    /// The caller of a token that expires at `exp`.
+    pub fn from_token(
+        subject: String,
+        entitlements: Vec<String>,
+        roles: Vec<String>,
+        exp: i64,
+    ) -> Self {
+        Self(std::sync::Arc::new(Identity {
+            subject,
+            entitlements,
+            roles,
+            expires_at: Some(exp),
         }))
     }
 }

@@ -170,11 +170,12 @@ impl TokenVerifier {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             _ => return Err(AuthError::BadClaim("sub")),
         };
-        let caller = Caller::new(
+        let caller = Caller::from_token(
             subject,
             string_list(claims.get(&self.entitlements_claim))
                 .ok_or(AuthError::BadClaim("entitlements"))?,
             string_list(claims.get(&self.roles_claim)).ok_or(AuthError::BadClaim("roles"))?,
+            exp,
         );
         Ok(Verified { caller, exp, nbf })
     }

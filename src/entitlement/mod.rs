@@ -75,7 +75,12 @@ impl Policy {
             return None;
         }
         let mut best: Option<u32> = Some(0);
-        for tier in caller.entitlements.iter().chain(self.open_tiers.iter()) {
+        // Only tiers count: an entitlement that names none (a newsletter) lifts nothing.
+        let held = caller
+            .entitlements
+            .iter()
+            .filter(|e| self.tiers.contains(e.as_str()));
+        for tier in held.chain(self.open_tiers.iter()) {
             match self.max_height.get(tier) {
                 None => return None,
                 Some(&height) => best = best.map(|b| b.max(height)),
@@ -131,6 +136,11 @@ mod tests {
         );
         assert_eq!(p.max_height(&caller("olga", &[], &[]), &video), None);
         assert_eq!(p.max_height(&caller("root", &[], &["admin"]), &video), None);
+        // Not a tier: no lift.
+        assert_eq!(
+            p.max_height(&caller("bob", &["newsletter"], &[]), &video),
+            Some(720)
+        );
     }
 
     fn caller(sub: &str, entitlements: &[&str], roles: &[&str]) -> Caller {

@@ -8,6 +8,8 @@ mod service;
 mod uri;
 
 pub use grant::{Grant, GrantError, Grants};
-pub use playlist::{Kind, Playlist, PlaylistError, Reference, Target, Variant};
+pub use playlist::{
+    Kind, MAX_REFERENCES, Playlist, PlaylistError, Reference, Rendition, Target, Variant,
+};
 pub use service::{Access, Entry, Hls};
-pub use uri::{UriError, resolve};
+pub use uri::{UriError, normalise_path, resolve};

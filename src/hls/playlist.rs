@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use super::uri::{UriError, resolve};
+use super::uri::{UriError, resolve, shown};
 
 /// What a URI points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +42,24 @@ pub struct Variant {
     pub height: Option<u32>,
     /// The reference of its playlist.
     pub reference: usize,
+    /// Its `VIDEO` group: the video renditions (`EXT-X-MEDIA:TYPE=VIDEO`) it may play instead.
+    pub video_group: Option<String>,
     pieces: Range<usize>,
 }
+
+/// An `EXT-X-MEDIA` rendition with a URI. A video rendition (`TYPE=VIDEO`) is an alternative
+/// picture of the variants of its group: it is left out with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendition {
+    pub reference: usize,
+    /// `GROUP-ID` when `TYPE=VIDEO`.
+    pub video_group: Option<String>,
+    pieces: Range<usize>,
+}
+
+/// Most URIs one playlist may hold (about 22 hours of 4 s segments): each becomes a signed URL
+/// of a few hundred bytes on every request.
+pub const MAX_REFERENCES: usize = 20_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
@@ -60,6 +76,7 @@ pub struct Playlist {
     pieces: Vec<Piece>,
     pub references: Vec<Reference>,
     pub variants: Vec<Variant>,
+    pub renditions: Vec<Rendition>,
     pub kind: Kind,
 }
 
@@ -94,17 +111,22 @@ const OBJECT_URI_TAGS: [&str; 6] = [
     "EXT-X-SESSION-DATA",
 ];
 
-/// The value range of attribute `name` in an attribute list (`A=1,B="x,y",URI="…"`), quotes
-/// excluded, and whether it was quoted.
-fn attribute(list: &str, name: &str) -> Option<(Range<usize>, bool)> {
+/// One attribute of an attribute list: its name, its value's range in the list (quotes
+/// excluded) and whether the value was quoted.
+type Attribute<'a> = (&'a str, Range<usize>, bool);
+
+/// The attributes of a list (`A=1,B="x,y",URI="…"`), or why it is refused: a name twice (players
+/// differ on which one counts) or an unterminated quote.
+fn attributes(list: &str) -> Result<Vec<Attribute<'_>>, String> {
     let bytes = list.as_bytes();
+    let mut found: Vec<Attribute<'_>> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         let name_start = i;
         while i < bytes.len() && bytes[i] != b'=' && bytes[i] != b',' {
             i += 1;
         }
-        let this_name = list[name_start..i].trim();
+        let name = list[name_start..i].trim();
         if i >= bytes.len() || bytes[i] == b',' {
             i += 1;
             continue;
@@ -112,7 +134,10 @@ fn attribute(list: &str, name: &str) -> Option<(Range<usize>, bool)> {
         i += 1; // '='
         let (value, quoted) = if bytes.get(i) == Some(&b'"') {
             let start = i + 1;
-            let end = start + list[start..].find('"')?;
+            let end = start
+                + list[start..]
+                    .find('"')
+                    .ok_or_else(|| format!("attribute {name} has no closing quote"))?;
             i = end + 1;
             (start..end, true)
         } else {
@@ -122,22 +147,36 @@ fn attribute(list: &str, name: &str) -> Option<(Range<usize>, bool)> {
             }
             (start..i, false)
         };
-        if this_name == name {
-            return Some((value, quoted));
+        if found.iter().any(|(n, _, _)| *n == name) {
+            return Err(format!("attribute {name} twice"));
         }
+        found.push((name, value, quoted));
         while i < bytes.len() && bytes[i] != b',' {
             i += 1;
         }
         i += 1;
     }
-    None
+    Ok(found)
+}
+
+/// The value of attribute `name`, when present.
+fn value<'a>(list: &'a str, found: &[Attribute<'_>], name: &str) -> Option<&'a str> {
+    found
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, range, _)| &list[range.clone()])
 }
 
 /// The height of `RESOLUTION=WxH`, when the attribute is there and well formed.
-fn height(list: &str) -> Option<u32> {
-    let (range, _) = attribute(list, "RESOLUTION")?;
-    let (_, h) = list[range].split_once(['x', 'X'])?;
+fn height(list: &str, found: &[Attribute<'_>]) -> Option<u32> {
+    let (_, h) = value(list, found, "RESOLUTION")?.split_once(['x', 'X'])?;
     h.trim().parse().ok()
+}
+
+/// Whether an attribute names something a player fetches: `URI`, `SERVER-URI`,
+/// `X-ASSET-URI`, `X-ASSET-LIST`, …
+fn names_a_uri(name: &str) -> bool {
+    name == "URI" || name.ends_with("-URI") || name.ends_with("-LIST")
 }
 
 impl Playlist {
@@ -152,6 +191,7 @@ impl Playlist {
             pieces: Vec::new(),
             references: Vec::new(),
             variants: Vec::new(),
+            renditions: Vec::new(),
             master: false,
             ended: false,
             duration_secs: 0.0,
@@ -169,12 +209,18 @@ impl Playlist {
                 duration_secs: parser.duration_secs,
             }
         };
-        let (pieces, references, variants) = (parser.pieces, parser.references, parser.variants);
+        let (pieces, references, variants, renditions) = (
+            parser.pieces,
+            parser.references,
+            parser.variants,
+            parser.renditions,
+        );
         Ok(Self {
             source,
             pieces,
             references,
             variants,
+            renditions,
             kind,
         })
     }
@@ -186,15 +232,10 @@ impl Playlist {
         keep: impl Fn(&Variant) -> bool,
         mut replace: impl FnMut(usize) -> Result<String, E>,
     ) -> Result<String, E> {
-        let mut dropped: Vec<&Range<usize>> = Vec::new();
-        for variant in &self.variants {
-            if !keep(variant) {
-                dropped.push(&variant.pieces);
-            }
-        }
+        let dropped = self.dropped_pieces(keep);
         let mut out = String::with_capacity(self.source.len() * 2);
         for (i, piece) in self.pieces.iter().enumerate() {
-            if dropped.iter().any(|r| r.contains(&i)) {
+            if dropped[i] {
                 continue;
             }
             match piece {
@@ -203,6 +244,51 @@ impl Playlist {
             }
         }
         Ok(out)
+    }
+
+    /// The length of the playlist's text.
+    pub fn source_len(&self) -> usize {
+        self.source.len()
+    }
+
+    /// Which pieces are left out for a caller: the variants `keep` refuses, and the video
+    /// renditions of groups no kept variant uses.
+    fn dropped_pieces(&self, keep: impl Fn(&Variant) -> bool) -> Vec<bool> {
+        let mut dropped = vec![false; self.pieces.len()];
+        let mut kept_groups: Vec<&str> = Vec::new();
+        for variant in &self.variants {
+            if keep(variant) {
+                kept_groups.extend(variant.video_group.as_deref());
+            } else {
+                dropped[variant.pieces.clone()].fill(true);
+            }
+        }
+        for rendition in &self.renditions {
+            if rendition
+                .video_group
+                .as_deref()
+                .is_some_and(|group| !kept_groups.contains(&group))
+            {
+                dropped[rendition.pieces.clone()].fill(true);
+            }
+        }
+        dropped
+    }
+
+    /// The paths of the playlists this one hands a caller, once `keep` has left out what the
+    /// caller may not have: the only nested playlists that caller may fetch.
+    pub fn playlists_kept(&self, keep: impl Fn(&Variant) -> bool) -> Vec<&str> {
+        let dropped = self.dropped_pieces(keep);
+        self.pieces
+            .iter()
+            .zip(dropped)
+            .filter_map(|(piece, dropped)| match piece {
+                Piece::Uri(i) if !dropped && self.references[*i].target == Target::Playlist => {
+                    Some(self.references[*i].path.as_str())
+                }
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -213,6 +299,7 @@ struct Parser<'a> {
     pieces: Vec<Piece>,
     references: Vec<Reference>,
     variants: Vec<Variant>,
+    renditions: Vec<Rendition>,
     master: bool,
     ended: bool,
     duration_secs: f64,
@@ -225,10 +312,18 @@ struct TagUri {
     value: Range<usize>,
     target: Target,
     i_frame_variant: Option<Option<u32>>,
+    /// `Some` for an `EXT-X-MEDIA` rendition: its video group when `TYPE=VIDEO`.
+    rendition: Option<Option<String>>,
 }
 
-/// An `EXT-X-STREAM-INF` waiting for its URI line: its first piece, its line and its height.
-type PendingVariant = Option<(usize, usize, Option<u32>)>;
+/// An `EXT-X-STREAM-INF` waiting for its URI line.
+struct Pending {
+    first_piece: usize,
+    line: usize,
+    height: Option<u32>,
+    video_group: Option<String>,
+}
+type PendingVariant = Option<Pending>;
 
 impl Parser<'_> {
     fn run(&mut self) -> Result<(), PlaylistError> {
@@ -253,10 +348,17 @@ impl Parser<'_> {
             if line.contains('\0') {
                 return Err(at(number, "a NUL byte"));
             }
+            // Players split lines there too: what they read as two lines would be one here.
+            if line.contains(['\r', '\u{2028}', '\u{2029}', '\u{85}']) {
+                return Err(at(
+                    number,
+                    "a line break inside a line (CR, NEL or U+2028/9)",
+                ));
+            }
             if line.starts_with("#EXT") {
-                if let Some((_, first_line, _)) = pending {
+                if let Some(waiting) = &pending {
                     return Err(at(
-                        first_line,
+                        waiting.line,
                         "EXT-X-STREAM-INF without a URI line after it",
                     ));
                 }
@@ -271,11 +373,19 @@ impl Parser<'_> {
                         let reference =
                             self.reference(&source[uri_start..uri_end], found.target, number)?;
                         self.push_text(uri_end..end);
+                        let pieces = first_piece..self.pieces.len();
                         if let Some(height) = found.i_frame_variant {
                             self.variants.push(Variant {
                                 height,
                                 reference,
-                                pieces: first_piece..self.pieces.len(),
+                                video_group: None,
+                                pieces,
+                            });
+                        } else if let Some(video_group) = found.rendition {
+                            self.renditions.push(Rendition {
+                                reference,
+                                video_group,
+                                pieces,
                             });
                         }
                     }
@@ -284,13 +394,14 @@ impl Parser<'_> {
             } else if line.starts_with('#') || line.trim().is_empty() {
                 // Comments and blank lines are kept as they are.
                 self.push_text(start..end);
-            } else if let Some((first, _, height)) = pending.take() {
+            } else if let Some(waiting) = pending.take() {
                 let reference = self.reference(line.trim(), Target::Playlist, number)?;
                 self.push_text(content_end..end);
                 self.variants.push(Variant {
-                    height,
+                    height: waiting.height,
                     reference,
-                    pieces: first..self.pieces.len(),
+                    video_group: waiting.video_group,
+                    pieces: waiting.first_piece..self.pieces.len(),
                 });
             } else {
                 self.segments += 1;
@@ -299,8 +410,11 @@ impl Parser<'_> {
             }
             start = end;
         }
-        if let Some((_, line, _)) = pending {
-            return Err(at(line, "EXT-X-STREAM-INF without a URI line after it"));
+        if let Some(waiting) = pending {
+            return Err(at(
+                waiting.line,
+                "EXT-X-STREAM-INF without a URI line after it",
+            ));
         }
         Ok(())
     }
@@ -321,7 +435,13 @@ impl Parser<'_> {
     ) -> Result<usize, PlaylistError> {
         let path = resolve(self.dir, uri, self.store_prefix).map_err(|e| uri_error(line, &e))?;
         if target == Target::Playlist && !path.to_ascii_lowercase().ends_with(".m3u8") {
-            return Err(at(line, format!("{uri:?} is not a playlist (.m3u8)")));
+            return Err(at(
+                line,
+                format!("{:?} is not a playlist (.m3u8)", shown(uri)),
+            ));
+        }
+        if self.references.len() >= MAX_REFERENCES {
+            return Err(at(line, format!("more than {MAX_REFERENCES} URIs")));
         }
         self.references.push(Reference { path, target });
         let index = self.references.len() - 1;
@@ -336,17 +456,55 @@ impl Parser<'_> {
         line: usize,
         pending: &mut PendingVariant,
     ) -> Result<Option<TagUri>, PlaylistError> {
-        let (name, attributes) = tag.split_once(':').unwrap_or((tag, ""));
+        let (name, list) = tag.split_once(':').unwrap_or((tag, ""));
+        // Tags without attributes (EXTINF's duration and title, EXT-X-BYTERANGE, …) are not
+        // attribute lists.
+        let found = if matches!(name, "EXTINF" | "EXT-X-BYTERANGE" | "EXT-X-TARGETDURATION")
+            || !list.contains('=')
+        {
+            Vec::new()
+        } else {
+            attributes(list).map_err(|why| at(line, format!("{name}: {why}")))?
+        };
+        let target = if PLAYLIST_URI_TAGS.contains(&name) {
+            Some(Target::Playlist)
+        } else if OBJECT_URI_TAGS.contains(&name) {
+            Some(Target::Object)
+        } else {
+            None
+        };
+        // A URI tollgate would not rewrite would reach players as it is: another host.
+        for (attribute, _, _) in &found {
+            if names_a_uri(attribute) && (target.is_none() || *attribute != "URI") {
+                return Err(at(
+                    line,
+                    format!("{name} names a URI in {attribute}, which tollgate does not rewrite"),
+                ));
+            }
+        }
         match name {
             "EXT-X-STREAM-INF" => {
                 self.master = true;
-                *pending = Some((self.pieces.len(), line, height(attributes)));
+                *pending = Some(Pending {
+                    first_piece: self.pieces.len(),
+                    line,
+                    height: height(list, &found),
+                    video_group: value(list, &found, "VIDEO").map(str::to_owned),
+                });
                 return Ok(None);
             }
             "EXT-X-MEDIA" | "EXT-X-I-FRAME-STREAM-INF" => self.master = true,
             "EXT-X-ENDLIST" => self.ended = true,
+            // Variables a player substitutes from the playlist's own URL (the grant) or from
+            // the master into requests: refused, the grant stays with tollgate's URLs.
+            "EXT-X-DEFINE"
+                if value(list, &found, "QUERYPARAM").is_some()
+                    || value(list, &found, "IMPORT").is_some() =>
+            {
+                return Err(at(line, "EXT-X-DEFINE with QUERYPARAM or IMPORT"));
+            }
             "EXTINF" => {
-                let duration = attributes.split(',').next().unwrap_or_default().trim();
+                let duration = list.split(',').next().unwrap_or_default().trim();
                 let secs: f64 = duration
                     .parse()
                     .ok()
@@ -356,14 +514,10 @@ impl Parser<'_> {
             }
             _ => {}
         }
-        let target = if PLAYLIST_URI_TAGS.contains(&name) {
-            Target::Playlist
-        } else if OBJECT_URI_TAGS.contains(&name) {
-            Target::Object
-        } else {
+        let Some(target) = target else {
             return Ok(None);
         };
-        let Some((value, quoted)) = attribute(attributes, "URI") else {
+        let Some((_, range, quoted)) = found.iter().find(|(n, _, _)| *n == "URI") else {
             // A rendition carried in its variant, a key with METHOD=NONE, …
             return Ok(None);
         };
@@ -371,10 +525,18 @@ impl Parser<'_> {
             return Err(at(line, "URI must be a quoted string"));
         }
         let offset = name.len() + 1;
+        let rendition = (name == "EXT-X-MEDIA").then(|| {
+            (value(list, &found, "TYPE") == Some("VIDEO")).then(|| {
+                value(list, &found, "GROUP-ID")
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+        });
         Ok(Some(TagUri {
-            value: offset + value.start..offset + value.end,
+            value: offset + range.start..offset + range.end,
             target,
-            i_frame_variant: (name == "EXT-X-I-FRAME-STREAM-INF").then(|| height(attributes)),
+            i_frame_variant: (name == "EXT-X-I-FRAME-STREAM-INF").then(|| height(list, &found)),
+            rendition,
         }))
     }
 }
@@ -506,10 +668,51 @@ seg-2.m4s\r\n\
                 "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n#EXTINF:1,\ns.ts\n",
                 1,
             ),
+            // What a player reads and tollgate would not rewrite: refused.
+            (
+                "#EXTM3U\n#EXT-X-MAP:URI=\"a.mp4\",URI=\"https://evil.example/a\"\n",
+                2,
+            ),
+            ("#EXTM3U\n#EXTINF:1,\ns.ts\rhttps://evil.example/x.ts\n", 3),
+            (
+                "#EXTM3U\n#EXTINF:1,\u{2028}https://evil.example/x.ts\ns.ts\n",
+                2,
+            ),
+            (
+                "#EXTM3U\n#EXT-X-CONTENT-STEERING:SERVER-URI=\"https://evil.example/s\"\n",
+                2,
+            ),
+            (
+                "#EXTM3U\n#EXT-X-DATERANGE:ID=\"ad\",X-ASSET-URI=\"https://evil.example/ad\"\n",
+                2,
+            ),
+            (
+                "#EXTM3U\n#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=1,URI=\"https://evil.example/i\"\n",
+                2,
+            ),
+            ("#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM=\"grant\"\n", 2),
         ] {
             let error = Playlist::parse(text.to_owned(), "", STORE).unwrap_err();
             assert_eq!(error.line, line, "{text:?}: {error}");
         }
+    }
+
+    #[test]
+    fn a_video_rendition_goes_with_the_variants_of_its_group() {
+        let master = "#EXTM3U\n\
+#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=\"hd\",NAME=\"angle\",URI=\"1080p/angle.m3u8\"\n\
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"en\",URI=\"audio.m3u8\"\n\
+#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=640x360,AUDIO=\"aud\"\n360p.m3u8\n\
+#EXT-X-STREAM-INF:BANDWIDTH=2,RESOLUTION=1920x1080,VIDEO=\"hd\",AUDIO=\"aud\"\n1080p.m3u8\n";
+        let playlist = Playlist::parse(master.to_owned(), "", STORE).unwrap();
+        let small = |v: &Variant| v.height.is_none_or(|h| h <= 720);
+        assert_eq!(playlist.playlists_kept(small), ["audio.m3u8", "360p.m3u8"]);
+        assert_eq!(
+            playlist.playlists_kept(|_| true),
+            ["1080p/angle.m3u8", "audio.m3u8", "360p.m3u8", "1080p.m3u8"]
+        );
+        let out = rewrite(&playlist, small);
+        assert!(!out.contains("angle") && !out.contains("1080"), "{out}");
     }
 
     #[test]

@@ -37,9 +37,10 @@ pub enum Access<'a> {
     Caller(&'a Caller),
 }
 
-/// A parsed playlist and its key.
+/// A parsed playlist, its key and the ETag it was read at.
 struct Cached {
     key: ObjectKey,
+    etag: Option<String>,
     playlist: Playlist,
 }
 
@@ -49,12 +50,15 @@ pub struct Hls {
     /// Parsed playlists (masters and finished media playlists) by key, for
     /// `storage.metadata_cache_ttl_secs`.
     playlists: Cache<ObjectKey, Arc<Cached>>,
-    /// Rewritten media playlists by key and signing window (`presign.time_window_secs`): they
-    /// name no caller (only nested playlists carry the grant), so every viewer inside one
+    /// Rewritten VOD media playlists by key, ETag and signing window
+    /// (`presign.time_window_secs`): they name no caller (only nested playlists carry the
+    /// grant) and no tier (only master playlists list variants), so every viewer inside one
     /// window gets the same bytes. Bounded by their total size.
-    rewritten: Cache<(ObjectKey, SystemTime), Bytes>,
+    rewritten: Cache<(ObjectKey, Option<String>, SystemTime), Bytes>,
 }
 
+/// Most bytes of parsed playlists kept.
+const PARSED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 /// Most bytes of rewritten playlists kept.
 const REWRITTEN_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -76,8 +80,13 @@ impl Hls {
         Some(Self {
             grants: Grants::new(secret.expose().as_bytes()),
             settings: settings.clone(),
+            // Weighed by their text (a parse holds about as much again).
             playlists: Cache::builder()
-                .max_capacity(capacity)
+                .max_capacity(PARSED_CACHE_BYTES.min(capacity.saturating_mul(64 * 1024)))
+                .weigher(|_, cached: &Arc<Cached>| {
+                    u32::try_from(cached.playlist.source_len().saturating_mul(2))
+                        .unwrap_or(u32::MAX)
+                })
                 .time_to_live(cache_ttl)
                 .build(),
             rewritten: Cache::builder()
@@ -129,6 +138,7 @@ impl Hls {
         state: &AppState,
         caller: &Caller,
         id: &VideoId,
+        requested_secs: Option<u64>,
     ) -> Result<Option<(&'static str, Grant)>, ApiError> {
         let Some((top, meta)) = Self::top(state, id).await? else {
             return Ok(None);
@@ -138,7 +148,19 @@ impl Hls {
             .decide(caller, &meta)
             .ok_or(ApiError::NotEntitled)?;
         tracing::info!(video = %id, subject = %caller.subject, ?decision, "HLS access granted");
-        let expires_at = now_secs(state) + self.settings.grant_ttl_secs;
+        // Never longer than asked, nor than the token it was granted on.
+        let now = now_secs(state);
+        let token_expiry = caller
+            .expires_at
+            .map_or(u64::MAX, |exp| u64::try_from(exp).unwrap_or(0));
+        let expires_at = (now
+            + requested_secs
+                .unwrap_or(u64::MAX)
+                .min(self.settings.grant_ttl_secs))
+        .min(token_expiry);
+        if expires_at <= now {
+            return Err(ApiError::InvalidToken(crate::auth::AuthError::Expired));
+        }
         Ok(Some((
             top,
             Grant {
@@ -152,14 +174,17 @@ impl Hls {
 
     /// `GET /videos/{id}/url` for an HLS video: the top playlist's tollgate URL with a fresh
     /// grant; `None` when `id` is no HLS video.
+    /// The grant lives `hls.grant_ttl_secs`, or less when asked (`requested_secs`) or when the
+    /// caller's token expires sooner.
     pub async fn entry(
         &self,
         state: &AppState,
         caller: &Caller,
         id: &VideoId,
         base_url: &str,
+        requested_secs: Option<u64>,
     ) -> Result<Option<Entry>, ApiError> {
-        let Some((top, grant)) = self.decide(state, caller, id).await? else {
+        let Some((top, grant)) = self.decide(state, caller, id, requested_secs).await? else {
             return Ok(None);
         };
         let raw = self.grants.issue(&grant);
@@ -167,7 +192,7 @@ impl Hls {
         Ok(Some(Entry {
             url: playlist_url(base_url, id, top, &raw),
             expires_at,
-            expires_in: self.settings.grant_ttl_secs,
+            expires_in: grant.expires_at.saturating_sub(now_secs(state)),
         }))
     }
 
@@ -180,7 +205,8 @@ impl Hls {
         raw_path: &str,
         base_url: &str,
     ) -> Result<Bytes, ApiError> {
-        let path = super::resolve("", raw_path, "")
+        // The router decoded the path once; decoding again would alias other objects.
+        let path = super::normalise_path(raw_path)
             .ok()
             .filter(|p| p.to_ascii_lowercase().ends_with(".m3u8"))
             .ok_or(ApiError::VideoNotFound)?;
@@ -197,7 +223,7 @@ impl Hls {
             }
             Access::Caller(caller) => {
                 let (_, grant) = self
-                    .decide(state, caller, id)
+                    .decide(state, caller, id, None)
                     .await?
                     .ok_or(ApiError::VideoNotFound)?;
                 let raw = self.grants.issue(&grant);
@@ -208,16 +234,22 @@ impl Hls {
             (Some(max), Some(height)) => height <= max,
             _ => true,
         };
-        // A variant taller than the grant allows is not served, whatever its URL.
-        if let Some((top, _)) = Self::top(state, id).await?
-            && top != path
-        {
+        // Below the top, only the playlists it hands this caller: not a variant (or a video
+        // rendition of one) taller than the grant allows, nor anything it does not list.
+        let Some((top, _)) = Self::top(state, id).await? else {
+            return Err(ApiError::VideoNotFound);
+        };
+        if top != path {
             let master = self.load(state, id, top).await?;
-            let refused = master.playlist.variants.iter().any(|v| {
-                master.playlist.references[v.reference].path == path && !allowed(v.height)
-            });
-            if refused {
-                return Err(ApiError::NotEntitled);
+            let listed = &master.playlist;
+            let kept = listed.playlists_kept(|v| allowed(v.height));
+            if !kept.contains(&path.as_str()) {
+                let everyone = listed.playlists_kept(|_| true);
+                return Err(if everyone.contains(&path.as_str()) {
+                    ApiError::NotEntitled
+                } else {
+                    ApiError::VideoNotFound
+                });
             }
         }
         let cached = self.load(state, id, &path).await?;
@@ -231,8 +263,10 @@ impl Hls {
                 let duration = format!("{:.0}", duration_secs.ceil())
                     .parse()
                     .unwrap_or(u64::MAX);
+                // Signed at a window's start, a URL has up to one window less to live.
                 duration
                     .saturating_add(self.settings.expiry_margin_secs)
+                    .saturating_add(state.presign.time_window_secs)
                     .min(self.settings.max_expires_secs)
             }
             // Live playlists are signed again at every refresh; masters hold few objects.
@@ -249,7 +283,7 @@ impl Hls {
                 .all(|r| r.target == Target::Object);
         let cache_key = shared.then(|| {
             let start = crate::storage::window_start(state.clock.now(), window, lifetime);
-            (cached.key.clone(), start)
+            (cached.key.clone(), cached.etag.clone(), start)
         });
         if let Some(cache_key) = &cache_key
             && let Some(hit) = self.rewritten.get(cache_key).await
@@ -314,6 +348,7 @@ impl Hls {
             }
             Err(ReadError::Storage(e)) => return Err(e.into()),
         };
+        let etag = object.etag;
         let text = String::from_utf8(object.body)
             .map_err(|_| ApiError::BadPlaylist(format!("{path} is not UTF-8 text")))?;
         let store_prefix = state
@@ -326,6 +361,7 @@ impl Hls {
         let live = matches!(playlist.kind, Kind::Media { ended: false, .. });
         let cached = Arc::new(Cached {
             key: key.clone(),
+            etag,
             playlist,
         });
         if !live {

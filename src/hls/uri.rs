@@ -1,7 +1,8 @@
 //! A playlist's URIs, resolved to a path inside the video's folder, or refused: nothing a
 //! playlist names may lead tollgate to sign a URL for an object outside the video it decided on.
 
-/// Why a URI is refused.
+/// Why a URI is refused. Each names the URI shortened ([`shown`]): no query (a signature,
+/// maybe), at most 80 characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UriError {
     #[error("an empty URI")]
@@ -18,6 +19,16 @@ pub enum UriError {
         "{0:?} is not a valid path (empty segment, backslash, control character or bad escape)"
     )]
     Invalid(String),
+}
+
+/// A URI as an error names it: without its query or fragment, at most 80 characters.
+pub(super) fn shown(uri: &str) -> String {
+    let bare = uri.split(['?', '#']).next().unwrap_or_default();
+    let mut cut: String = bare.chars().take(80).collect();
+    if cut.len() < bare.len() || bare.len() < uri.len() {
+        cut.push('…');
+    }
+    cut
 }
 
 /// Whether `uri` starts with a scheme (`name:`), as RFC 3986 spells one.
@@ -38,7 +49,7 @@ pub fn resolve(dir: &str, uri: &str, store_prefix: &str) -> Result<String, UriEr
         return Err(UriError::Empty);
     }
     if uri.contains(['?', '#']) {
-        return Err(UriError::QueryOrFragment(uri.to_owned()));
+        return Err(UriError::QueryOrFragment(shown(uri)));
     }
     let relative = if let Some(rest) = uri
         .strip_prefix(store_prefix)
@@ -46,17 +57,27 @@ pub fn resolve(dir: &str, uri: &str, store_prefix: &str) -> Result<String, UriEr
     {
         rest.to_owned()
     } else if has_scheme(uri) || uri.starts_with("//") {
-        return Err(UriError::OtherHost(uri.to_owned()));
+        return Err(UriError::OtherHost(shown(uri)));
     } else if uri.starts_with('/') {
-        return Err(UriError::RootRelative(uri.to_owned()));
+        return Err(UriError::RootRelative(shown(uri)));
     } else {
         format!("{dir}{uri}")
     };
     let decoded = percent_encoding::percent_decode_str(&relative)
         .decode_utf8()
-        .map_err(|_| UriError::Invalid(uri.to_owned()))?;
+        .map_err(|_| UriError::Invalid(shown(uri)))?;
+    normalise(&decoded, uri)
+}
+
+/// A path already decoded (a request's, which the router decoded once) normalised inside the
+/// video's folder: no `.` or `..` leaving it, no empty segment, backslash or control character.
+pub fn normalise_path(path: &str) -> Result<String, UriError> {
+    normalise(path, path)
+}
+
+fn normalise(decoded: &str, uri: &str) -> Result<String, UriError> {
     if decoded.contains('\\') || decoded.chars().any(char::is_control) {
-        return Err(UriError::Invalid(uri.to_owned()));
+        return Err(UriError::Invalid(shown(uri)));
     }
     let mut segments: Vec<&str> = Vec::new();
     for segment in decoded.split('/') {
@@ -64,15 +85,15 @@ pub fn resolve(dir: &str, uri: &str, store_prefix: &str) -> Result<String, UriEr
             "." => {}
             ".." => {
                 if segments.pop().is_none() {
-                    return Err(UriError::Escapes(uri.to_owned()));
+                    return Err(UriError::Escapes(shown(uri)));
                 }
             }
-            "" => return Err(UriError::Invalid(uri.to_owned())),
+            "" => return Err(UriError::Invalid(shown(uri))),
             _ => segments.push(segment),
         }
     }
     if segments.is_empty() {
-        return Err(UriError::Invalid(uri.to_owned()));
+        return Err(UriError::Invalid(shown(uri)));
     }
     Ok(segments.join("/"))
 }
@@ -105,6 +126,24 @@ mod tests {
                 "{dir} + {uri}"
             );
         }
+    }
+
+    #[test]
+    fn errors_name_no_query_and_no_long_uri() {
+        let signed = "https://evil.example/x.ts?X-Amz-Signature=0123456789abcdef";
+        let message = resolve("", signed, STORE).unwrap_err().to_string();
+        assert!(!message.contains("Signature"), "{message}");
+        let long = format!("../{}", "a".repeat(10_000));
+        let message = resolve("", &long, STORE).unwrap_err().to_string();
+        assert!(message.len() < 200, "{message}");
+    }
+
+    #[test]
+    fn a_request_path_is_not_decoded_again() {
+        assert_eq!(normalise_path("x%41.m3u8").as_deref(), Ok("x%41.m3u8"));
+        assert_eq!(normalise_path("a/./b.m3u8").as_deref(), Ok("a/b.m3u8"));
+        assert!(normalise_path("../b.m3u8").is_err());
+        assert!(normalise_path("a//b.m3u8").is_err());
     }
 
     #[test]

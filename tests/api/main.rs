@@ -11,6 +11,7 @@ mod demo;
 mod health;
 mod helpers;
 mod hls;
+mod hls_hostile;
 mod hostile_urls;
 mod jwks;
 mod post_policy;
