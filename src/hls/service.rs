@@ -54,7 +54,7 @@ pub struct Hls {
     /// (`presign.time_window_secs`): they name no caller (only nested playlists carry the
     /// grant) and no tier (only master playlists list variants), so every viewer inside one
     /// window gets the same bytes. Bounded by their total size.
-    rewritten: Cache<(ObjectKey, Option<String>, SystemTime), Bytes>,
+    rewritten: Cache<(ObjectKey, Option<String>, SystemTime), Rewritten>,
 }
 
 /// Most bytes of parsed playlists kept.
@@ -91,7 +91,11 @@ impl Hls {
                 .build(),
             rewritten: Cache::builder()
                 .max_capacity(REWRITTEN_CACHE_BYTES)
-                .weigher(|_, bytes: &Bytes| u32::try_from(bytes.len()).unwrap_or(u32::MAX))
+                .weigher(|_, rewritten: &Rewritten| {
+                    let bytes =
+                        rewritten.plain.len() + rewritten.gzip.as_ref().map_or(0, Bytes::len);
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
                 .time_to_live(cache_ttl)
                 .build(),
         })
@@ -204,7 +208,7 @@ impl Hls {
         id: &VideoId,
         raw_path: &str,
         base_url: &str,
-    ) -> Result<Bytes, ApiError> {
+    ) -> Result<Rewritten, ApiError> {
         // The router decoded the path once; decoding again would alias other objects.
         let path = super::normalise_path(raw_path)
             .ok()
@@ -313,14 +317,20 @@ impl Hls {
                 }
             });
         }
-        let text = Bytes::from(playlist.write(
+        let plain = Bytes::from(playlist.write(
             |variant| allowed(variant.height),
             |i| Ok::<_, ApiError>(std::mem::take(&mut signed[i])),
         )?);
-        if let Some(cache_key) = cache_key {
-            self.rewritten.insert(cache_key, text.clone()).await;
-        }
-        Ok(text)
+        let Some(cache_key) = cache_key else {
+            return Ok(Rewritten { plain, gzip: None });
+        };
+        // Shared by every viewer of the window: compressed once for all of them.
+        let rewritten = Rewritten {
+            gzip: gzip(&plain),
+            plain,
+        };
+        self.rewritten.insert(cache_key, rewritten.clone()).await;
+        Ok(rewritten)
     }
 
     /// The parsed playlist at `path` of video `id` (cached).
@@ -369,6 +379,25 @@ impl Hls {
         }
         Ok(cached)
     }
+}
+
+/// A playlist rewritten for a request, and gzip of it when it is shared by a window's viewers
+/// (compressed once per window; a signed URL per line compresses about fivefold).
+#[derive(Debug, Clone)]
+pub struct Rewritten {
+    pub plain: Bytes,
+    pub gzip: Option<Bytes>,
+}
+
+/// `bytes` compressed with gzip (level 1: most of the gain, little of the time).
+fn gzip(bytes: &[u8]) -> Option<Bytes> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(bytes).ok()?;
+    encoder.finish().ok().map(Bytes::from)
 }
 
 /// Seconds since the epoch on the service's clock.

@@ -3,8 +3,10 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};
+use axum::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HOST, VARY,
+};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
@@ -43,12 +45,28 @@ pub async fn playlist(
     };
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     let base = hls.base_url(host);
-    let text = hls.playlist(&state, access, &id, &raw_path, &base).await?;
-    Ok((
-        [
-            (CONTENT_TYPE, "application/vnd.apple.mpegurl"),
-            (CACHE_CONTROL, "private, no-store"),
-        ],
-        text,
-    ))
+    let rewritten = hls.playlist(&state, access, &id, &raw_path, &base).await?;
+    let accepts_gzip = headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case("gzip") && !refused
+        });
+    let mut response = match rewritten.gzip {
+        Some(gzip) if accepts_gzip => ([(CONTENT_ENCODING, "gzip")], gzip).into_response(),
+        _ => rewritten.plain.into_response(),
+    };
+    let answer = response.headers_mut();
+    answer.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.apple.mpegurl"),
+    );
+    answer.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    answer.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    Ok(response)
 }

@@ -467,3 +467,69 @@ async fn a_live_playlist_is_read_again_on_every_refresh() {
     let second = playlist(&app, &url).await;
     assert!(second.contains("/s2.ts?"), "{second}");
 }
+
+/// A playlist shared by a window's viewers is compressed once for all of them: gzip to a client
+/// that accepts it (browsers all do), the same text, a fraction of the bytes.
+#[tokio::test]
+async fn a_shared_playlist_is_sent_gzipped_to_clients_that_accept_it() {
+    use std::io::Read;
+    let app = spawn_app_with(|s| s.presign.time_window_secs = 60).await;
+    put_hls(&app, "film", "free", &fixture()).await;
+    let url = entry(&app, "film", &app.token("fred", &[], &[])).await;
+    let master = playlist(&app, &url).await;
+    let variant = uris(&master)
+        .into_iter()
+        .find(|u| u.contains("/360p/index.m3u8"))
+        .unwrap();
+    let plain = app.http.get(&variant).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert!(
+        plain.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .contains("accept-encoding")
+    );
+    let plain = plain.bytes().await.unwrap();
+    let zipped = app
+        .http
+        .get(&variant)
+        .header("accept-encoding", "br;q=1, gzip;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(
+        zipped.headers()["content-type"],
+        "application/vnd.apple.mpegurl"
+    );
+    let zipped = zipped.bytes().await.unwrap();
+    assert!(
+        zipped.len() < plain.len() / 2,
+        "{} of {}",
+        zipped.len(),
+        plain.len()
+    );
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_end(&mut text)
+        .unwrap();
+    assert_eq!(text, plain);
+    // gzip;q=0 refuses it.
+    let refused = app
+        .http
+        .get(&variant)
+        .header("accept-encoding", "gzip;q=0")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+    // A master carries the caller's grant: never shared, never compressed here.
+    let master = app
+        .http
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(master.headers().get("content-encoding").is_none());
+}
