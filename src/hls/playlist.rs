@@ -88,11 +88,16 @@ pub struct PlaylistError {
     pub why: String,
 }
 
+/// Longest reason an error gives: whatever a playlist holds, a 502 and its log line stay small.
+const MAX_WHY_CHARS: usize = 200;
+
 fn at(line: usize, why: impl Into<String>) -> PlaylistError {
-    PlaylistError {
-        line,
-        why: why.into(),
+    let mut why: String = why.into();
+    if why.chars().count() > MAX_WHY_CHARS {
+        why = why.chars().take(MAX_WHY_CHARS).collect();
+        why.push('…');
     }
+    PlaylistError { line, why }
 }
 
 /// Tags whose `URI` attribute names a playlist.
@@ -137,7 +142,7 @@ fn attributes(list: &str) -> Result<Vec<Attribute<'_>>, String> {
             let end = start
                 + list[start..]
                     .find('"')
-                    .ok_or_else(|| format!("attribute {name} has no closing quote"))?;
+                    .ok_or_else(|| format!("attribute {} has no closing quote", shown(name)))?;
             i = end + 1;
             (start..end, true)
         } else {
@@ -148,7 +153,7 @@ fn attributes(list: &str) -> Result<Vec<Attribute<'_>>, String> {
             (start..i, false)
         };
         if found.iter().any(|(n, _, _)| *n == name) {
-            return Err(format!("attribute {name} twice"));
+            return Err(format!("attribute {} twice", shown(name)));
         }
         found.push((name, value, quoted));
         while i < bytes.len() && bytes[i] != b',' {
@@ -168,9 +173,23 @@ fn value<'a>(list: &'a str, found: &[Attribute<'_>], name: &str) -> Option<&'a s
 }
 
 /// The height of `RESOLUTION=WxH`, when the attribute is there and well formed.
+/// An unreadable `RESOLUTION` counts as too tall for any cap; a missing one (an audio-only
+/// variant) as no height.
 fn height(list: &str, found: &[Attribute<'_>]) -> Option<u32> {
-    let (_, h) = value(list, found, "RESOLUTION")?.split_once(['x', 'X'])?;
-    h.trim().parse().ok()
+    let resolution = value(list, found, "RESOLUTION")?;
+    let readable = resolution
+        .split_once(['x', 'X'])
+        .and_then(|(_, h)| h.trim().parse().ok());
+    Some(readable.unwrap_or(u32::MAX))
+}
+
+/// Whether `text` is an EXTINF duration as every player reads it: digits with an optional
+/// fraction (Rust would also take `+4` or `1e1`, which a player reads as a URI).
+fn is_duration(text: &str) -> bool {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    (!whole.is_empty() || !fraction.is_empty())
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether an attribute names something a player fetches: `URI`, `SERVER-URI`,
@@ -243,6 +262,11 @@ impl Playlist {
                 Piece::Uri(reference) => out.push_str(&replace(*reference)?),
             }
         }
+        // A last line without its line break is read otherwise by some players (hls.js takes
+        // the end of an unterminated EXTINF title for a segment URI).
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
         Ok(out)
     }
 
@@ -256,19 +280,20 @@ impl Playlist {
     fn dropped_pieces(&self, keep: impl Fn(&Variant) -> bool) -> Vec<bool> {
         let mut dropped = vec![false; self.pieces.len()];
         let mut kept_groups: Vec<&str> = Vec::new();
+        let mut dropped_groups: Vec<&str> = Vec::new();
         for variant in &self.variants {
             if keep(variant) {
                 kept_groups.extend(variant.video_group.as_deref());
             } else {
+                dropped_groups.extend(variant.video_group.as_deref());
                 dropped[variant.pieces.clone()].fill(true);
             }
         }
+        // A video rendition may stand for any variant of its group: it goes with the tallest.
         for rendition in &self.renditions {
-            if rendition
-                .video_group
-                .as_deref()
-                .is_some_and(|group| !kept_groups.contains(&group))
-            {
+            if rendition.video_group.as_deref().is_some_and(|group| {
+                dropped_groups.contains(&group) || !kept_groups.contains(&group)
+            }) {
                 dropped[rendition.pieces.clone()].fill(true);
             }
         }
@@ -277,17 +302,28 @@ impl Playlist {
 
     /// The paths of the playlists this one hands a caller, once `keep` has left out what the
     /// caller may not have: the only nested playlists that caller may fetch.
+    /// A path also listed where it is left out is refused: leaving out wins.
     pub fn playlists_kept(&self, keep: impl Fn(&Variant) -> bool) -> Vec<&str> {
         let dropped = self.dropped_pieces(keep);
+        let playlist = |piece: &Piece| match piece {
+            Piece::Uri(i) if self.references[*i].target == Target::Playlist => {
+                Some(self.references[*i].path.as_str())
+            }
+            _ => None,
+        };
+        let refused: Vec<&str> = self
+            .pieces
+            .iter()
+            .zip(&dropped)
+            .filter(|(_, dropped)| **dropped)
+            .filter_map(|(piece, _)| playlist(piece))
+            .collect();
         self.pieces
             .iter()
-            .zip(dropped)
-            .filter_map(|(piece, dropped)| match piece {
-                Piece::Uri(i) if !dropped && self.references[*i].target == Target::Playlist => {
-                    Some(self.references[*i].path.as_str())
-                }
-                _ => None,
-            })
+            .zip(&dropped)
+            .filter(|(_, dropped)| !**dropped)
+            .filter_map(|(piece, _)| playlist(piece))
+            .filter(|path| !refused.contains(path))
             .collect()
     }
 }
@@ -464,7 +500,7 @@ impl Parser<'_> {
         {
             Vec::new()
         } else {
-            attributes(list).map_err(|why| at(line, format!("{name}: {why}")))?
+            attributes(list).map_err(|why| at(line, format!("{}: {why}", shown(name))))?
         };
         let target = if PLAYLIST_URI_TAGS.contains(&name) {
             Some(Target::Playlist)
@@ -478,7 +514,11 @@ impl Parser<'_> {
             if names_a_uri(attribute) && (target.is_none() || *attribute != "URI") {
                 return Err(at(
                     line,
-                    format!("{name} names a URI in {attribute}, which tollgate does not rewrite"),
+                    format!(
+                        "{} names a URI in {}, which tollgate does not rewrite",
+                        shown(name),
+                        shown(attribute)
+                    ),
                 ));
             }
         }
@@ -505,11 +545,11 @@ impl Parser<'_> {
             }
             "EXTINF" => {
                 let duration = list.split(',').next().unwrap_or_default().trim();
-                let secs: f64 = duration
-                    .parse()
-                    .ok()
-                    .filter(|d: &f64| d.is_finite() && *d >= 0.0)
-                    .ok_or_else(|| at(line, format!("EXTINF duration {duration:?}")))?;
+                let secs: f64 = Some(duration)
+                    .filter(|d| is_duration(d))
+                    .and_then(|d| d.parse().ok())
+                    .filter(|d: &f64| d.is_finite())
+                    .ok_or_else(|| at(line, format!("EXTINF duration {:?}", shown(duration))))?;
                 self.duration_secs += secs;
             }
             _ => {}
@@ -654,6 +694,9 @@ seg-2.m4s\r\n\
             ("", 1),
             ("#EXTM3U\n#EXTINF:abc,\ns.ts\n", 2),
             ("#EXTM3U\n#EXTINF:-1,\ns.ts\n", 2),
+            ("#EXTM3U\n#EXTINF:+4,\ns.ts\n", 2),
+            ("#EXTM3U\n#EXTINF:1e1,\ns.ts\n", 2),
+            ("#EXTM3U\n#EXTINF:.,\ns.ts\n", 2),
             ("#EXTM3U\n#EXTINF:4,\n../escape.ts\n", 3),
             ("#EXTM3U\n#EXT-X-MAP:URI=init.mp4\n", 2),
             ("#EXTM3U\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://k\"\n", 2),
@@ -716,12 +759,12 @@ seg-2.m4s\r\n\
     }
 
     #[test]
-    fn a_byte_order_mark_and_a_missing_final_newline_are_fine() {
+    fn a_byte_order_mark_is_kept_and_a_missing_final_newline_added() {
         let text = "\u{feff}#EXTM3U\n#EXTINF:1,\ns.ts";
         let playlist = Playlist::parse(text.to_owned(), "", STORE).unwrap();
         assert_eq!(
             rewrite(&playlist, |_| true),
-            "\u{feff}#EXTM3U\n#EXTINF:1,\nO(s.ts)"
+            "\u{feff}#EXTM3U\n#EXTINF:1,\nO(s.ts)\n"
         );
     }
 

@@ -51,12 +51,7 @@ pub async fn playlist(
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';');
-            let name = parts.next().unwrap_or_default().trim();
-            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
-            name.eq_ignore_ascii_case("gzip") && !refused
-        });
+        .any(accepts_gzip);
     let mut response = match rewritten.gzip {
         Some(gzip) if accepts_gzip => ([(CONTENT_ENCODING, "gzip")], gzip).into_response(),
         _ => rewritten.plain.into_response(),
@@ -69,4 +64,44 @@ pub async fn playlist(
     answer.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     answer.insert(VARY, HeaderValue::from_static("accept-encoding"));
     Ok(response)
+}
+
+/// Whether one `Accept-Encoding` element accepts gzip: `gzip` with no weight or a weight above
+/// zero (`q` in any case, RFC 9110).
+fn accepts_gzip(element: &str) -> bool {
+    let mut parts = element.split(';');
+    let coding = parts.next().unwrap_or_default().trim();
+    if !coding.eq_ignore_ascii_case("gzip") {
+        return false;
+    }
+    parts.all(|parameter| {
+        let Some((name, weight)) = parameter.split_once('=') else {
+            return true;
+        };
+        !name.trim().eq_ignore_ascii_case("q")
+            || weight.trim().parse::<f32>().is_ok_and(|q| q > 0.0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_is_accepted_unless_weighed_zero() {
+        for yes in ["gzip", " GZIP", "gzip;q=0.001", "gzip; Q=1"] {
+            assert!(accepts_gzip(yes), "{yes}");
+        }
+        for no in [
+            "gzip;q=0",
+            "gzip; Q=0.0",
+            "gzip;q=0.000",
+            "x-gzip",
+            "*",
+            "br",
+            "gzip;q=x",
+        ] {
+            assert!(!accepts_gzip(no), "{no}");
+        }
+    }
 }

@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod hls;
 mod hls_hostile;
+mod hls_hostile2;
 mod hostile_urls;
 mod jwks;
 mod post_policy;
