@@ -38,8 +38,10 @@ async fn entitled_caller_gets_a_url_that_returns_exactly_the_stored_bytes() {
     let response = app.get("/videos/gold-1/url", Some(&token)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["content-type"], "application/json");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["method"], "GET");
+    assert_eq!(body["format"], "file");
     assert_eq!(body["headers"], serde_json::json!({}));
     assert_eq!(body["expires_in"], 300);
     let expires_at = time::OffsetDateTime::parse(
