@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_s3::primitives::ByteStream;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -50,43 +49,13 @@ fn fixture() -> BTreeMap<String, Vec<u8>> {
     objects
 }
 
-/// Stores `objects` as HLS video `id` in `tier`; the top playlist carries the metadata.
-async fn put_hls(app: &TestApp, id: &str, tier: &str, objects: &BTreeMap<String, Vec<u8>>) {
-    for (path, bytes) in objects {
-        let content_type = if path.ends_with(".m3u8") {
-            "application/vnd.apple.mpegurl"
-        } else {
-            "video/mp4"
-        };
-        let mut put = app
-            .s3
-            .put_object()
-            .bucket(&app.settings.storage.bucket)
-            .key(format!("{}/{path}", app.key(id)))
-            .content_type(content_type)
-            .body(ByteStream::from(bytes.clone()));
-        if path == "master.m3u8" || path == "index.m3u8" {
-            put = put.metadata("access", tier);
-        }
-        put.send().await.expect("seed HLS object");
-    }
-}
-
 async fn app_with_hls(tier: &str) -> TestApp {
     let app = spawn_app_with(|s| {
         s.hls.max_height.insert("free".to_owned(), 360);
     })
     .await;
-    put_hls(&app, "film", tier, &fixture()).await;
+    app.put_hls("film", tier, &fixture()).await;
     app
-}
-
-/// `GET /videos/{id}/url` for an HLS video: the playlist URL.
-async fn entry(app: &TestApp, id: &str, token: &str) -> String {
-    let (status, body) = app.video_url(id, token).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["format"], "hls", "{body}");
-    body["url"].as_str().unwrap().to_owned()
 }
 
 /// Fetches a playlist without any header (as a player does), checking its answer headers.
@@ -165,7 +134,7 @@ async fn walk_video(
 async fn every_uri_of_the_rewritten_playlists_fetches_the_stored_bytes() {
     let app = app_with_hls("premium").await;
     let token = app.token("paula", &["premium"], &[]);
-    let url = entry(&app, "film", &token).await;
+    let url = app.hls_entry("film", &token).await;
     assert!(
         url.starts_with(&app.url("/videos/film/hls/master.m3u8?grant=")),
         "{url}"
@@ -184,7 +153,7 @@ async fn every_uri_of_the_rewritten_playlists_fetches_the_stored_bytes() {
 async fn everything_but_the_uris_is_kept_byte_for_byte() {
     let app = app_with_hls("premium").await;
     let token = app.token("paula", &["premium"], &[]);
-    let url = entry(&app, "film", &token).await;
+    let url = app.hls_entry("film", &token).await;
     let master = playlist(&app, &url).await;
     let strip = |text: &str| -> Vec<String> {
         text.lines()
@@ -205,7 +174,7 @@ async fn everything_but_the_uris_is_kept_byte_for_byte() {
 async fn segment_urls_of_a_vod_playlist_outlive_its_playback() {
     let app = app_with_hls("premium").await;
     let token = app.token("paula", &["premium"], &[]);
-    let url = entry(&app, "film", &token).await;
+    let url = app.hls_entry("film", &token).await;
     let master = playlist(&app, &url).await;
     let variant = uris(&master)
         .into_iter()
@@ -223,7 +192,7 @@ async fn segment_urls_of_a_vod_playlist_outlive_its_playback() {
 async fn a_free_caller_never_gets_a_rendition_taller_than_the_tier_allows() {
     let app = app_with_hls("free").await;
     let free = app.token("fred", &[], &[]);
-    let url = entry(&app, "film", &free).await;
+    let url = app.hls_entry("film", &free).await;
     let master = playlist(&app, &url).await;
     assert!(!master.contains("720"), "{master}");
     assert!(master.contains("/360p/index.m3u8?grant="), "{master}");
@@ -242,18 +211,19 @@ async fn a_free_caller_never_gets_a_rendition_taller_than_the_tier_allows() {
     }
     // A premium caller gets both.
     let premium = app.token("paula", &["premium"], &[]);
-    let master = playlist(&app, &entry(&app, "film", &premium).await).await;
+    let master = playlist(&app, &app.hls_entry("film", &premium).await).await;
     assert!(master.contains("/720p/index.m3u8?grant="), "{master}");
 }
 
 #[tokio::test]
 async fn grants_that_are_tampered_expired_or_for_another_video_are_refused() {
     let app = app_with_hls("premium").await;
-    put_hls(&app, "other", "premium", &fixture()).await;
+    app.put_hls("other", "premium", &fixture()).await;
     let token = app.token("paula", &["premium"], &[]);
-    let url = entry(&app, "film", &token).await;
+    let url = app.hls_entry("film", &token).await;
     let grant = url.split("grant=").nth(1).unwrap().to_owned();
-    let other_grant = entry(&app, "other", &token)
+    let other_grant = app
+        .hls_entry("other", &token)
         .await
         .split("grant=")
         .nth(1)
@@ -261,7 +231,7 @@ async fn grants_that_are_tampered_expired_or_for_another_video_are_refused() {
         .to_owned();
     // Signed as if two days ago: expired.
     app.clock.set_offset_secs(-2 * 86_400);
-    let old = entry(&app, "film", &token).await;
+    let old = app.hls_entry("film", &token).await;
     app.clock.set_offset_secs(0);
     let old_grant = old.split("grant=").nth(1).unwrap().to_owned();
     let mut tampered = grant.clone().into_bytes();
@@ -347,9 +317,9 @@ async fn a_playlist_that_leaves_the_video_is_a_502_naming_the_line_and_signs_not
         "index.m3u8".to_owned(),
         b"#EXTM3U\n#EXTINF:4,\nok.ts\n#EXTINF:4,\n../secret/seg.ts\n#EXT-X-ENDLIST\n".to_vec(),
     );
-    put_hls(&app, "bad", "free", &objects).await;
+    app.put_hls("bad", "free", &objects).await;
     let token = app.token("fred", &[], &[]);
-    let url = entry(&app, "bad", &token).await;
+    let url = app.hls_entry("bad", &token).await;
     assert!(url.contains("/videos/bad/hls/index.m3u8?grant="), "{url}");
     let response = app.http.get(&url).send().await.unwrap();
     let status = response.status();
@@ -368,8 +338,8 @@ async fn a_playlist_over_the_size_limit_is_a_502() {
         text.push_str("#EXTINF:4,\nseg.ts\n");
     }
     let objects = BTreeMap::from([("index.m3u8".to_owned(), text.into_bytes())]);
-    put_hls(&app, "long", "free", &objects).await;
-    let url = entry(&app, "long", &app.token("fred", &[], &[])).await;
+    app.put_hls("long", "free", &objects).await;
+    let url = app.hls_entry("long", &app.token("fred", &[], &[])).await;
     let response = app.http.get(&url).send().await.unwrap();
     let status = response.status();
     let body: Value = response.json().await.unwrap();
@@ -379,12 +349,12 @@ async fn a_playlist_over_the_size_limit_is_a_502() {
 #[tokio::test]
 async fn within_one_time_window_rewritten_playlists_are_byte_identical() {
     let app = spawn_app_with(|s| s.presign.time_window_secs = 60).await;
-    put_hls(&app, "film", "free", &fixture()).await;
+    app.put_hls("film", "free", &fixture()).await;
     let token = app.token("fred", &[], &[]);
     // Just after a window starts, so that both requests fall in it.
     let now = crate::helpers::now_secs();
     app.clock.set_offset_secs(1 - now.rem_euclid(60));
-    let url = entry(&app, "film", &token).await;
+    let url = app.hls_entry("film", &token).await;
     let master = playlist(&app, &url).await;
     let variant = uris(&master)
         .into_iter()
@@ -422,7 +392,7 @@ async fn put_hls_stores_a_packaged_folder_that_then_plays_through_tollgate() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let url = entry(&app, "fixture", &app.token("fred", &[], &[])).await;
+    let url = app.hls_entry("fixture", &app.token("fred", &[], &[])).await;
     let (media, playlists) = walk_video(&app, "fixture", &url).await;
     assert_eq!(playlists.len(), 4, "{playlists:#?}");
     let mut expected = BTreeMap::new();
@@ -451,8 +421,8 @@ async fn a_live_playlist_is_read_again_on_every_refresh() {
         }
         BTreeMap::from([("index.m3u8".to_owned(), text.into_bytes())])
     };
-    put_hls(&app, "live", "free", &live(&["s1.ts"])).await;
-    let url = entry(&app, "live", &app.token("fred", &[], &[])).await;
+    app.put_hls("live", "free", &live(&["s1.ts"])).await;
+    let url = app.hls_entry("live", &app.token("fred", &[], &[])).await;
     let first = playlist(&app, &url).await;
     assert!(
         first.contains("/s1.ts?") && !first.contains("/s2.ts?"),
@@ -463,7 +433,8 @@ async fn a_live_playlist_is_read_again_on_every_refresh() {
         first.contains(&format!("X-Amz-Expires={lifetime}&")),
         "{first}"
     );
-    put_hls(&app, "live", "free", &live(&["s1.ts", "s2.ts"])).await;
+    app.put_hls("live", "free", &live(&["s1.ts", "s2.ts"]))
+        .await;
     let second = playlist(&app, &url).await;
     assert!(second.contains("/s2.ts?"), "{second}");
 }
@@ -474,8 +445,8 @@ async fn a_live_playlist_is_read_again_on_every_refresh() {
 async fn a_shared_playlist_is_sent_gzipped_to_clients_that_accept_it() {
     use std::io::Read;
     let app = spawn_app_with(|s| s.presign.time_window_secs = 60).await;
-    put_hls(&app, "film", "free", &fixture()).await;
-    let url = entry(&app, "film", &app.token("fred", &[], &[])).await;
+    app.put_hls("film", "free", &fixture()).await;
+    let url = app.hls_entry("film", &app.token("fred", &[], &[])).await;
     let master = playlist(&app, &url).await;
     let variant = uris(&master)
         .into_iter()

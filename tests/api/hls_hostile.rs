@@ -11,46 +11,15 @@
 //! `URI`, CR/U+2028, steering, interstitials, image streams); F9 windowed VOD URLs expired before
 //! playback ended; F10 playlist paths were decoded twice; F11 an uploaded `.m3u8` was served raw.
 
-use std::collections::BTreeMap;
-
-use aws_sdk_s3::primitives::ByteStream;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{RawResponse, TestApp, assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{
+    RawResponse, TestApp, assert_error, grant_of, hls_objects, spawn_app, spawn_app_with,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (the ones in hls.rs are private to it).
-
-type Objects = BTreeMap<String, Vec<u8>>;
-
-fn objects(list: &[(&str, &str)]) -> Objects {
-    list.iter()
-        .map(|(path, text)| ((*path).to_owned(), text.as_bytes().to_vec()))
-        .collect()
-}
-
-/// Stores `objects` as HLS video `id` in `tier`, as an operator (or `put-hls`) would.
-async fn seed(app: &TestApp, id: &str, tier: &str, objects: &Objects) {
-    for (path, bytes) in objects {
-        let content_type = if path.ends_with(".m3u8") {
-            "application/vnd.apple.mpegurl"
-        } else {
-            "video/mp4"
-        };
-        let mut put = app
-            .s3
-            .put_object()
-            .bucket(&app.settings.storage.bucket)
-            .key(format!("{}/{path}", app.key(id)))
-            .content_type(content_type)
-            .body(ByteStream::from(bytes.clone()));
-        if path == "master.m3u8" || path == "index.m3u8" {
-            put = put.metadata("access", tier);
-        }
-        put.send().await.expect("seed HLS object");
-    }
-}
 
 fn media(segments: &[&str]) -> String {
     let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n");
@@ -59,31 +28,6 @@ fn media(segments: &[&str]) -> String {
     }
     text.push_str("#EXT-X-ENDLIST\n");
     text
-}
-
-/// `GET /videos/{id}/url`: the HLS entry (the whole JSON answer).
-async fn entry_json(app: &TestApp, id: &str, token: &str) -> Value {
-    let (status, body) = app.video_url(id, token).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["format"], "hls", "{body}");
-    body
-}
-
-async fn entry(app: &TestApp, id: &str, token: &str) -> String {
-    entry_json(app, id, token).await["url"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn grant_of(url: &str) -> String {
-    url.split("grant=").nth(1).unwrap().to_owned()
-}
-
-/// A URL fetched as a player does (no headers): status and text.
-async fn get(app: &TestApp, url: &str) -> (StatusCode, String) {
-    let response = app.http.get(url).send().await.unwrap();
-    (response.status(), response.text().await.unwrap())
 }
 
 /// `GET {target}` sent byte for byte (no URL normalisation), with `host`.
@@ -150,11 +94,10 @@ async fn a_video_rendition_of_a_dropped_variant_is_capped_too() {
 1080p/index.m3u8
 ";
     let segment = media(&["seg-0.m4s"]);
-    seed(
-        &app,
+    app.put_hls(
         "film",
         "free",
-        &objects(&[
+        &hls_objects(&[
             ("master.m3u8", master),
             ("360p/index.m3u8", &segment),
             ("1080p/index.m3u8", &segment),
@@ -163,16 +106,14 @@ async fn a_video_rendition_of_a_dropped_variant_is_capped_too() {
         ]),
     )
     .await;
-    let url = entry(&app, "film", &app.token("fred", &[], &[])).await;
-    let (_, text) = get(&app, &url).await;
-    let (status, angle) = get(
-        &app,
-        &app.url(&format!(
+    let url = app.hls_entry("film", &app.token("fred", &[], &[])).await;
+    let (_, text) = app.get_text(&url).await;
+    let (status, angle) = app
+        .get_text(&app.url(&format!(
             "/videos/film/hls/1080p/angle2.m3u8?grant={}",
             grant_of(&url)
-        )),
-    )
-    .await;
+        )))
+        .await;
     assert!(
         !text.contains("1080p/") && status == StatusCode::FORBIDDEN,
         "a free caller (max 720) is handed the 1080p rendition of the dropped variant:\n\
@@ -191,26 +132,23 @@ async fn a_playlist_the_master_does_not_list_is_not_served_past_the_cap() {
 360p/index.m3u8
 ";
     let segment = media(&["seg-0.m4s"]);
-    seed(
-        &app,
+    app.put_hls(
         "film",
         "free",
-        &objects(&[
+        &hls_objects(&[
             ("master.m3u8", master),
             ("360p/index.m3u8", &segment),
             ("2160p/index.m3u8", &segment),
         ]),
     )
     .await;
-    let url = entry(&app, "film", &app.token("fred", &[], &[])).await;
-    let (status, text) = get(
-        &app,
-        &app.url(&format!(
+    let url = app.hls_entry("film", &app.token("fred", &[], &[])).await;
+    let (status, text) = app
+        .get_text(&app.url(&format!(
             "/videos/film/hls/2160p/index.m3u8?grant={}",
             grant_of(&url)
-        )),
-    )
-    .await;
+        )))
+        .await;
     assert_ne!(
         status,
         StatusCode::OK,
@@ -229,16 +167,15 @@ async fn an_entitlement_that_is_no_tier_does_not_lift_the_cap() {
 #EXT-X-STREAM-INF:BANDWIDTH=5000000,RESOLUTION=1920x1080
 1080p/index.m3u8
 ";
-    seed(&app, "film", "free", &objects(&[("master.m3u8", master)])).await;
+    app.put_hls("film", "free", &hls_objects(&[("master.m3u8", master)]))
+        .await;
     // Without the extra claim: capped (the control).
-    let capped = get(
-        &app,
-        &entry(&app, "film", &app.token("fred", &[], &[])).await,
-    )
-    .await;
+    let capped = app
+        .get_text(&app.hls_entry("film", &app.token("fred", &[], &[])).await)
+        .await;
     assert!(!capped.1.contains("1080p"), "{}", capped.1);
     let token = app.token("fred", &["newsletter"], &[]);
-    let (_, text) = get(&app, &entry(&app, "film", &token).await).await;
+    let (_, text) = app.get_text(&app.hls_entry("film", &token).await).await;
     assert!(
         !text.contains("1080p"),
         "an entitlement outside entitlement.tiers gives any height:\n{text}"
@@ -254,11 +191,10 @@ async fn an_entitlement_that_is_no_tier_does_not_lift_the_cap() {
 #[tokio::test]
 async fn a_grant_does_not_outlive_its_token() {
     let app = spawn_app().await;
-    seed(
-        &app,
+    app.put_hls(
         "film",
         "free",
-        &objects(&[("index.m3u8", &media(&["seg-0.m4s"]))]),
+        &hls_objects(&[("index.m3u8", &media(&["seg-0.m4s"]))]),
     )
     .await;
     let mut claims = app.claims("fred");
@@ -277,7 +213,7 @@ async fn a_grant_does_not_outlive_its_token() {
     let (status, refused) = app.video_url("film", &token).await;
     assert_error(status, &refused, StatusCode::UNAUTHORIZED, "invalid_token");
     // …its grant is not.
-    let (status, text) = get(&app, &url).await;
+    let (status, text) = app.get_text(&url).await;
     assert!(
         status == StatusCode::UNAUTHORIZED && lifetime <= 120,
         "asked expires_in=60 with a token valid 120 s: the grant lives {lifetime} s, and 2 h \
@@ -299,12 +235,14 @@ async fn a_bad_playlist_message_echoes_no_signature_and_no_whole_line() {
         "#EXTM3U\n#EXTINF:4,\nhttps://evil.example/{}.ts\n",
         "A".repeat(256 * 1024)
     );
-    seed(&app, "signed", "free", &objects(&[("index.m3u8", &signed)])).await;
-    seed(&app, "long", "free", &objects(&[("index.m3u8", &long)])).await;
+    app.put_hls("signed", "free", &hls_objects(&[("index.m3u8", &signed)]))
+        .await;
+    app.put_hls("long", "free", &hls_objects(&[("index.m3u8", &long)]))
+        .await;
     let token = app.token("fred", &[], &[]);
     let mut leaks = Vec::new();
     for id in ["signed", "long"] {
-        let (status, body) = get(&app, &entry(&app, id, &token).await).await;
+        let (status, body) = app.get_text(&app.hls_entry(id, &token).await).await;
         assert_eq!(status, StatusCode::BAD_GATEWAY, "{body:.200}");
         let message = serde_json::from_str::<Value>(&body).unwrap()["error"]["message"]
             .as_str()
@@ -382,8 +320,8 @@ async fn uris_players_see_and_the_parser_does_not_are_refused_too() {
     let token = app.token("fred", &[], &[]);
     let mut served = Vec::new();
     for (id, top, text) in &cases {
-        seed(&app, id, "free", &objects(&[(top, text)])).await;
-        let (status, body) = get(&app, &entry(&app, id, &token).await).await;
+        app.put_hls(id, "free", &hls_objects(&[(top, text)])).await;
+        let (status, body) = app.get_text(&app.hls_entry(id, &token).await).await;
         if status == StatusCode::OK && body.contains("evil.example") {
             served.push(format!("{id}:\n{body}"));
         }
@@ -412,22 +350,19 @@ async fn vod_segment_urls_signed_in_a_window_outlive_playback() {
     let names: Vec<String> = (0..100).map(|i| format!("s{i}.m4s")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     // 100 × 4 s = 400 s of video.
-    seed(
-        &app,
+    app.put_hls(
         "film",
         "free",
-        &objects(&[("index.m3u8", &media(&names))]),
+        &hls_objects(&[("index.m3u8", &media(&names))]),
     )
     .await;
     let now = crate::helpers::now_secs();
     // 240 s into a window.
     let offset = 240 - now.rem_euclid(250);
     app.clock.set_offset_secs(offset);
-    let (_, text) = get(
-        &app,
-        &entry(&app, "film", &app.token("fred", &[], &[])).await,
-    )
-    .await;
+    let (_, text) = app
+        .get_text(&app.hls_entry("film", &app.token("fred", &[], &[])).await)
+        .await;
     let url = text.lines().find(|l| l.contains("/s0.m4s?")).unwrap();
     let expiry = amz_date_secs(query_value(url, "X-Amz-Date"))
         + query_value(url, "X-Amz-Expires").parse::<i64>().unwrap();
@@ -445,25 +380,22 @@ async fn vod_segment_urls_signed_in_a_window_outlive_playback() {
 async fn a_playlist_path_is_decoded_once() {
     let app = spawn_app().await;
     let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=640x360\nx%2541.m3u8\n";
-    seed(
-        &app,
+    app.put_hls(
         "film",
         "free",
-        &objects(&[
+        &hls_objects(&[
             ("master.m3u8", master),
             ("x%41.m3u8", &media(&["real.m4s"])),
             ("xA.m3u8", &media(&["alias.m4s"])),
         ]),
     )
     .await;
-    let (_, text) = get(
-        &app,
-        &entry(&app, "film", &app.token("fred", &[], &[])).await,
-    )
-    .await;
+    let (_, text) = app
+        .get_text(&app.hls_entry("film", &app.token("fred", &[], &[])).await)
+        .await;
     let variant = text.lines().find(|l| l.contains("/hls/x")).unwrap();
     assert!(variant.contains("/hls/x%2541.m3u8?grant="), "{variant}");
-    let (status, body) = get(&app, variant).await;
+    let (status, body) = app.get_text(variant).await;
     assert!(
         status == StatusCode::OK && body.contains("real.m4s"),
         "{variant} → {status}:\n{body}"
@@ -509,15 +441,15 @@ async fn request_paths_never_leave_the_video_nor_alias_a_refused_rendition() {
 1080p/index.m3u8
 ";
     let segment = media(&["seg-0.m4s"]);
-    let folder = objects(&[
+    let folder = hls_objects(&[
         ("master.m3u8", master),
         ("360p/index.m3u8", &segment),
         ("1080p/index.m3u8", &segment),
         ("caf\u{e9}/index.m3u8", &segment),
     ]);
-    seed(&app, "film", "free", &folder).await;
-    seed(&app, "other", "premium", &folder).await;
-    let grant = grant_of(&entry(&app, "film", &app.token("fred", &[], &[])).await);
+    app.put_hls("film", "free", &folder).await;
+    app.put_hls("other", "premium", &folder).await;
+    let grant = grant_of(&app.hls_entry("film", &app.token("fred", &[], &[])).await);
     let mut wrong = Vec::new();
     for (path, expected) in [
         ("1080p/index.m3u8", 403),
@@ -567,10 +499,10 @@ async fn grants_cannot_be_forged_widened_or_moved() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let app = spawn_app().await;
     let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=2,RESOLUTION=1920x1080\n1080p/index.m3u8\n";
-    let folder = objects(&[("master.m3u8", master)]);
-    seed(&app, "film", "free", &folder).await;
-    seed(&app, "film2", "premium", &folder).await;
-    let grant = grant_of(&entry(&app, "film", &app.token("fred", &[], &[])).await);
+    let folder = hls_objects(&[("master.m3u8", master)]);
+    app.put_hls("film", "free", &folder).await;
+    app.put_hls("film2", "premium", &folder).await;
+    let grant = grant_of(&app.hls_entry("film", &app.token("fred", &[], &[])).await);
     let (payload, tag) = grant.split_once('.').unwrap();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     assert_eq!(claims["h"], 720, "{claims}");
@@ -643,26 +575,27 @@ async fn no_grant_crosses_callers_and_playlist_uris_stay_in_the_folder() {
     let now = crate::helpers::now_secs();
     app.clock.set_offset_secs(1 - now.rem_euclid(60));
     let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=640x360\n360p/index.m3u8\n";
-    seed(
-        &app,
+    app.put_hls(
         "film",
         "free",
-        &objects(&[
+        &hls_objects(&[
             ("master.m3u8", master),
             ("360p/index.m3u8", &media(&["seg-0.m4s"; 100])),
         ]),
     )
     .await;
-    let fred = entry(&app, "film", &app.token("fred", &[], &[])).await;
-    let paula = entry(&app, "film", &app.token("paula", &["premium"], &[])).await;
-    let (_, fred_master) = get(&app, &fred).await;
-    let (_, paula_master) = get(&app, &paula).await;
+    let fred = app.hls_entry("film", &app.token("fred", &[], &[])).await;
+    let paula = app
+        .hls_entry("film", &app.token("paula", &["premium"], &[]))
+        .await;
+    let (_, fred_master) = app.get_text(&fred).await;
+    let (_, paula_master) = app.get_text(&paula).await;
     assert!(fred_master.contains(&grant_of(&fred)));
     assert!(paula_master.contains(&grant_of(&paula)) && !paula_master.contains(&grant_of(&fred)));
     let fred_media = fred_master.lines().find(|l| l.contains("360p")).unwrap();
     let paula_media = paula_master.lines().find(|l| l.contains("360p")).unwrap();
-    let (_, a) = get(&app, fred_media).await;
-    let (_, b) = get(&app, paula_media).await;
+    let (_, a) = app.get_text(fred_media).await;
+    let (_, b) = app.get_text(paula_media).await;
     assert_eq!(a, b, "one window, one shared media playlist");
     assert!(!a.contains("grant="), "{a:.300}");
 
@@ -697,8 +630,11 @@ async fn no_grant_crosses_callers_and_playlist_uris_stay_in_the_folder() {
             "#EXTM3U\n#EXTINF:4,\n{}\n#EXT-X-ENDLIST\n",
             uri.replace("/x/", &format!("/{id}/"))
         );
-        seed(&app, &id, "free", &objects(&[("index.m3u8", &text)])).await;
-        let (status, body) = get(&app, &entry(&app, &id, &app.token("fred", &[], &[])).await).await;
+        app.put_hls(&id, "free", &hls_objects(&[("index.m3u8", &text)]))
+            .await;
+        let (status, body) = app
+            .get_text(&app.hls_entry(&id, &app.token("fred", &[], &[])).await)
+            .await;
         assert_eq!(status, StatusCode::BAD_GATEWAY, "{uri}: {body}");
         assert!(!body.contains("X-Amz-Signature"), "{uri}: {body}");
     }
@@ -728,16 +664,18 @@ async fn no_grant_crosses_callers_and_playlist_uris_stay_in_the_folder() {
 #[tokio::test]
 async fn a_double_encoded_dot_segment_stays_a_literal_key_on_the_store() {
     let app = spawn_app().await;
-    seed(
-        &app,
+    app.put_hls(
         "victim",
         "premium",
-        &objects(&[("index.m3u8", &media(&["s.ts"])), ("s.ts", "victim bytes")]),
+        &hls_objects(&[("index.m3u8", &media(&["s.ts"])), ("s.ts", "victim bytes")]),
     )
     .await;
     let text = "#EXTM3U\n#EXTINF:4,\n%252e%252e/victim/s.ts\n#EXTINF:4,\n.%252e/victim/s.ts\n#EXT-X-ENDLIST\n";
-    seed(&app, "x", "free", &objects(&[("index.m3u8", text)])).await;
-    let (status, out) = get(&app, &entry(&app, "x", &app.token("fred", &[], &[])).await).await;
+    app.put_hls("x", "free", &hls_objects(&[("index.m3u8", text)]))
+        .await;
+    let (status, out) = app
+        .get_text(&app.hls_entry("x", &app.token("fred", &[], &[])).await)
+        .await;
     assert_eq!(status, StatusCode::OK, "{out}");
     for url in out.lines().filter(|l| l.starts_with("http")) {
         assert!(url.contains(&format!("/{}/", app.key("x"))), "{url}");
@@ -761,8 +699,9 @@ async fn a_playlist_of_too_many_uris_is_refused() {
         text.push_str("#EXTINF:1,\ns.ts\n");
     }
     text.push_str("#EXT-X-ENDLIST\n");
-    seed(&app, "long", "free", &objects(&[("index.m3u8", &text)])).await;
-    let url = entry(&app, "long", &app.token("fred", &[], &[])).await;
+    app.put_hls("long", "free", &hls_objects(&[("index.m3u8", &text)]))
+        .await;
+    let url = app.hls_entry("long", &app.token("fred", &[], &[])).await;
     let response = app.http.get(&url).send().await.unwrap();
     let status = response.status();
     let body: Value = response.json().await.unwrap();

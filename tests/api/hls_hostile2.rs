@@ -9,43 +9,10 @@
 //! an unreadable one is too tall); G4 `Accept-Encoding: gzip;Q=0` got gzip (the weight is now
 //! parsed). The last tests are what held.
 
-use std::collections::BTreeMap;
-
-use aws_sdk_s3::primitives::ByteStream;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
-
-type Objects = BTreeMap<String, Vec<u8>>;
-
-fn objects(list: &[(&str, &str)]) -> Objects {
-    list.iter()
-        .map(|(path, text)| ((*path).to_owned(), text.as_bytes().to_vec()))
-        .collect()
-}
-
-/// Stores `objects` as HLS video `id` in `tier`, as an operator (or `put-hls`) would.
-async fn seed(app: &TestApp, id: &str, tier: &str, objects: &Objects) {
-    for (path, bytes) in objects {
-        let content_type = if path.ends_with(".m3u8") {
-            "application/vnd.apple.mpegurl"
-        } else {
-            "video/mp4"
-        };
-        let mut put = app
-            .s3
-            .put_object()
-            .bucket(&app.settings.storage.bucket)
-            .key(format!("{}/{path}", app.key(id)))
-            .content_type(content_type)
-            .body(ByteStream::from(bytes.clone()));
-        if path == "master.m3u8" || path == "index.m3u8" {
-            put = put.metadata("access", tier);
-        }
-        put.send().await.expect("seed HLS object");
-    }
-}
+use crate::helpers::{grant_of, hls_objects, spawn_app, spawn_app_with};
 
 fn media(segments: &[&str]) -> String {
     let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n");
@@ -54,22 +21,6 @@ fn media(segments: &[&str]) -> String {
     }
     text.push_str("#EXT-X-ENDLIST\n");
     text
-}
-
-async fn entry(app: &TestApp, id: &str, token: &str) -> String {
-    let (status, body) = app.video_url(id, token).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["format"], "hls", "{body}");
-    body["url"].as_str().unwrap().to_owned()
-}
-
-fn grant_of(url: &str) -> String {
-    url.split("grant=").nth(1).unwrap().to_owned()
-}
-
-async fn get(app: &TestApp, url: &str) -> (StatusCode, String) {
-    let response = app.http.get(url).send().await.unwrap();
-    (response.status(), response.text().await.unwrap())
 }
 
 /// The segment URIs hls.js 1.7.4 reads from a media playlist: its `LEVEL_PLAYLIST_REGEX_FAST`
@@ -173,12 +124,11 @@ async fn a_final_extinf_line_without_a_newline_hides_no_segment_uri() {
     let app = spawn_app_with(|s| s.presign.time_window_secs = 60).await;
     let text = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-ENDLIST\n#EXTINF:4,\ns.ts\n\
                 #EXTINF:4,ad https://evil.example/s.ts";
-    seed(&app, "eof", "free", &objects(&[("index.m3u8", text)])).await;
-    let (status, body) = get(
-        &app,
-        &entry(&app, "eof", &app.token("fred", &[], &[])).await,
-    )
-    .await;
+    app.put_hls("eof", "free", &hls_objects(&[("index.m3u8", text)]))
+        .await;
+    let (status, body) = app
+        .get_text(&app.hls_entry("eof", &app.token("fred", &[], &[])).await)
+        .await;
     let foreign: Vec<String> = hls_js_segment_uris(&body)
         .into_iter()
         .filter(|u| !u.starts_with(&app.store_endpoint))
@@ -212,8 +162,9 @@ async fn a_bad_playlist_message_is_bounded_whatever_the_line() {
     let token = app.token("fred", &[], &[]);
     let mut leaks = Vec::new();
     for (id, text) in &cases {
-        seed(&app, id, "free", &objects(&[("index.m3u8", text)])).await;
-        let (status, body) = get(&app, &entry(&app, id, &token).await).await;
+        app.put_hls(id, "free", &hls_objects(&[("index.m3u8", text)]))
+            .await;
+        let (status, body) = app.get_text(&app.hls_entry(id, &token).await).await;
         assert_eq!(status, StatusCode::BAD_GATEWAY, "{id}: {body:.200}");
         let message = serde_json::from_str::<Value>(&body).unwrap()["error"]["message"]
             .as_str()
@@ -276,11 +227,10 @@ async fn a_tall_playlist_is_not_reachable_by_a_capped_grant_through_another_list
     let token = app.token("fred", &[], &[]);
     let mut served = Vec::new();
     for (id, master, tall) in &cases {
-        seed(
-            &app,
+        app.put_hls(
             id,
             "free",
-            &objects(&[
+            &hls_objects(&[
                 ("master.m3u8", master),
                 ("360p/index.m3u8", &segment),
                 ("1080p/index.m3u8", &segment),
@@ -288,12 +238,10 @@ async fn a_tall_playlist_is_not_reachable_by_a_capped_grant_through_another_list
             ]),
         )
         .await;
-        let grant = grant_of(&entry(&app, id, &token).await);
-        let (status, _) = get(
-            &app,
-            &app.url(&format!("/videos/{id}/hls/{tall}?grant={grant}")),
-        )
-        .await;
+        let grant = grant_of(&app.hls_entry(id, &token).await);
+        let (status, _) = app
+            .get_text(&app.url(&format!("/videos/{id}/hls/{tall}?grant={grant}")))
+            .await;
         if status == StatusCode::OK {
             served.push(format!("{id}: {tall} → 200 to a 720 grant"));
         }
@@ -310,14 +258,13 @@ async fn a_tall_playlist_is_not_reachable_by_a_capped_grant_through_another_list
 #[tokio::test]
 async fn gzip_refused_with_an_upper_case_q_is_not_sent() {
     let app = spawn_app_with(|s| s.presign.time_window_secs = 60).await;
-    seed(
-        &app,
+    app.put_hls(
         "film",
         "free",
-        &objects(&[("index.m3u8", &media(&["s0.m4s", "s1.m4s", "s2.m4s"]))]),
+        &hls_objects(&[("index.m3u8", &media(&["s0.m4s", "s1.m4s", "s2.m4s"]))]),
     )
     .await;
-    let url = entry(&app, "film", &app.token("fred", &[], &[])).await;
+    let url = app.hls_entry("film", &app.token("fred", &[], &[])).await;
     let mut wrong = Vec::new();
     for coding in ["gzip;Q=0", "gzip; Q=0.0", "gzip;q=0, identity"] {
         let response = app
@@ -356,24 +303,25 @@ async fn the_shared_gzip_answer_holds_vary_and_codings() {
 #EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=640x360\n360p/index.m3u8\n\
 #EXT-X-STREAM-INF:BANDWIDTH=2,RESOLUTION=1920x1080\n1080p/index.m3u8\n";
     let segment = media(&["s0.m4s", "s1.m4s"]);
-    seed(
-        &app,
+    app.put_hls(
         "film",
         "free",
-        &objects(&[
+        &hls_objects(&[
             ("master.m3u8", master),
             ("360p/index.m3u8", &segment),
             ("1080p/index.m3u8", &segment),
         ]),
     )
     .await;
-    let paula = entry(&app, "film", &app.token("paula", &["premium"], &[])).await;
-    let fred = entry(&app, "film", &app.token("fred", &[], &[])).await;
+    let paula = app
+        .hls_entry("film", &app.token("paula", &["premium"], &[]))
+        .await;
+    let fred = app.hls_entry("film", &app.token("fred", &[], &[])).await;
     // paula warms the cache for 1080p; fred's free grant still gets 403.
     let tall = |grant: &str| app.url(&format!("/videos/film/hls/1080p/index.m3u8?grant={grant}"));
-    let (status, warm) = get(&app, &tall(&grant_of(&paula))).await;
+    let (status, warm) = app.get_text(&tall(&grant_of(&paula))).await;
     assert_eq!(status, StatusCode::OK, "{warm}");
-    let (status, _) = get(&app, &tall(&grant_of(&fred))).await;
+    let (status, _) = app.get_text(&tall(&grant_of(&fred))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let small = app.url(&format!(
         "/videos/film/hls/360p/index.m3u8?grant={}",

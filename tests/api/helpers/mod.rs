@@ -8,12 +8,14 @@
 
 mod app;
 mod auth;
+mod hls;
 mod raw;
 mod requests;
 mod store;
 
 pub use app::*;
 pub use auth::*;
+pub use hls::*;
 pub use raw::*;
 pub use requests::{form_fields, form_secs_left};
 pub use store::*;
