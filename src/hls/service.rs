@@ -177,8 +177,7 @@ impl Hls {
     }
 
     /// `GET /videos/{id}/url` for an HLS video: the top playlist's tollgate URL with a fresh
-    /// grant; `None` when `id` is no HLS video.
-    /// The grant lives `hls.grant_ttl_secs`, or less when asked (`requested_secs`) or when the
+    /// grant; `None` when `id` is no HLS video. The grant lives `hls.grant_ttl_secs`, or less when asked (`requested_secs`) or when the
     /// caller's token expires sooner.
     pub async fn entry(
         &self,
@@ -214,7 +213,7 @@ impl Hls {
             .ok()
             .filter(|p| p.to_ascii_lowercase().ends_with(".m3u8"))
             .ok_or(ApiError::VideoNotFound)?;
-        let (grant, raw_grant) = match access {
+        let (top, grant, raw_grant) = match access {
             Access::Grant(raw) => {
                 let grant = self
                     .grants
@@ -223,15 +222,16 @@ impl Hls {
                         GrantError::OtherVideo => ApiError::GrantForAnotherVideo,
                         other => ApiError::InvalidGrant(other),
                     })?;
-                (grant, raw.to_owned())
+                let (top, _) = Self::top(state, id).await?.ok_or(ApiError::VideoNotFound)?;
+                (top, grant, raw.to_owned())
             }
             Access::Caller(caller) => {
-                let (_, grant) = self
+                let (top, grant) = self
                     .decide(state, caller, id, None)
                     .await?
                     .ok_or(ApiError::VideoNotFound)?;
                 let raw = self.grants.issue(&grant);
-                (grant, raw)
+                (top, grant, raw)
             }
         };
         let allowed = |height: Option<u32>| match (grant.max_height, height) {
@@ -240,9 +240,6 @@ impl Hls {
         };
         // Below the top, only the playlists it hands this caller: not a variant (or a video
         // rendition of one) taller than the grant allows, nor anything it does not list.
-        let Some((top, _)) = Self::top(state, id).await? else {
-            return Err(ApiError::VideoNotFound);
-        };
         if top != path {
             let master = self.load(state, id, top).await?;
             let listed = &master.playlist;
