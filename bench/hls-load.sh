@@ -13,6 +13,7 @@
 # durations, 127.0.0.1 only, every process stopped on exit. Installs wrk (Debian) if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 DURATION=${DURATION:-10}
 REPS=${REPS:-3}
@@ -22,7 +23,6 @@ LOAD_CPU=${LOAD_CPU:-1}
 WRK_VERSION=4.1.0-3+b2
 SEGMENTS=2000
 
-log() { printf '== %s\n' "$*" >&2; }
 
 if ! command -v wrk > /dev/null; then
     log "installing wrk $WRK_VERSION"
@@ -31,21 +31,6 @@ fi
 log "building the release binary"
 cargo build --release --locked -q --bin tollgate
 
-WORK=$(mktemp -d /tmp/tollgate-hls-load.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
-    wait 2> /dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() {
-    for _ in $(seq 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
-    echo "no answer from $1" >&2
-    return 1
-}
 
 # The playlist: only the playlist is stored; rewriting never reads a segment.
 mkdir -p "$WORK/film"

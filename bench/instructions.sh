@@ -17,37 +17,22 @@
 # counts include a software SHA-256. Each row also gives the count without the `sha2::` share.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 N=${N:-2000}
 WARMUP=${WARMUP:-200}
-log() { printf '== %s\n' "$*" >&2; }
 
 command -v valgrind > /dev/null || { log "valgrind is missing (apt-get install valgrind)"; exit 1; }
 log "building release binaries"
 cargo build --release --locked -q --bin tollgate --example hello --example bench_tokens
 
-WORK=$(mktemp -d /tmp/tollgate-instructions.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
-    wait 2> /dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() {
-    for _ in $(seq 600); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
-    echo "no answer from $1" >&2
-    return 1
-}
 
 # ES256 tokens and the JWKS that publishes their key, served on loopback.
 target/release/examples/bench_tokens ES256 1 "$WORK" > /dev/null
 JWKS_PORT=$(free_port)
 (cd "$WORK" && exec python3 -m http.server "$JWKS_PORT" --bind 127.0.0.1 > /dev/null 2>&1) &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$JWKS_PORT/jwks.json"
+wait_http "http://127.0.0.1:$JWKS_PORT/jwks.json" 60
 ES256_TOKEN=$(head -1 "$WORK/tokens-ES256.txt")
 printf 'not really a video' > "$WORK/demo.mp4"
 
@@ -81,7 +66,7 @@ run() {
     fi
     local pid=$!
     PIDS+=("$pid")
-    wait_http "http://127.0.0.1:$port$ready"
+    wait_http "http://127.0.0.1:$port$ready" 60
     if [ "$kind" = tollgate ]; then
         TOLLGATE__STORAGE__EMBEDDED__ADDR="127.0.0.1:$store" TOLLGATE__LOG__FILTER=warn \
             target/release/tollgate put --id demo --access premium "$WORK/demo.mp4" > /dev/null
