@@ -16,6 +16,32 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// The video `put` and `put-hls` store, and its tollgate metadata.
+#[derive(Debug, clap::Args)]
+struct StoredVideo {
+    /// The video id (`[A-Za-z0-9_-]{1,128}`).
+    #[arg(long)]
+    id: String,
+    /// Tier (`x-amz-meta-access`; of the top playlist for HLS); without it the video is in
+    /// `entitlement.default_tier`.
+    #[arg(long)]
+    access: Option<String>,
+    /// Owner's `sub` (`x-amz-meta-owner`).
+    #[arg(long)]
+    owner: Option<String>,
+}
+
+impl StoredVideo {
+    fn into_metadata(self, content_type: String) -> (String, VideoMetadata) {
+        let metadata = VideoMetadata {
+            content_type,
+            tier: self.access,
+            owner: self.owner,
+        };
+        (self.id, metadata)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service (the default).
@@ -40,15 +66,8 @@ enum Command {
     /// Store a file as video `--id` with its tier and owner (the store must be running: for the
     /// embedded one, a `tollgate serve` in another terminal).
     Put {
-        /// The video id (`[A-Za-z0-9_-]{1,128}`).
-        #[arg(long)]
-        id: String,
-        /// Tier (`x-amz-meta-access`); without it the video is in `entitlement.default_tier`.
-        #[arg(long)]
-        access: Option<String>,
-        /// Owner's `sub` (`x-amz-meta-owner`).
-        #[arg(long)]
-        owner: Option<String>,
+        #[command(flatten)]
+        video: StoredVideo,
         #[arg(long, default_value = "video/mp4")]
         content_type: String,
         /// The file to upload.
@@ -57,15 +76,8 @@ enum Command {
     /// Store a packaged HLS folder (a `master.m3u8` or `index.m3u8` with its playlists and
     /// segments) as video `--id`; `GET /videos/{id}/url` then serves it as HLS.
     PutHls {
-        /// The video id (`[A-Za-z0-9_-]{1,128}`).
-        #[arg(long)]
-        id: String,
-        /// Tier (`x-amz-meta-access` of the top playlist).
-        #[arg(long)]
-        access: Option<String>,
-        /// Owner's `sub`.
-        #[arg(long)]
-        owner: Option<String>,
+        #[command(flatten)]
+        video: StoredVideo,
         /// The folder.
         dir: std::path::PathBuf,
     },
@@ -110,30 +122,16 @@ fn main() -> ExitCode {
             }
         }
         Command::Put {
-            id,
-            access,
-            owner,
+            video,
             content_type,
             file,
         } => {
-            let metadata = VideoMetadata {
-                content_type,
-                tier: access,
-                owner,
-            };
+            let (id, metadata) = video.into_metadata(content_type);
             put(&settings, &id, &file, metadata)
         }
-        Command::PutHls {
-            id,
-            access,
-            owner,
-            dir,
-        } => {
-            let metadata = VideoMetadata {
-                content_type: String::new(),
-                tier: access,
-                owner,
-            };
+        Command::PutHls { video, dir } => {
+            // Each file's type comes from its extension.
+            let (id, metadata) = video.into_metadata(String::new());
             put_hls_folder(&settings, &id, &dir, metadata)
         }
         Command::CheckConfig => {
