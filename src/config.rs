@@ -1,6 +1,7 @@
 //! Typed settings, layered as `config/default.toml` → `config/{TOLLGATE_ENV}.toml` →
 //! `TOLLGATE__SECTION__KEY` environment variables, and validated once at start-up.
 
+use crate::controls::settings::{LimitSettings, RevocationSettings, StateSettings, StreamSettings};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -142,6 +143,10 @@ pub struct Settings {
     pub cors: CorsSettings,
     pub demo: DemoSettings,
     pub hls: HlsSettings,
+    pub state: StateSettings,
+    pub revocation: RevocationSettings,
+    pub limits: LimitSettings,
+    pub streams: StreamSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -250,6 +255,9 @@ pub struct ServerSettings {
     /// address. For a development container only (docker-compose.yml binds 0.0.0.0 inside its
     /// network and publishes the port on the host's loopback); refused in production.
     pub allow_dev_secrets_on_public_address: bool,
+    /// Proxies (addresses or networks) whose `X-Forwarded-For` names the client, for the
+    /// limits per client IP. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -397,6 +405,19 @@ impl Settings {
         }
         self.validate_tiers(&mut problems);
         self.hls.validate(&self.entitlement.tiers, &mut problems);
+        crate::controls::settings::validate(
+            &self.state,
+            &self.revocation,
+            &self.limits,
+            &self.streams,
+            &self.entitlement.tiers,
+            &mut problems,
+        );
+        if let Err(entry) = crate::controls::TrustedProxies::parse(&self.server.trusted_proxies) {
+            problems.push(format!(
+                "server.trusted_proxies: {entry:?} is neither an IP address nor a network (10.0.0.0/8)"
+            ));
+        }
         if self.presign.time_window_secs >= self.presign.get_max_expires_secs {
             problems.push(format!(
                 "presign.time_window_secs ({}) must be below presign.get_max_expires_secs ({}): a URL signed at a window's start would expire within it",

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::controls::{RateLimitInfo, Refusal, StateError};
 use crate::domain::{ParseError, ValueKind};
 use crate::storage::StorageError;
 pub use crate::telemetry::error_chain;
@@ -58,16 +59,63 @@ pub enum ApiError {
     GrantForAnotherVideo,
     #[error("the playlist cannot be served: {0}")]
     BadPlaylist(String),
+    #[error("rate limit {} exceeded", .limit.policy)]
+    RateLimited {
+        limit: RateLimitInfo,
+        retry_after_secs: u64,
+    },
+    #[error("the token was revoked")]
+    TokenRevoked,
+    #[error("the video was taken down")]
+    VideoTakenDown,
+    #[error("every concurrent stream of the subject is in use")]
+    TooManyStreams { retry_after_secs: u64 },
+    #[error("shared state unavailable and the control fails closed")]
+    StateUnavailable,
+    #[error("shared state unavailable")]
+    State(#[source] StateError),
+    #[error("no such revocation")]
+    RevocationNotFound,
+    #[error("no such playback session")]
+    SessionNotFound,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Seconds a client should wait before retrying while the shared state is unreachable.
+const STATE_RETRY_AFTER_SECS: u64 = 5;
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::RateLimited {
+                limit,
+                retry_after_secs,
+            } => Self::RateLimited {
+                limit,
+                retry_after_secs,
+            },
+            Refusal::Revoked => Self::TokenRevoked,
+            Refusal::VideoTakenDown => Self::VideoTakenDown,
+            Refusal::TooManyStreams { retry_after_secs } => {
+                Self::TooManyStreams { retry_after_secs }
+            }
+            Refusal::Unavailable => Self::StateUnavailable,
+        }
+    }
 }
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidGrant(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::InvalidGrant(_)
+            | Self::TokenRevoked => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } | Self::TooManyStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::VideoTakenDown => StatusCode::GONE,
+            Self::StateUnavailable | Self::State(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RevocationNotFound | Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::GrantForAnotherVideo => StatusCode::FORBIDDEN,
             Self::BadPlaylist(_) => StatusCode::BAD_GATEWAY,
             Self::InvalidValue(e) if e.kind == ValueKind::ContentType => {
@@ -116,6 +164,13 @@ impl ApiError {
             Self::InvalidGrant(_) => "invalid_grant",
             Self::GrantForAnotherVideo => "grant_mismatch",
             Self::BadPlaylist(_) => "bad_playlist",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::TokenRevoked => "token_revoked",
+            Self::VideoTakenDown => "video_taken_down",
+            Self::TooManyStreams { .. } => "too_many_streams",
+            Self::StateUnavailable | Self::State(_) => "state_unavailable",
+            Self::RevocationNotFound => "revocation_not_found",
+            Self::SessionNotFound => "session_not_found",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -160,6 +215,25 @@ impl ApiError {
             }
             Self::GrantForAnotherVideo => "this playback grant is for another video".to_owned(),
             Self::BadPlaylist(why) => format!("the playlist cannot be served: {why}"),
+            Self::RateLimited {
+                limit,
+                retry_after_secs,
+            } => format!(
+                "too many requests ({} limit: {} per {} s); retry in {retry_after_secs} s",
+                limit.policy, limit.quota, limit.window_secs
+            ),
+            Self::TokenRevoked => "this token was revoked; sign in again for a new one".to_owned(),
+            Self::VideoTakenDown => "this video was taken down".to_owned(),
+            Self::TooManyStreams { retry_after_secs } => format!(
+                "every concurrent stream of your plan is in use: stop one (DELETE /videos/{{id}}/sessions/{{session}}) or retry in {retry_after_secs} s"
+            ),
+            Self::StateUnavailable | Self::State(_) => {
+                "tollgate cannot reach its shared state; try again shortly".to_owned()
+            }
+            Self::RevocationNotFound => "no such revocation".to_owned(),
+            Self::SessionNotFound => {
+                "no playback session of yours with this id holds a lease".to_owned()
+            }
             Self::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -187,7 +261,24 @@ impl IntoResponse for ApiError {
         self.log();
         let status = self.status();
         let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
-        let mut response = (status, Json(body)).into_response();
+        let retry_after = match &self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            }
+            | Self::TooManyStreams { retry_after_secs } => Some(*retry_after_secs),
+            Self::StateUnavailable | Self::State(_) => Some(STATE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        let limit = match &self {
+            Self::RateLimited { limit, .. } => Some(limit.clone()),
+            _ => None,
+        };
+        let mut response = (status, limit, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             // RFC 6750 §3.1: no error attribute when the request carried no credentials.
             let challenge = match self {
@@ -243,6 +334,19 @@ impl From<BytesRejection> for ApiError {
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             _ => Self::BadRequest(e.body_text()),
         }
+    }
+}
+
+/// A revocation's target that does not parse is the client's: 400.
+impl From<crate::controls::InvalidTarget> for ApiError {
+    fn from(e: crate::controls::InvalidTarget) -> Self {
+        Self::BadRequest(e.to_string())
+    }
+}
+
+impl From<StateError> for ApiError {
+    fn from(e: StateError) -> Self {
+        Self::State(e)
     }
 }
 

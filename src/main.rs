@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Parser, Subcommand};
 use tollgate::auth::{TokenRequest, mint_hs256};
 use tollgate::config::Settings;
+use tollgate::controls::{ControlSettings, Controls, InvalidTarget, Revoke, TargetKey};
 use tollgate::domain::VideoId;
 use tollgate::storage::{VideoMetadata, put_hls, put_video};
 use tollgate::{Application, telemetry};
@@ -42,6 +43,21 @@ impl StoredVideo {
     }
 }
 
+/// What `revoke` and `unrevoke` name: exactly one.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct RevocationTarget {
+    /// A subject (`sub`): its tokens issued before the not-before are refused.
+    #[arg(long)]
+    sub: Option<String>,
+    /// One token's `jti`.
+    #[arg(long)]
+    jti: Option<String>,
+    /// A video id: taken down (no new URL for anyone but admins).
+    #[arg(long)]
+    video: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service (the default).
@@ -72,6 +88,25 @@ enum Command {
         content_type: String,
         /// The file to upload.
         file: std::path::PathBuf,
+    },
+    /// Revoke in the shared state (state.redis_url), as `POST /admin/revocations` does: every
+    /// replica refuses at once. Name exactly one of --sub, --jti, --video.
+    Revoke {
+        #[command(flatten)]
+        target: RevocationTarget,
+        /// With --sub: refuse the subject's tokens issued before this instant (seconds since the
+        /// epoch); default now.
+        #[arg(long, requires = "sub", conflicts_with_all = ["jti", "video"])]
+        not_before: Option<i64>,
+        /// With --jti: remember it until this instant (seconds since the epoch, the token's
+        /// `exp`); default revocation.jti_ttl_secs from now.
+        #[arg(long, requires = "jti", conflicts_with_all = ["sub", "video"])]
+        until: Option<i64>,
+    },
+    /// Clear a revocation (name exactly one of --sub, --jti, --video).
+    Unrevoke {
+        #[command(flatten)]
+        target: RevocationTarget,
     },
     /// Store a packaged HLS folder (a `master.m3u8` or `index.m3u8` with its playlists and
     /// segments) as video `--id`; `GET /videos/{id}/url` then serves it as HLS.
@@ -133,6 +168,28 @@ fn main() -> ExitCode {
             // Each file's type comes from its extension.
             let (id, metadata) = video.into_metadata(String::new());
             put_hls_folder(&settings, &id, &dir, metadata)
+        }
+        Command::Revoke {
+            target,
+            not_before,
+            until,
+        } => {
+            let revoke = match (target.sub, target.jti, target.video) {
+                (Some(sub), _, _) => Revoke::subject(&sub, not_before),
+                (_, Some(jti), _) => Revoke::token(&jti, until),
+                (_, _, Some(video)) => Revoke::video(&video),
+                (None, None, None) => return no_target(),
+            };
+            change_revocations(&settings, revoke.map(Change::Revoke))
+        }
+        Command::Unrevoke { target } => {
+            let key = match (target.sub, target.jti, target.video) {
+                (Some(sub), _, _) => TargetKey::subject(&sub),
+                (_, Some(jti), _) => TargetKey::token(&jti),
+                (_, _, Some(video)) => TargetKey::video(&video),
+                (None, None, None) => return no_target(),
+            };
+            change_revocations(&settings, key.map(Change::Clear))
         }
         Command::CheckConfig => {
             println!("{}", settings.to_masked_json());
@@ -204,6 +261,79 @@ fn put_hls_folder(
             ExitCode::FAILURE
         }
     }
+}
+
+/// clap already requires one of them; said again rather than assumed.
+fn no_target() -> ExitCode {
+    eprintln!("tollgate: name one of --sub, --jti, --video");
+    ExitCode::from(2)
+}
+
+enum Change {
+    Revoke(Revoke),
+    Clear(TargetKey),
+}
+
+/// `revoke` / `unrevoke`: the change, made in Redis.
+fn change_revocations(settings: &Settings, change: Result<Change, InvalidTarget>) -> ExitCode {
+    let change = match change {
+        Ok(change) => change,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if settings.state.redis_url.is_none() {
+        eprintln!(
+            "tollgate: state.redis_url is not set: revocations live in each server's memory; use POST /admin/revocations on the server"
+        );
+        return ExitCode::from(2);
+    }
+    let runtime = match runtime(false) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let controls = match Controls::new(
+            &ControlSettings {
+                state: &settings.state,
+                revocation: &settings.revocation,
+                limits: &settings.limits,
+                streams: &settings.streams,
+                trusted_proxies: &settings.server.trusted_proxies,
+            },
+            std::sync::Arc::new(tollgate::clock::SystemClock),
+        ) {
+            Ok(controls) => controls,
+            Err(e) => {
+                eprintln!("tollgate: {}", tollgate::error::error_chain(&e));
+                return ExitCode::from(2);
+            }
+        };
+        let done = match change {
+            Change::Revoke(revoke) => controls
+                .revoke(revoke)
+                .await
+                .map(|target| format!("revoked: {target:?}")),
+            Change::Clear(key) => controls.unrevoke(&key).await.map(|cleared| {
+                if cleared {
+                    format!("cleared: {key:?}")
+                } else {
+                    format!("nothing to clear: {key:?}")
+                }
+            }),
+        };
+        match done {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tollgate: {}", tollgate::error::error_chain(&e));
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 /// A Tokio runtime, or the exit code after saying why there is none.

@@ -1,8 +1,10 @@
-//! The one playback decision: look up → decide → ensure readable → sign. Every route that hands
+//! The one playback decision: look up → decide → controls → ensure readable → sign. Every route that hands
 //! out a playback URL (today `GET /videos/{id}/url`; HLS playlists next) calls it, and nothing
 //! else decides who may watch what.
 
 use crate::auth::Caller;
+use crate::controls::{Admission, Admitted};
+use crate::domain::ObjectKey;
 use crate::domain::VideoId;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -11,13 +13,15 @@ use crate::uploads::{UploadId, UploadIds};
 
 /// What a caller asks of one video's URL.
 #[derive(Debug, Default)]
-pub struct PlaybackRequest {
+pub struct PlaybackRequest<'a> {
     /// Requested lifetime in seconds (≥ 1); longer than policy is clamped.
     pub expires_in: Option<u64>,
     /// Signed as `response-content-disposition`.
     pub content_disposition: Option<String>,
     /// The request's `Host`, for the tollgate URL of an HLS video.
     pub host: Option<String>,
+    /// The playback session that holds a lease on the URL (`streams.max_concurrent`).
+    pub session: Option<&'a str>,
 }
 
 /// How a video is played.
@@ -29,24 +33,99 @@ pub enum Playback {
     Hls(crate::hls::Entry),
 }
 
+/// What the local decision found, before the controls run.
+enum Found {
+    File(ObjectKey),
+    Hls(crate::hls::Prepared),
+}
+
 /// The URL that plays video `id` when `caller` may watch it: a presigned GET URL for an object,
 /// or for an HLS video (no object, a playlist folder) tollgate's playlist URL.
+///
+/// The decision is local (cached metadata, the access rule); then the controls run once, in one
+/// call to their state, with what it found (the video's takedown, the session's lease for the
+/// URL's lifetime); then the URL is signed. A refused decision still runs the controls, so that
+/// probing counts against the caller's limits and a revoked token hears so.
 pub async fn playback_url(
     state: &AppState,
     caller: &Caller,
     id: &VideoId,
-    request: PlaybackRequest,
-) -> Result<Playback, ApiError> {
+    request: PlaybackRequest<'_>,
+    admission: Admission<'_>,
+) -> Result<(Playback, Admitted), ApiError> {
+    let found = match find(state, caller, id, &request).await {
+        Ok(found) => found,
+        Err(refused) => {
+            state
+                .controls
+                .admit(&Admission {
+                    video: Some(id.as_str()),
+                    ..admission
+                })
+                .await?;
+            return Err(refused);
+        }
+    };
+    let now = crate::clock::unix_secs(state.clock.now());
+    let lease_until = match &found {
+        Found::File(_) => {
+            let lifetime = request
+                .expires_in
+                .unwrap_or(u64::MAX)
+                .min(state.presign.get_max_expires_secs);
+            now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX))
+        }
+        Found::Hls(prepared) => i64::try_from(prepared.grant.expires_at).unwrap_or(i64::MAX),
+    };
+    let admitted = state
+        .controls
+        .admit(&Admission {
+            video: Some(id.as_str()),
+            lease: request.session.map(|session| (session, lease_until)),
+            ..admission
+        })
+        .await?;
+    let playback = match found {
+        Found::Hls(prepared) => {
+            let hls = state.hls.as_ref().ok_or(ApiError::VideoNotFound)?;
+            let base = hls.base_url(request.host.as_deref());
+            Playback::Hls(hls.entry(state, &prepared, id, &base))
+        }
+        Found::File(key) => {
+            state.storage.ensure_readable().await?;
+            Playback::File(
+                state
+                    .storage
+                    .playback_signer
+                    .get_object(
+                        &key,
+                        request.expires_in,
+                        state.presign.get_max_expires_secs,
+                        request.content_disposition,
+                        state.presign.time_window_secs,
+                    )
+                    .await?,
+            )
+        }
+    };
+    Ok((playback, admitted))
+}
+
+/// Look up → decide: what `caller` may play under `id`.
+async fn find(
+    state: &AppState,
+    caller: &Caller,
+    id: &VideoId,
+    request: &PlaybackRequest<'_>,
+) -> Result<Found, ApiError> {
     let key = state.storage.key_for(id)?;
     let Some(meta) = state.storage.object_meta(&key).await? else {
-        if let Some(hls) = &state.hls {
-            let base = hls.base_url(request.host.as_deref());
-            if let Some(entry) = hls
-                .entry(state, caller, id, &base, request.expires_in)
+        if let Some(hls) = &state.hls
+            && let Some(prepared) = hls
+                .prepare(state, caller, id, request.expires_in, request.session)
                 .await?
-            {
-                return Ok(Playback::Hls(entry));
-            }
+        {
+            return Ok(Found::Hls(prepared));
         }
         return Err(ApiError::VideoNotFound);
     };
@@ -71,21 +150,7 @@ pub async fn playback_url(
         return Err(ApiError::UploadMismatch(why));
     }
     tracing::info!(video = %id, subject = %caller.subject, ?grant, "access granted");
-
-    state.storage.ensure_readable().await?;
-    Ok(Playback::File(
-        state
-            .storage
-            .playback_signer
-            .get_object(
-                &key,
-                request.expires_in,
-                state.presign.get_max_expires_secs,
-                request.content_disposition,
-                state.presign.time_window_secs,
-            )
-            .await?,
-    ))
+    Ok(Found::File(key))
 }
 
 /// Whether `id` has the form of an upload id tollgate issues (a UUIDv7, a plan, a tag).

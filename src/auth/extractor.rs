@@ -1,29 +1,24 @@
-use std::sync::Arc;
+//! The Bearer token of a request, verified. The extractors that also run the controls live in
+//! `routes/admission.rs`.
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
 
 use super::{AuthError, Caller, TokenVerifier};
 use crate::error::ApiError;
 
-impl<S> FromRequestParts<S> for Caller
-where
-    S: Send + Sync,
-    Arc<TokenVerifier>: FromRef<S>,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let mut values = parts.headers.get_all(AUTHORIZATION).iter();
-        let value = values.next().ok_or(ApiError::MissingToken)?;
-        if values.next().is_some() {
-            return Err(ApiError::InvalidToken(AuthError::MalformedHeader));
-        }
-        let token = bearer_token(value.as_bytes()).map_err(ApiError::InvalidToken)?;
-        let verifier = Arc::<TokenVerifier>::from_ref(state);
-        verifier.verify(token).await.map_err(ApiError::InvalidToken)
+/// The caller that `headers`' one `Authorization: Bearer` token proves.
+pub async fn authenticate(
+    headers: &HeaderMap,
+    verifier: &TokenVerifier,
+) -> Result<Caller, ApiError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next().ok_or(ApiError::MissingToken)?;
+    if values.next().is_some() {
+        return Err(ApiError::InvalidToken(AuthError::MalformedHeader));
     }
+    let token = bearer_token(value.as_bytes()).map_err(ApiError::InvalidToken)?;
+    verifier.verify(token).await.map_err(ApiError::InvalidToken)
 }
 
 /// `Bearer <token68>`; the scheme is case-insensitive (RFC 7235 §2.1).

@@ -38,6 +38,8 @@ pub fn mint_hs256(
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(request.subject));
     claims.insert("iat".into(), json!(iat));
+    // A jti, so that one token can be revoked without its subject's others.
+    claims.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
     claims.insert("exp".into(), json!(iat.saturating_add(ttl)));
     claims.insert(
         settings.entitlements_claim.clone(),

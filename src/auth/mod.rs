@@ -7,9 +7,10 @@ mod mint;
 mod token_cache;
 mod verifier;
 
+pub use extractor::authenticate;
 pub use jwks::{JwksCache, JwksError};
 pub use mint::{MintError, TokenRequest, mint_hs256};
-pub use verifier::TokenVerifier;
+pub use verifier::{MAX_JTI_BYTES, TokenVerifier};
 
 /// An authenticated caller, as the entitlement policy sees it. Shared, so that handing the same
 /// verified token's caller to every request costs no copy.
@@ -28,6 +29,18 @@ pub struct Identity {
     /// The token's `exp` (seconds since the epoch), when the caller came from a token: nothing
     /// handed out on its strength (an HLS grant) outlives it.
     pub expires_at: Option<i64>,
+    /// The token's `iat`, held against its subject's revocation (not-before).
+    pub issued_at: Option<i64>,
+    /// The token's `jti`, held against the deny list.
+    pub token_id: Option<String>,
+}
+
+/// What a verified token says beyond who its bearer is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub exp: i64,
+    pub iat: Option<i64>,
+    pub jti: Option<String>,
 }
 
 impl Caller {
@@ -37,21 +50,25 @@ impl Caller {
             entitlements,
             roles,
             expires_at: None,
+            issued_at: None,
+            token_id: None,
         }))
     }
 
-    /// The caller of a token that expires at `exp`.
+    /// The caller of a token with these claims.
     pub fn from_token(
         subject: String,
         entitlements: Vec<String>,
         roles: Vec<String>,
-        exp: i64,
+        claims: TokenClaims,
     ) -> Self {
         Self(std::sync::Arc::new(Identity {
             subject,
             entitlements,
             roles,
-            expires_at: Some(exp),
+            expires_at: Some(claims.exp),
+            issued_at: claims.iat,
+            token_id: claims.jti,
         }))
     }
 }

@@ -4,7 +4,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Map, Value};
 
 use super::token_cache::{TokenCache, Verified};
-use super::{AuthError, Caller, JwksCache};
+use super::{AuthError, Caller, JwksCache, TokenClaims};
+
+/// Longest `jti` accepted: it becomes a key in the shared state.
+pub const MAX_JTI_BYTES: usize = 256;
 use crate::clock::{SharedClock, unix_secs};
 use crate::config::AuthSettings;
 
@@ -91,8 +94,8 @@ impl TokenVerifier {
         };
         let generation = self.jwks.as_ref().map_or(0, |jwks| jwks.generation());
         let digest = TokenCache::digest(token);
-        // A hit skips the signature, never the clock. Revocation, once tollgate has it, must be
-        // checked here too.
+        // A hit skips the signature, never the clock; revocation is checked after this, on hits
+        // and misses alike (`controls`).
         if let Some(entry) = cache.get(&digest, generation).await {
             self.check_time(&entry.verified)?;
             return Ok(entry.verified.caller.clone());
@@ -170,12 +173,23 @@ impl TokenVerifier {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             _ => return Err(AuthError::BadClaim("sub")),
         };
+        let iat = match claims.get("iat") {
+            Some(iat) => Some(numeric_date(Some(iat)).ok_or(AuthError::BadClaim("iat"))?),
+            None => None,
+        };
+        let jti = match claims.get("jti") {
+            Some(Value::String(jti)) if !jti.is_empty() && jti.len() <= MAX_JTI_BYTES => {
+                Some(jti.clone())
+            }
+            Some(_) => return Err(AuthError::BadClaim("jti")),
+            None => None,
+        };
         let caller = Caller::from_token(
             subject,
             string_list(claims.get(&self.entitlements_claim))
                 .ok_or(AuthError::BadClaim("entitlements"))?,
             string_list(claims.get(&self.roles_claim)).ok_or(AuthError::BadClaim("roles"))?,
-            exp,
+            TokenClaims { exp, iat, jti },
         );
         Ok(Verified { caller, exp, nbf })
     }

@@ -5,6 +5,7 @@ mod download_name;
 mod expires_in;
 mod object_key;
 mod origin;
+mod session_id;
 mod tier;
 mod upload_ids;
 mod video_id;
@@ -14,6 +15,7 @@ pub use download_name::DownloadName;
 pub use expires_in::ExpiresIn;
 pub use object_key::ObjectKey;
 pub use origin::OriginPattern;
+pub use session_id::SessionId;
 pub use tier::Tier;
 pub use upload_ids::{S3UploadId, Sha256Base64};
 pub use video_id::VideoId;
@@ -30,6 +32,7 @@ pub enum ValueKind {
     Sha256,
     Origin,
     Tier,
+    SessionId,
 }
 
 impl ValueKind {
@@ -40,6 +43,7 @@ impl ValueKind {
             Self::ObjectKey => "invalid_key",
             Self::ContentType => "unsupported_media_type",
             Self::DownloadName => "invalid_request",
+            Self::SessionId => "invalid_session",
             Self::ExpiresIn | Self::S3UploadId | Self::Sha256 | Self::Origin | Self::Tier => {
                 "invalid_request"
             }

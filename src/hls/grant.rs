@@ -33,6 +33,21 @@ pub struct Grant {
     /// Expiry, seconds since the Unix epoch.
     #[serde(rename = "e")]
     pub expires_at: u64,
+    /// The `iat` of the token it was granted on, held against its subject's revocation.
+    #[serde(rename = "i", skip_serializing_if = "Option::is_none", default)]
+    pub issued_at: Option<i64>,
+    /// That token's `jti`, held against the deny list.
+    #[serde(rename = "j", skip_serializing_if = "Option::is_none", default)]
+    pub token_id: Option<String>,
+    /// Granted to an admin (exempt from takedowns).
+    #[serde(rename = "a", skip_serializing_if = "std::ops::Not::not", default)]
+    pub admin: bool,
+    /// That token's tiers, for the per-tier limits.
+    #[serde(rename = "t", skip_serializing_if = "Vec::is_empty", default)]
+    pub tiers: Vec<String>,
+    /// The playback session whose lease its playlists renew.
+    #[serde(rename = "ss", skip_serializing_if = "Option::is_none", default)]
+    pub session: Option<String>,
 }
 
 /// Why a grant is refused.
@@ -118,6 +133,11 @@ mod tests {
             video: "v1".to_owned(),
             max_height: Some(720),
             expires_at: 1_000,
+            issued_at: Some(10),
+            token_id: Some("t-1".to_owned()),
+            admin: false,
+            tiers: vec!["premium".to_owned()],
+            session: Some("s-1".to_owned()),
         }
     }
 

@@ -11,5 +11,5 @@ pub use grant::{Grant, GrantError, Grants};
 pub use playlist::{
     Kind, MAX_REFERENCES, Playlist, PlaylistError, Reference, Rendition, Target, Variant,
 };
-pub use service::{Access, Entry, Hls, Rewritten};
+pub use service::{Access, Entry, Hls, Prepared, Rewritten};
 pub use uri::{UriError, normalise_path, resolve};

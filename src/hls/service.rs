@@ -31,10 +31,18 @@ pub struct Entry {
 
 /// Who asks for a playlist.
 pub enum Access<'a> {
-    /// A grant from the entry point (players that send no headers).
-    Grant(&'a str),
-    /// A Bearer token: decided as `GET /videos/{id}/url` decides, then granted.
-    Caller(&'a Caller),
+    /// A grant from the entry point (players that send no headers), checked
+    /// ([`Hls::check_grant`]), and as it was sent.
+    Grant(Grant, &'a str),
+    /// A Bearer token: decided as `GET /videos/{id}/url` decides, then granted for `session`.
+    Caller(&'a Caller, Option<&'a str>),
+}
+
+/// An HLS video a caller may watch: its top playlist and the grant to hand out.
+#[derive(Debug)]
+pub struct Prepared {
+    top: &'static str,
+    pub grant: Grant,
 }
 
 /// A parsed playlist, its key and the ETag it was read at.
@@ -135,15 +143,35 @@ impl Hls {
         Ok(None)
     }
 
-    /// The grant for `caller` on HLS video `id`, once the access rule says yes, with the name
-    /// of its top playlist; `None` when `id` is no HLS video.
-    async fn decide(
+    /// When a grant for `caller` ends: never later than asked, than `hls.grant_ttl_secs`, nor
+    /// than the token it is granted on.
+    pub fn grant_expiry(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        requested_secs: Option<u64>,
+    ) -> u64 {
+        let now = now_secs(state);
+        let token_expiry = caller
+            .expires_at
+            .map_or(u64::MAX, |exp| u64::try_from(exp).unwrap_or(0));
+        (now + requested_secs
+            .unwrap_or(u64::MAX)
+            .min(self.settings.grant_ttl_secs))
+        .min(token_expiry)
+    }
+
+    /// The grant for `caller` on HLS video `id` (for playback session `session`), once the
+    /// access rule says yes, with the name of its top playlist; `None` when `id` is no HLS
+    /// video.
+    pub async fn prepare(
         &self,
         state: &AppState,
         caller: &Caller,
         id: &VideoId,
         requested_secs: Option<u64>,
-    ) -> Result<Option<(&'static str, Grant)>, ApiError> {
+        session: Option<&str>,
+    ) -> Result<Option<Prepared>, ApiError> {
         let Some((top, meta)) = Self::top(state, id).await? else {
             return Ok(None);
         };
@@ -152,51 +180,59 @@ impl Hls {
             .decide(caller, &meta)
             .ok_or(ApiError::NotEntitled)?;
         tracing::info!(video = %id, subject = %caller.subject, ?decision, "HLS access granted");
-        // Never longer than asked, nor than the token it was granted on.
-        let now = now_secs(state);
-        let token_expiry = caller
-            .expires_at
-            .map_or(u64::MAX, |exp| u64::try_from(exp).unwrap_or(0));
-        let expires_at = (now
-            + requested_secs
-                .unwrap_or(u64::MAX)
-                .min(self.settings.grant_ttl_secs))
-        .min(token_expiry);
-        if expires_at <= now {
+        let expires_at = self.grant_expiry(state, caller, requested_secs);
+        if expires_at <= now_secs(state) {
             return Err(ApiError::InvalidToken(crate::auth::AuthError::Expired));
         }
-        Ok(Some((
+        Ok(Some(Prepared {
             top,
-            Grant {
+            grant: Grant {
                 subject: caller.subject.clone(),
                 video: id.as_str().to_owned(),
                 max_height: state.policy.max_height(caller, &meta),
                 expires_at,
+                issued_at: caller.issued_at,
+                token_id: caller.token_id.clone(),
+                admin: state.policy.is_admin(caller),
+                tiers: caller.entitlements.clone(),
+                session: session.map(str::to_owned),
             },
-        )))
+        }))
     }
 
     /// `GET /videos/{id}/url` for an HLS video: the top playlist's tollgate URL with a fresh
     /// grant; `None` when `id` is no HLS video. The grant lives `hls.grant_ttl_secs`, or less when asked (`requested_secs`) or when the
     /// caller's token expires sooner.
-    pub async fn entry(
+    pub fn entry(
         &self,
         state: &AppState,
-        caller: &Caller,
+        prepared: &Prepared,
         id: &VideoId,
         base_url: &str,
-        requested_secs: Option<u64>,
-    ) -> Result<Option<Entry>, ApiError> {
-        let Some((top, grant)) = self.decide(state, caller, id, requested_secs).await? else {
-            return Ok(None);
-        };
-        let raw = self.grants.issue(&grant);
+    ) -> Entry {
+        let Prepared { top, grant } = prepared;
+        let raw = self.grants.issue(grant);
         let expires_at = SystemTime::UNIX_EPOCH + Duration::from_secs(grant.expires_at);
-        Ok(Some(Entry {
+        Entry {
             url: playlist_url(base_url, id, top, &raw),
             expires_at,
             expires_in: grant.expires_at.saturating_sub(now_secs(state)),
-        }))
+        }
+    }
+
+    /// The grant a player sent, when it is this key's, for video `id`, and still valid.
+    pub fn check_grant(
+        &self,
+        state: &AppState,
+        raw: &str,
+        id: &VideoId,
+    ) -> Result<Grant, ApiError> {
+        self.grants
+            .check(raw, id.as_str(), now_secs(state))
+            .map_err(|e| match e {
+                GrantError::OtherVideo => ApiError::GrantForAnotherVideo,
+                other => ApiError::InvalidGrant(other),
+            })
     }
 
     /// `GET /videos/{id}/hls/{path}`: the playlist at `path`, rewritten for whoever asks.
@@ -214,20 +250,13 @@ impl Hls {
             .filter(|p| p.to_ascii_lowercase().ends_with(".m3u8"))
             .ok_or(ApiError::VideoNotFound)?;
         let (top, grant, raw_grant) = match access {
-            Access::Grant(raw) => {
-                let grant = self
-                    .grants
-                    .check(raw, id.as_str(), now_secs(state))
-                    .map_err(|e| match e {
-                        GrantError::OtherVideo => ApiError::GrantForAnotherVideo,
-                        other => ApiError::InvalidGrant(other),
-                    })?;
+            Access::Grant(grant, raw) => {
                 let (top, _) = Self::top(state, id).await?.ok_or(ApiError::VideoNotFound)?;
                 (top, grant, raw.to_owned())
             }
-            Access::Caller(caller) => {
-                let (top, grant) = self
-                    .decide(state, caller, id, None)
+            Access::Caller(caller, session) => {
+                let Prepared { top, grant } = self
+                    .prepare(state, caller, id, None, session)
                     .await?
                     .ok_or(ApiError::VideoNotFound)?;
                 let raw = self.grants.issue(&grant);

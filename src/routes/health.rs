@@ -35,7 +35,7 @@ pub async fn healthz() -> Json<Value> {
 
 /// Readiness: the bucket answers a HEAD in time, the read key may read objects (and signs for
 /// the store's region), where uploads are enabled the upload key may write them and may not
-/// read them, and JWKS keys are loaded when JWKS is used. The store's answers are cached for
+/// read them, JWKS keys are loaded when JWKS is used, and the controls' shared state answers. The store's answers are cached for
 /// `storage.readiness_cache_ms`.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let uploads_enabled = state.upload_ids.is_some();
@@ -52,8 +52,27 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Some(cache) if cache.is_loaded() => json!({ "status": "ok" }),
         Some(_) => json!({ "status": "error", "reason": "no JWKS keys loaded yet" }),
     };
+    let shared_state = match state.controls.ping().await {
+        Ok(()) => json!({ "status": "ok", "backend": state.controls.backend_name() }),
+        Err(e) => {
+            tracing::warn!(check = "state", error = %e, "readiness check failed");
+            // Unready only when a control would refuse requests: with every control failing
+            // open, taking the replica out of service would only make things worse.
+            let status = if state.controls.any_fails_closed() {
+                "error"
+            } else {
+                "warning"
+            };
+            json!({
+                "status": status,
+                "backend": state.controls.backend_name(),
+                "reason": "the shared state (Redis) does not answer",
+            })
+        }
+    };
     let ready = [
         &storage,
+        &shared_state,
         &storage_read,
         &storage_write,
         &upload_key_can_read,
@@ -74,6 +93,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "storage_write": storage_write,
             "upload_key_can_read": upload_key_can_read,
             "jwks": jwks,
+            "state": shared_state,
         },
     });
     (status, Json(body))

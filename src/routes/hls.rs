@@ -10,37 +10,75 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-use crate::auth::Caller;
-use crate::domain::VideoId;
+use crate::controls::{Admission, Principal, RouteClass};
+use crate::domain::{SessionId, VideoId};
 use crate::error::ApiError;
-use crate::hls::Access;
+use crate::hls::{Access, Grant};
+use crate::routes::admission::{Authenticated, ClientIp, charge_unauthenticated};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlaylistParams {
     grant: Option<String>,
+    /// With a Bearer token: the playback session whose lease the playlist renews.
+    session: Option<String>,
 }
 
 pub async fn playlist(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<Query<PlaylistParams>, QueryRejection>,
     headers: HeaderMap,
-    caller: Result<Caller, ApiError>,
 ) -> Result<impl IntoResponse, ApiError> {
     let hls = state.hls.clone().ok_or(ApiError::RouteNotFound)?;
     let Path((raw_id, raw_path)) = path?;
     let id = VideoId::parse(&raw_id)?;
     let Query(params) = query?;
     // A grant when there is one (players that send no headers), else the Bearer token.
-    let caller = match params.grant {
+    let authenticated = match &params.grant {
         Some(_) => None,
-        None => Some(caller?),
+        None => {
+            Some(Authenticated::from_headers(&state, &headers, ip, RouteClass::Playback).await?)
+        }
     };
-    let access = match (&params.grant, &caller) {
-        (Some(grant), _) => Access::Grant(grant),
-        (None, Some(caller)) => Access::Caller(caller),
+    let session = match (&params.session, &authenticated) {
+        (Some(raw), _) => Some(SessionId::parse(raw)?),
+        (None, Some(a)) if state.controls.streams_limited(&a.caller.entitlements) => {
+            Some(SessionId::new())
+        }
+        (None, _) => None,
+    };
+    let (access, admitted) = match (&params.grant, &authenticated) {
+        (Some(raw), _) => {
+            let grant = match hls.check_grant(&state, raw, &id) {
+                Ok(grant) => grant,
+                Err(refused) => {
+                    charge_unauthenticated(&state, RouteClass::Playback, ip).await?;
+                    return Err(refused);
+                }
+            };
+            let admitted = state
+                .controls
+                .admit(&grant_admission(&grant, ip, &id))
+                .await?;
+            (Access::Grant(grant, raw), admitted)
+        }
+        (None, Some(authenticated)) => {
+            let caller = &authenticated.caller;
+            let until = i64::try_from(hls.grant_expiry(&state, caller, None)).unwrap_or(i64::MAX);
+            let session = session.as_ref().map(SessionId::as_str);
+            let admitted = authenticated
+                .admit(
+                    &state,
+                    RouteClass::Playback,
+                    Some(id.as_str()),
+                    session.map(|s| (s, until)),
+                )
+                .await?;
+            (Access::Caller(caller, session), admitted)
+        }
         (None, None) => return Err(ApiError::MissingToken),
     };
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
@@ -63,7 +101,7 @@ pub async fn playlist(
     );
     answer.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     answer.insert(VARY, HeaderValue::from_static("accept-encoding"));
-    Ok(response)
+    Ok((admitted.limit, response))
 }
 
 /// Whether one `Accept-Encoding` element accepts gzip: `gzip` with no weight or a weight above
@@ -81,6 +119,31 @@ fn accepts_gzip(element: &str) -> bool {
         !name.trim().eq_ignore_ascii_case("q")
             || weight.trim().parse::<f32>().is_ok_and(|q| q > 0.0)
     })
+}
+
+/// The controls' view of a playlist fetched with a grant: its subject, its token's `iat` and
+/// `jti`, the video's takedown, and its session's lease renewed until the grant ends.
+fn grant_admission<'a>(
+    grant: &'a Grant,
+    ip: Option<std::net::IpAddr>,
+    id: &'a VideoId,
+) -> Admission<'a> {
+    Admission {
+        class: RouteClass::Playback,
+        ip,
+        principal: Some(Principal {
+            subject: &grant.subject,
+            issued_at: grant.issued_at,
+            token_id: grant.token_id.as_deref(),
+            admin: grant.admin,
+            tiers: &grant.tiers,
+        }),
+        video: Some(id.as_str()),
+        lease: grant
+            .session
+            .as_deref()
+            .map(|s| (s, i64::try_from(grant.expires_at).unwrap_or(i64::MAX))),
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The HTTP surface: routes, middleware, and JSON answers for everything else.
 
+mod admin;
+mod admission;
 #[cfg(feature = "demo")]
 mod demo;
 mod fallback;
@@ -30,6 +32,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::CorsSettings;
+use crate::controls::RouteClass;
 use crate::domain::OriginPattern;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -42,9 +45,9 @@ pub fn router(state: AppState, cors: &CorsSettings, request_timeout: Duration) -
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/videos/{id}/url", get(videos::video_url))
-        .route("/videos/{id}/hls/{*path}", get(hls::playlist))
-        .merge(upload_routes());
+        .merge(playback_routes())
+        .merge(upload_routes())
+        .merge(admin::routes());
     #[cfg(feature = "demo")]
     let routes = if state.demo.is_some() {
         routes.merge(demo::routes())
@@ -94,6 +97,18 @@ pub fn allow_origins(patterns: &[String]) -> AllowOrigin {
     })
 }
 
+/// Playback URLs and HLS playlists, and the end of a playback session.
+fn playback_routes() -> Router<AppState> {
+    Router::new()
+        .route("/videos/{id}/url", get(videos::video_url))
+        .route("/videos/{id}/hls/{*path}", get(hls::playlist))
+        .route(
+            "/videos/{id}/sessions/{session}",
+            axum::routing::delete(videos::end_session),
+        )
+        .route_layer(axum::Extension(RouteClass::Playback))
+}
+
 /// Every route that hands out upload URLs or ids. Their answers are for one caller and carry
 /// capabilities: `Cache-Control: no-store` on each, so that no cache keeps them.
 fn upload_routes() -> Router<AppState> {
@@ -114,6 +129,7 @@ fn upload_routes() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
         )
         .merge(uppy_routes())
+        .route_layer(axum::Extension(RouteClass::Upload))
         .route_layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

@@ -1,18 +1,19 @@
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, HOST};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::auth::Caller;
-use crate::domain::{DownloadName, ExpiresIn, VideoId};
+use crate::controls::RouteClass;
+use crate::domain::{DownloadName, ExpiresIn, SessionId, VideoId};
 use crate::error::ApiError;
 use crate::hls::Entry;
 use crate::playback::{Playback, PlaybackRequest, playback_url};
+use crate::routes::admission::Authenticated;
 use crate::state::AppState;
 use crate::storage::PresignedUrl;
 
@@ -26,6 +27,9 @@ pub struct UrlParams {
     download: bool,
     /// Name offered for the download (needs `download=true`).
     filename: Option<String>,
+    /// The player's playback session, which holds a lease (`streams.max_concurrent`); absent,
+    /// the URL gets a session of its own.
+    session: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,6 +42,10 @@ pub struct UrlResponse {
     /// RFC 3339, UTC.
     expires_at: String,
     expires_in: u64,
+    /// The playback session holding a lease on this URL, when streams are limited: end it with
+    /// `DELETE /videos/{id}/sessions/{session}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<String>,
 }
 
 /// RFC 3339, UTC, whole seconds.
@@ -58,6 +66,7 @@ impl From<PresignedUrl> for UrlResponse {
             headers: p.headers.into_iter().map(|(k, v)| (k, v.into())).collect(),
             expires_at: rfc3339(p.expires_at),
             expires_in: p.expires_in,
+            session: None,
         }
     }
 }
@@ -71,14 +80,16 @@ impl From<Entry> for UrlResponse {
             headers: serde_json::Map::new(),
             expires_at: rfc3339(entry.expires_at),
             expires_in: entry.expires_in,
+            session: None,
         }
     }
 }
 
-/// `GET /videos/{id}/url`: authenticate → parse → the playback decision → JSON.
+/// `GET /videos/{id}/url`: authenticate → parse → the playback decision (controls included) →
+/// JSON.
 pub async fn video_url(
     State(state): State<AppState>,
-    caller: Caller,
+    authenticated: Authenticated,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<UrlParams>, QueryRejection>,
@@ -87,6 +98,14 @@ pub async fn video_url(
     let id = VideoId::parse(&raw_id)?;
     let Query(params) = query?;
     let disposition = content_disposition(&params, &id)?;
+    let caller = &authenticated.caller;
+    let session = match &params.session {
+        Some(raw) => Some(SessionId::parse(raw)?),
+        None => state
+            .controls
+            .streams_limited(&caller.entitlements)
+            .then(SessionId::new),
+    };
 
     let request = PlaybackRequest {
         expires_in: params.expires_in.map(ExpiresIn::secs),
@@ -95,8 +114,11 @@ pub async fn video_url(
             .get(HOST)
             .and_then(|h| h.to_str().ok())
             .map(str::to_owned),
+        session: session.as_ref().map(SessionId::as_str),
     };
-    let answer = match playback_url(&state, &caller, &id, request).await? {
+    let admission = authenticated.admission(&state, RouteClass::Playback);
+    let (playback, admitted) = playback_url(&state, caller, &id, request, admission).await?;
+    let mut answer = match playback {
         Playback::File(presigned) => UrlResponse::from(presigned),
         Playback::Hls(_) if params.download => {
             return Err(ApiError::BadRequest(
@@ -105,7 +127,36 @@ pub async fn video_url(
         }
         Playback::Hls(entry) => UrlResponse::from(entry),
     };
-    Ok(([(CACHE_CONTROL, "no-store")], Json(answer)))
+    if state.controls.streams_limited(&caller.entitlements) {
+        answer.session = session.map(SessionId::into_string);
+    }
+    Ok(([(CACHE_CONTROL, "no-store")], admitted.limit, Json(answer)))
+}
+
+/// `DELETE /videos/{id}/sessions/{session}`: the caller's playback session ends, and its lease
+/// with it (a URL already handed out keeps working until it expires).
+pub async fn end_session(
+    State(state): State<AppState>,
+    authenticated: Authenticated,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Path((raw_id, raw_session)) = path?;
+    VideoId::parse(&raw_id)?;
+    let session = SessionId::parse(&raw_session)?;
+    let admitted = authenticated
+        .admit(&state, RouteClass::Playback, None, None)
+        .await?;
+    let subject = &authenticated.caller.subject;
+    if state
+        .controls
+        .end_session(subject, session.as_str())
+        .await?
+    {
+        tracing::info!(%subject, session = session.as_str(), "playback session ended");
+        Ok((admitted.limit, StatusCode::NO_CONTENT))
+    } else {
+        Err(ApiError::SessionNotFound)
+    }
 }
 
 fn content_disposition(params: &UrlParams, id: &VideoId) -> Result<Option<String>, ApiError> {

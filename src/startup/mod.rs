@@ -30,6 +30,8 @@ pub enum StartupError {
     Bind(String, #[source] std::io::Error),
     #[error("{0} (or set storage.allow_upload_key_read = true)")]
     UploadKeyCanRead(String),
+    #[error("could not set up the controls' shared state")]
+    Controls(#[from] crate::controls::ControlsError),
 }
 
 pub struct Application {
@@ -65,7 +67,19 @@ impl Application {
 
         let storage = Arc::new(build_storage(&settings, endpoint, &clock).await?);
         let jwks = start_jwks(&settings).await?;
+        let controls = crate::controls::Controls::new(
+            &crate::controls::ControlSettings {
+                state: &settings.state,
+                revocation: &settings.revocation,
+                limits: &settings.limits,
+                streams: &settings.streams,
+                trusted_proxies: &settings.server.trusted_proxies,
+            },
+            Arc::clone(&clock),
+        )?;
+        tracing::info!(backend = controls.backend_name(), "controls' state");
         let state = AppState {
+            controls: Arc::new(controls),
             verifier: Arc::new(TokenVerifier::new(&settings.auth, jwks, Arc::clone(&clock))),
             clock,
             policy: Arc::new(Policy::new(

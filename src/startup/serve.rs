@@ -65,7 +65,7 @@ pub(super) async fn serve(
     let mut shutdown = std::pin::pin!(shutdown);
 
     loop {
-        let (tcp, slot) = tokio::select! {
+        let (tcp, peer, slot) = tokio::select! {
             biased;
             () = &mut shutdown => break,
             accepted = accept(&listener, &slots) => accepted,
@@ -77,9 +77,20 @@ pub(super) async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
+        // The peer's address, for the limits per client IP (`ConnectInfo`, as axum's own
+        // server provides it).
+        let with_peer = tower::util::MapRequest::new(
+            router.clone(),
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
         let connection = http.serve_connection(
             TokioIo::new(WriteStallGuard::new(tcp, limits.write_timeout)),
-            TowerToHyperService::new(router.clone()),
+            TowerToHyperService::new(with_peer),
         );
         let connection = graceful.watch(connection);
         connections.spawn(async move {
@@ -99,7 +110,7 @@ pub(super) async fn serve(
 async fn accept(
     listener: &TcpListener,
     slots: &Arc<Semaphore>,
-) -> (TcpStream, OwnedSemaphorePermit) {
+) -> (TcpStream, std::net::SocketAddr, OwnedSemaphorePermit) {
     let slot = match Arc::clone(slots).acquire_owned().await {
         Ok(slot) => slot,
         // Only a closed semaphore fails, and nothing closes this one.
@@ -108,7 +119,7 @@ async fn accept(
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         match listener.accept().await {
-            Ok((tcp, _peer)) => return (tcp, slot),
+            Ok((tcp, peer)) => return (tcp, peer, slot),
             // The peer gave up before we took its connection: nothing wrong on our side.
             Err(e) if is_connection_error(&e) => {
                 tracing::debug!(error = %e, "connection reset before accept");

@@ -1,0 +1,201 @@
+//! The controls' state in this process: right for one replica and for tests. The decisions are
+//! those of `admit.lua`, step for step.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, RwLock};
+
+use super::{Check, LimitState, SubjectState, Target, TargetKey, Verdict};
+use crate::controls::gcra::Step;
+
+/// Sweep expired rate-limit entries once the map holds this many.
+const SWEEP_AT: usize = 100_000;
+
+#[derive(Default)]
+pub struct Memory {
+    /// Rate-limit key → TAT (µs).
+    limits: Mutex<HashMap<String, u64>>,
+    revocations: RwLock<Revocations>,
+    /// Subject → session → lease end (µs).
+    leases: Mutex<HashMap<String, HashMap<String, u64>>>,
+}
+
+#[derive(Default)]
+struct Revocations {
+    subjects: HashMap<String, i64>,
+    /// jti → until (s).
+    tokens: HashMap<String, i64>,
+    videos: HashMap<String, ()>,
+}
+
+/// A poisoned lock only means another request panicked while holding it; the maps stay
+/// consistent (every update is one insert or remove), so keep using them.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Memory {
+    pub fn check(&self, check: &Check<'_>) -> Verdict {
+        let now = check.now_us;
+        let mut states = Vec::with_capacity(check.limits.len());
+        if !check.limits.is_empty() {
+            let mut limits = lock(&self.limits);
+            let mut next = Vec::with_capacity(check.limits.len());
+            for (which, (key, gcra)) in check.limits.iter().enumerate() {
+                let tat = limits.get(key.as_str()).copied().filter(|&tat| tat > now);
+                match gcra.step(tat, now) {
+                    Step::Allow {
+                        tat,
+                        remaining,
+                        reset_us,
+                    } => {
+                        next.push(tat);
+                        states.push(LimitState {
+                            remaining,
+                            reset_us,
+                        });
+                    }
+                    Step::Refuse { retry_us, reset_us } => {
+                        return Verdict::RateLimited {
+                            which,
+                            retry_us,
+                            reset_us,
+                        };
+                    }
+                }
+            }
+            if limits.len() >= SWEEP_AT {
+                limits.retain(|_, tat| *tat > now);
+            }
+            for ((key, _), tat) in check.limits.iter().zip(next) {
+                limits.insert(key.clone(), tat);
+            }
+        }
+
+        if let Some(revocation) = &check.revocation {
+            let revoked = self
+                .revocations
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(&not_before) = revoked.subjects.get(revocation.subject)
+                && revocation.issued_at.is_none_or(|iat| iat <= not_before)
+            {
+                return Verdict::SubjectRevoked;
+            }
+            let now_secs = i64::try_from(now / 1_000_000).unwrap_or(i64::MAX);
+            if let Some(jti) = revocation.token_id
+                && revoked
+                    .tokens
+                    .get(jti)
+                    .is_some_and(|&until| until > now_secs)
+            {
+                return Verdict::TokenRevoked;
+            }
+            if let Some(video) = revocation.video
+                && revoked.videos.contains_key(video)
+            {
+                return Verdict::VideoTakenDown;
+            }
+        }
+
+        if let Some(lease) = &check.lease
+            && lease.max > 0
+        {
+            let mut leases = lock(&self.leases);
+            let held = leases.entry(lease.subject.to_owned()).or_default();
+            held.retain(|_, until| *until > now);
+            let full = held.len() >= lease.max as usize;
+            match held.get_mut(lease.session) {
+                Some(until) => *until = (*until).max(lease.until_us),
+                None if full => {
+                    let oldest = held.values().min().copied().unwrap_or(now);
+                    return Verdict::TooManyStreams {
+                        retry_us: oldest - now,
+                    };
+                }
+                None => {
+                    held.insert(lease.session.to_owned(), lease.until_us);
+                }
+            }
+        }
+        Verdict::Admitted(states)
+    }
+
+    pub fn revoke(&self, target: &Target, now_secs: i64) {
+        let mut revoked = self
+            .revocations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match target {
+            Target::Subject {
+                subject,
+                not_before,
+            } => {
+                revoked.subjects.insert(subject.clone(), *not_before);
+            }
+            Target::Token { token_id, until } => {
+                revoked.tokens.retain(|_, until| *until > now_secs);
+                revoked.tokens.insert(token_id.clone(), *until);
+            }
+            Target::Video { video } => {
+                revoked.videos.insert(video.clone(), ());
+            }
+        }
+    }
+
+    pub fn unrevoke(&self, key: &TargetKey) -> bool {
+        let mut revoked = self
+            .revocations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match key {
+            TargetKey::Subject(s) => revoked.subjects.remove(s).is_some(),
+            TargetKey::Token(j) => revoked.tokens.remove(j).is_some(),
+            TargetKey::Video(v) => revoked.videos.remove(v).is_some(),
+        }
+    }
+
+    pub fn is_revoked(&self, key: &TargetKey, now_secs: i64) -> bool {
+        let revoked = self
+            .revocations
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match key {
+            TargetKey::Subject(s) => revoked.subjects.contains_key(s),
+            TargetKey::Token(j) => revoked.tokens.get(j).is_some_and(|&u| u > now_secs),
+            TargetKey::Video(v) => revoked.videos.contains_key(v),
+        }
+    }
+
+    pub fn subject(&self, subject: &str, now_us: u64) -> SubjectState {
+        let not_before = self
+            .revocations
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .subjects
+            .get(subject)
+            .copied();
+        let mut leases: Vec<(String, u64)> = lock(&self.leases)
+            .get(subject)
+            .map(|held| {
+                held.iter()
+                    .filter(|(_, until)| **until > now_us)
+                    .map(|(s, u)| (s.clone(), *u))
+                    .collect()
+            })
+            .unwrap_or_default();
+        leases.sort();
+        SubjectState { not_before, leases }
+    }
+
+    pub fn limit_tat(&self, key: &str) -> Option<u64> {
+        lock(&self.limits).get(key).copied()
+    }
+
+    pub fn end_lease(&self, subject: &str, session: &str) -> bool {
+        lock(&self.leases)
+            .get_mut(subject)
+            .is_some_and(|held| held.remove(session).is_some())
+    }
+}

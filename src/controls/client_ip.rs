@@ -1,0 +1,143 @@
+//! The client's IP address, for the limits taken before authentication: the TCP peer's, or, when
+//! that peer is one of `server.trusted_proxies`, the one its `X-Forwarded-For` names.
+//!
+//! `X-Forwarded-For` is read from the right: each proxy appends the address it received the
+//! request from, so the rightmost address not of a trusted proxy is the first one no trusted
+//! party vouches for. Anything to its left was written by the client and is ignored, or any
+//! client could pick its own rate-limit bucket.
+
+use std::net::IpAddr;
+
+use axum::http::HeaderMap;
+use ipnet::IpNet;
+
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Addresses (`10.0.0.7`) and networks (`10.0.0.0/8`); the first entry that is neither is
+    /// returned as the error.
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        entries
+            .iter()
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| entry.clone())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client behind `peer`, per the rule above.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = canonical(peer);
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let mut client = peer;
+        // Every X-Forwarded-For field, in order, as one list (RFC 9110 §5.3).
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        for hop in hops.iter().rev() {
+            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+                // Garbage where an address should be: trust nothing further left.
+                break;
+            };
+            client = canonical(ip);
+            if !self.trusts(client) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// IPv4-mapped IPv6 (`::ffff:10.0.0.1`) as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in xff {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        let proxies = TrustedProxies::parse(&["10.0.0.0/8".to_owned()]).unwrap();
+        assert_eq!(
+            proxies.client_ip(ip("203.0.113.9"), &headers(&["198.51.100.1"])),
+            ip("203.0.113.9")
+        );
+        let none = TrustedProxies::default();
+        assert_eq!(
+            none.client_ip(ip("10.0.0.1"), &headers(&["198.51.100.1"])),
+            ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_rightmost_untrusted_hop() {
+        let proxies =
+            TrustedProxies::parse(&["10.0.0.0/8".to_owned(), "192.0.2.7".to_owned()]).unwrap();
+        // The client wrote "1.1.1.1" itself; 198.51.100.1 is what the first trusted proxy saw.
+        let forwarded = headers(&["1.1.1.1, 198.51.100.1", "10.1.2.3"]);
+        assert_eq!(
+            proxies.client_ip(ip("192.0.2.7"), &forwarded),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            proxies.client_ip(ip("::ffff:10.0.0.9"), &headers(&["198.51.100.2"])),
+            ip("198.51.100.2")
+        );
+    }
+
+    #[test]
+    fn garbage_or_nothing_forwarded_stops_at_the_last_trusted_hop() {
+        let proxies = TrustedProxies::parse(&["10.0.0.0/8".to_owned()]).unwrap();
+        assert_eq!(
+            proxies.client_ip(ip("10.0.0.1"), &headers(&["1.1.1.1, not-an-ip, 10.0.0.2"])),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            proxies.client_ip(ip("10.0.0.1"), &HeaderMap::new()),
+            ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn entries_must_be_addresses_or_networks() {
+        assert!(TrustedProxies::parse(&["10.0.0.0/8".to_owned(), "::1".to_owned()]).is_ok());
+        assert_eq!(
+            TrustedProxies::parse(&["proxy.local".to_owned()]).unwrap_err(),
+            "proxy.local"
+        );
+    }
+}
