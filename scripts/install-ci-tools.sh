@@ -15,3 +15,6 @@ if ! dpkg-query -W -f='${Version}' docker-compose 2>/dev/null | grep -qx "$DOCKE
         "docker-compose=$DOCKER_COMPOSE_VERSION" >/dev/null
 fi
 docker-compose version --short
+
+# The controls' shared state under test: the API tests start redis-server on free ports.
+bash scripts/redis.sh

@@ -6,6 +6,7 @@
 
 mod auth;
 mod cli;
+mod controls;
 mod cors;
 mod demo;
 mod health;

@@ -10,6 +10,7 @@ mod app;
 mod auth;
 mod hls;
 mod raw;
+mod redis;
 mod requests;
 mod store;
 
@@ -17,5 +18,6 @@ pub use app::*;
 pub use auth::*;
 pub use hls::*;
 pub use raw::*;
+pub use redis::*;
 pub use requests::{form_fields, form_secs_left};
 pub use store::*;

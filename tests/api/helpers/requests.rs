@@ -34,6 +34,58 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST /admin/revocations`.
+    pub async fn revoke(&self, admin_token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(
+            reqwest::Method::POST,
+            "/admin/revocations",
+            admin_token,
+            Some(body),
+        )
+        .await
+    }
+
+    /// `GET` or `DELETE /admin/revocations/{kind}/{id}`.
+    pub async fn revocation(
+        &self,
+        method: reqwest::Method,
+        admin_token: &str,
+        kind: &str,
+        id: &str,
+    ) -> (StatusCode, Value) {
+        let path = format!("/admin/revocations/{kind}/{id}");
+        self.call(method, &path, admin_token, None).await
+    }
+
+    /// `GET /admin/subjects/{sub}?tiers=…`.
+    pub async fn admin_subject(
+        &self,
+        admin_token: &str,
+        sub: &str,
+        tiers: &str,
+    ) -> (StatusCode, Value) {
+        let path = format!("/admin/subjects/{sub}?tiers={tiers}");
+        self.call(reqwest::Method::GET, &path, admin_token, None)
+            .await
+    }
+
+    /// `GET /videos/{id}/url?session=…`: the whole response, headers included.
+    pub async fn video_url_in_session(
+        &self,
+        id: &str,
+        token: &str,
+        session: &str,
+    ) -> reqwest::Response {
+        self.get(&format!("/videos/{id}/url?session={session}"), Some(token))
+            .await
+    }
+
+    /// `DELETE /videos/{id}/sessions/{session}`.
+    pub async fn end_session(&self, id: &str, token: &str, session: &str) -> (StatusCode, Value) {
+        let path = format!("/videos/{id}/sessions/{session}");
+        self.call(reqwest::Method::DELETE, &path, token, None).await
+    }
+
     /// `POST /uploads`.
     pub async fn post_uploads(&self, token: &str, declaration: &Value) -> (StatusCode, Value) {
         let body = Some(declaration.clone());
