@@ -343,6 +343,12 @@ pub struct UploadSettings {
     pub part_size_bytes: u64,
     /// An upload id may be used (parts, completion, abort) this long after it was issued.
     pub id_max_age_secs: u64,
+    /// Bytes a subject may upload per `quota_period_secs`; 0: no quota.
+    pub quota_bytes: u64,
+    /// The quota's period: fixed windows of this many seconds.
+    pub quota_period_secs: u64,
+    /// What quotas do while the shared state is unreachable.
+    pub quota_failure_policy: crate::controls::settings::FailurePolicy,
 }
 
 impl Settings {
@@ -677,6 +683,12 @@ impl UploadSettings {
         }
         if self.id_max_age_secs == 0 {
             problems.push("uploads.id_max_age_secs must be positive".to_owned());
+        }
+        if !(60..=366 * 86_400).contains(&self.quota_period_secs) {
+            problems.push(format!(
+                "uploads.quota_period_secs must be a minute to a year, got {}",
+                self.quota_period_secs
+            ));
         }
         if self.uploader_role.trim().is_empty() {
             problems.push("uploads.uploader_role must not be empty".to_owned());

@@ -78,6 +78,11 @@ pub enum ApiError {
     RevocationNotFound,
     #[error("no such playback session")]
     SessionNotFound,
+    #[error("upload quota exceeded")]
+    QuotaExceeded {
+        remaining_bytes: u64,
+        resets_in_secs: u64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -101,6 +106,13 @@ impl From<Refusal> for ApiError {
                 Self::TooManyStreams { retry_after_secs }
             }
             Refusal::Unavailable => Self::StateUnavailable,
+            Refusal::QuotaExceeded {
+                remaining_bytes,
+                resets_in_secs,
+            } => Self::QuotaExceeded {
+                remaining_bytes,
+                resets_in_secs,
+            },
         }
     }
 }
@@ -125,7 +137,9 @@ impl ApiError {
             Self::VideoNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::NotEntitled | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooLarge(_) | Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge(_) | Self::PayloadTooLarge | Self::QuotaExceeded { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::UploadNotFound => StatusCode::NOT_FOUND,
             Self::UploadsDisabled => StatusCode::SERVICE_UNAVAILABLE,
             Self::UploadMismatch(_) => StatusCode::CONFLICT,
@@ -171,6 +185,7 @@ impl ApiError {
             Self::StateUnavailable | Self::State(_) => "state_unavailable",
             Self::RevocationNotFound => "revocation_not_found",
             Self::SessionNotFound => "session_not_found",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -234,6 +249,12 @@ impl ApiError {
             Self::SessionNotFound => {
                 "no playback session of yours with this id holds a lease".to_owned()
             }
+            Self::QuotaExceeded {
+                remaining_bytes,
+                resets_in_secs,
+            } => format!(
+                "this upload does not fit in your quota: {remaining_bytes} bytes left, renewed in {resets_in_secs} s"
+            ),
             Self::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -260,7 +281,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
         let status = self.status();
-        let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        let mut body =
+            json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        if let Self::QuotaExceeded {
+            remaining_bytes,
+            resets_in_secs,
+        } = &self
+        {
+            body["error"]["remaining_bytes"] = json!(remaining_bytes);
+            body["error"]["resets_in_secs"] = json!(resets_in_secs);
+        }
         let retry_after = match &self {
             Self::RateLimited {
                 retry_after_secs, ..

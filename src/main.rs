@@ -301,6 +301,7 @@ fn change_revocations(settings: &Settings, change: Result<Change, InvalidTarget>
                 limits: &settings.limits,
                 streams: &settings.streams,
                 trusted_proxies: &settings.server.trusted_proxies,
+                quota: tollgate::controls::QuotaSettings::from_uploads(&settings.uploads),
             },
             std::sync::Arc::new(tollgate::clock::SystemClock),
         ) {

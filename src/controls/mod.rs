@@ -1,5 +1,6 @@
 //! What was handed out, controlled across replicas: revocation (subjects, tokens, videos), rate
-//! limits (GCRA per client IP, per subject by route class and tier), concurrent-stream leases.
+//! limits (GCRA per client IP, per subject by route class and tier), concurrent-stream leases,
+//! upload quotas.
 //!
 //! Every request's checks go to the state in one call ([`Controls::admit`]): one round trip to
 //! Redis, or one pass over this process's maps. When the state cannot be reached, each control
@@ -17,7 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponseParts, ResponseParts};
 
-use self::backend::{Backend, Check, LeaseCheck, LimitState, Memory, RedisState, RevocationCheck};
+use self::backend::{
+    Backend, Check, LeaseCheck, LimitState, QuotaAnswer, QuotaCall, QuotaOp, RedisState,
+    RevocationCheck,
+};
 pub use self::backend::{StateError, SubjectState, Target, TargetKey};
 pub use self::client_ip::TrustedProxies;
 use self::gcra::Gcra;
@@ -92,6 +96,11 @@ pub enum Refusal {
     },
     /// The shared state is unreachable and a control it needs fails closed.
     Unavailable,
+    /// The upload does not fit in the subject's quota.
+    QuotaExceeded {
+        remaining_bytes: u64,
+        resets_in_secs: u64,
+    },
 }
 
 /// The `RateLimit-Policy` and `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers) of the
@@ -149,6 +158,7 @@ pub struct Controls {
     limits_policy: FailurePolicy,
     streams_policy: FailurePolicy,
     jti_ttl_secs: u64,
+    quota: QuotaSettings,
     /// Whether the last call to the state succeeded, so that a change is logged once.
     reachable: AtomicBool,
 }
@@ -160,6 +170,38 @@ pub struct ControlSettings<'a> {
     pub limits: &'a LimitSettings,
     pub streams: &'a StreamSettings,
     pub trusted_proxies: &'a [String],
+    pub quota: QuotaSettings,
+}
+
+/// Upload quotas (`uploads.quota_*`).
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaSettings {
+    /// Bytes per subject per period; 0: no quota.
+    pub bytes: u64,
+    pub period_secs: u64,
+    pub failure_policy: FailurePolicy,
+    /// How long a reservation is kept: as long as its upload id may complete.
+    pub reservation_secs: u64,
+}
+
+impl QuotaSettings {
+    pub fn from_uploads(uploads: &crate::config::UploadSettings) -> Self {
+        Self {
+            bytes: uploads.quota_bytes,
+            period_secs: uploads.quota_period_secs.max(1),
+            failure_policy: uploads.quota_failure_policy,
+            reservation_secs: uploads.id_max_age_secs,
+        }
+    }
+}
+
+/// What a subject has used of its upload quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaUse {
+    pub quota_bytes: u64,
+    pub used_bytes: u64,
+    pub remaining_bytes: u64,
+    pub resets_in_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +226,7 @@ impl Controls {
             Some(url) => Backend::Redis(
                 RedisState::new(url.expose(), settings.state).map_err(ControlsError::Redis)?,
             ),
-            None => Backend::Memory(Memory::default()),
+            None => Backend::Memory(Box::default()),
         };
         let limits = settings.limits;
         let general = class_limits(&limits.playback, &limits.upload, &limits.admin);
@@ -220,6 +262,7 @@ impl Controls {
             limits_policy: limits.failure_policy,
             streams_policy: settings.streams.failure_policy,
             jti_ttl_secs: settings.revocation.jti_ttl_secs,
+            quota: settings.quota,
             reachable: AtomicBool::new(true),
         })
     }
@@ -415,12 +458,148 @@ impl Controls {
 
     /// Whether a control refuses requests while the state is unreachable.
     pub fn any_fails_closed(&self) -> bool {
-        [
+        let mut policies = vec![
             self.revocation_policy,
             self.limits_policy,
             self.streams_policy,
-        ]
-        .contains(&FailurePolicy::FailClosed)
+        ];
+        if self.quotas_on() {
+            policies.push(self.quota.failure_policy);
+        }
+        policies.contains(&FailurePolicy::FailClosed)
+    }
+
+    /// Whether uploads are metered.
+    pub fn quotas_on(&self) -> bool {
+        self.quota.bytes > 0
+    }
+
+    /// One quota operation for `subject`'s upload `upload`: `None` when quotas are off, or the
+    /// state is unreachable and quotas fail open.
+    async fn quota_call(
+        &self,
+        op: QuotaOp,
+        subject: &str,
+        upload: &str,
+        bytes: u64,
+    ) -> Result<Option<(QuotaAnswer, QuotaUse)>, Refusal> {
+        if !self.quotas_on() {
+            return Ok(None);
+        }
+        let now_us = self.now_us();
+        let period_us = self.quota.period_secs.saturating_mul(1_000_000);
+        let window = now_us / period_us;
+        let window_end_us = (window + 1).saturating_mul(period_us);
+        let usage = format!("quota:{subject}:{window}");
+        let reservation = format!("qres:{upload}");
+        let call = QuotaCall {
+            op,
+            usage: &usage,
+            reservation: &reservation,
+            bytes,
+            quota: self.quota.bytes,
+            now_us,
+            // A window's usage is kept one period past its end: a release or settlement of a
+            // reservation made in it still finds it.
+            usage_until_us: window_end_us.saturating_add(period_us),
+            reservation_until_us: now_us
+                .saturating_add(self.quota.reservation_secs.saturating_mul(1_000_000)),
+        };
+        match self.call(self.backend.quota(&call)).await {
+            Ok(answer) => Ok(Some((
+                answer,
+                QuotaUse {
+                    quota_bytes: self.quota.bytes,
+                    used_bytes: answer.used,
+                    remaining_bytes: self.quota.bytes.saturating_sub(answer.used),
+                    resets_in_secs: window_end_us.saturating_sub(now_us).div_ceil(1_000_000),
+                },
+            ))),
+            Err(_) if self.quota.failure_policy == FailurePolicy::FailOpen => Ok(None),
+            Err(_) => Err(Refusal::Unavailable),
+        }
+    }
+
+    /// Refused when `answer` says the bytes did not fit.
+    fn fits(answer: Option<(QuotaAnswer, QuotaUse)>) -> Result<Option<QuotaUse>, Refusal> {
+        match answer {
+            Some((answer, quota)) if !answer.done => Err(Refusal::QuotaExceeded {
+                remaining_bytes: quota.remaining_bytes,
+                resets_in_secs: quota.resets_in_secs,
+            }),
+            other => Ok(other.map(|(_, quota)| quota)),
+        }
+    }
+
+    /// Holds `bytes` of `subject`'s quota for upload `upload` (its declared size), or refuses.
+    /// Admins are exempt.
+    pub async fn reserve_upload(
+        &self,
+        subject: &str,
+        admin: bool,
+        upload: &str,
+        bytes: u64,
+    ) -> Result<(), Refusal> {
+        if admin {
+            return Ok(());
+        }
+        Self::fits(
+            self.quota_call(QuotaOp::Reserve, subject, upload, bytes)
+                .await?,
+        )
+        .map(|_| ())
+    }
+
+    /// Gives an aborted upload's reservation back.
+    pub async fn release_upload(&self, subject: &str, upload: &str) -> Result<(), Refusal> {
+        self.quota_call(QuotaOp::Release, subject, upload, 0)
+            .await
+            .map(|_| ())
+    }
+
+    /// Settles a completed upload's reservation to its stored size.
+    pub async fn settle_upload(
+        &self,
+        subject: &str,
+        upload: &str,
+        bytes: u64,
+    ) -> Result<(), Refusal> {
+        self.quota_call(QuotaOp::Settle, subject, upload, bytes)
+            .await
+            .map(|_| ())
+    }
+
+    /// Counts `bytes` for an upload that declared no size (Uppy's multipart), once, or refuses
+    /// when they do not fit. Admins are exempt.
+    pub async fn charge_upload(
+        &self,
+        subject: &str,
+        admin: bool,
+        upload: &str,
+        bytes: u64,
+    ) -> Result<(), Refusal> {
+        if admin {
+            return Ok(());
+        }
+        Self::fits(
+            self.quota_call(QuotaOp::Charge, subject, upload, bytes)
+                .await?,
+        )
+        .map(|_| ())
+    }
+
+    /// What `subject` has left: `None` when it is not metered (quotas off, an admin, or the
+    /// state unreachable with quotas failing open).
+    pub async fn upload_budget(
+        &self,
+        subject: &str,
+        admin: bool,
+    ) -> Result<Option<QuotaUse>, Refusal> {
+        if admin {
+            return Ok(None);
+        }
+        let answer = self.quota_call(QuotaOp::Used, subject, "", 0).await?;
+        Ok(answer.map(|(_, quota)| quota))
     }
 
     /// `/readyz`'s `state` check.
@@ -491,10 +670,19 @@ impl Controls {
                 reset_secs: tat.saturating_sub(now_us).div_ceil(1_000_000),
             });
         }
+        let quota = match self.quota_call(QuotaOp::Used, subject, "", 0).await {
+            Ok(answer) => answer.map(|(_, quota)| quota),
+            Err(_) => {
+                return Err(StateError::Unexpected(
+                    "the state is unreachable".to_owned(),
+                ));
+            }
+        };
         Ok(SubjectView {
             state,
             limits,
             max_streams: self.stream_limit(tiers),
+            quota,
         })
     }
 }
@@ -593,6 +781,8 @@ pub struct SubjectView {
     pub state: SubjectState,
     pub limits: Vec<RateLimitInfo>,
     pub max_streams: u32,
+    /// `None` when quotas are off.
+    pub quota: Option<QuotaUse>,
 }
 
 /// The limit closest to refusing (fewest requests left), with its index.

@@ -3,7 +3,7 @@
 //! - `POST /admin/revocations` `{"subject": S, "not_before"?: T}` | `{"jti": J, "expires_at"?: T}`
 //!   | `{"video": ID}` → 201 with the revocation recorded;
 //! - `GET|DELETE /admin/revocations/{subjects|tokens|videos}/{id}` → 200 / 204, or 404;
-//! - `GET /admin/subjects/{sub}?tiers=a,b` → its revocation, leases and rate-limit state.
+//! - `GET /admin/subjects/{sub}?tiers=a,b` → its revocation, leases, rate-limit state and quota.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -203,5 +203,11 @@ pub async fn subject(
         "revocation": { "not_before": view.state.not_before },
         "streams": { "max_concurrent": view.max_streams, "leases": leases },
         "limits": limits,
+        "quota": view.quota.map(|q| json!({
+            "quota_bytes": q.quota_bytes,
+            "used_bytes": q.used_bytes,
+            "remaining_bytes": q.remaining_bytes,
+            "resets_in_secs": q.resets_in_secs,
+        })),
     })))
 }

@@ -74,6 +74,7 @@ impl Application {
                 limits: &settings.limits,
                 streams: &settings.streams,
                 trusted_proxies: &settings.server.trusted_proxies,
+                quota: crate::controls::QuotaSettings::from_uploads(&settings.uploads),
             },
             Arc::clone(&clock),
         )?;

@@ -284,6 +284,7 @@ pub async fn verify_completed(
 /// names, as listed and checked, within the policy maximum for multipart uploads.
 pub async fn complete_unknown_size(
     state: &AppState,
+    caller: &Caller,
     key: &ObjectKey,
     upload_id: &str,
     requested: &[(u64, String)],
@@ -307,7 +308,25 @@ pub async fn complete_unknown_size(
     if total > state.uploads.max_multipart_bytes {
         return Err(ApiError::TooLarge(state.uploads.max_multipart_bytes));
     }
+    // No size was declared, so nothing was reserved: the quota counts the parts now, before
+    // the store assembles them.
+    charge_parts(state, caller, upload_id, total).await?;
     complete_checked(state, key, upload_id, &parts).await
+}
+
+/// Counts an undeclared multipart upload's `bytes` against the caller's quota, once per S3
+/// upload id.
+async fn charge_parts(
+    state: &AppState,
+    caller: &Caller,
+    upload_id: &str,
+    bytes: u64,
+) -> Result<(), ApiError> {
+    let admin = state.policy.is_admin(caller);
+    Ok(state
+        .controls
+        .charge_upload(&caller.subject, admin, &format!("s3:{upload_id}"), bytes)
+        .await?)
 }
 
 /// A form upload of a new, tollgate-chosen key: a POST policy with the grant's type and
@@ -320,6 +339,19 @@ pub async fn sign_new_form(
     grant: &PutObjectGrant,
     expires_secs: u64,
 ) -> Result<(ObjectKey, PresignedPost), ApiError> {
+    // A form's size is known to the store only: it is bounded by what the caller's quota has
+    // left (the README says what this cannot meter).
+    let admin = state.policy.is_admin(caller);
+    let max_size = match state.controls.upload_budget(&caller.subject, admin).await? {
+        Some(budget) if budget.remaining_bytes == 0 => {
+            return Err(ApiError::QuotaExceeded {
+                remaining_bytes: 0,
+                resets_in_secs: budget.resets_in_secs,
+            });
+        }
+        Some(budget) => state.uploads.max_size_bytes.min(budget.remaining_bytes),
+        None => state.uploads.max_size_bytes,
+    };
     let key = new_key(state, caller).await?;
     let post = state
         .storage
@@ -327,7 +359,7 @@ pub async fn sign_new_form(
         .post_object(
             &key,
             grant,
-            state.uploads.max_size_bytes,
+            max_size,
             expires_secs.min(state.presign.form_max_expires_secs),
         )
         .await?;
@@ -364,6 +396,7 @@ pub enum UploadOperation {
 /// it, the upload key the rest.
 pub async fn sign_upload_operation(
     state: &AppState,
+    caller: &Caller,
     upload: &OwnedUpload,
     upload_id: &str,
     operation: UploadOperation,
@@ -385,6 +418,16 @@ pub async fn sign_upload_operation(
                 .await?
         }
         UploadOperation::Complete => {
+            // The client completes at the store itself: its parts count against the quota now,
+            // when it asks for the URL.
+            if state.controls.quotas_on() {
+                let parts = storage
+                    .list_parts(key, upload_id)
+                    .await?
+                    .ok_or(ApiError::UploadNotFound)?;
+                let total = parts.iter().map(|p| p.size).sum();
+                charge_parts(state, caller, upload_id, total).await?;
+            }
             let no_overwrite = state.uploads.if_none_match;
             storage
                 .upload_signer
@@ -451,6 +494,34 @@ pub async fn start_upload(
     let plan = PartPlan::new(size, state.uploads.part_size_bytes);
     let id = ids.issue(&caller.subject, plan);
     let key = state.storage.key_for(id.video_id())?;
+    // The declared size, held against the caller's quota until the upload completes or aborts.
+    let reservation = id.to_string();
+    let admin = state.policy.is_admin(caller);
+    state
+        .controls
+        .reserve_upload(&caller.subject, admin, &reservation, size)
+        .await?;
+    let started = sign_started(state, caller, id, key, grant, multipart, plan).await;
+    if started.is_err() {
+        // Nothing to upload to: the reservation goes back (best effort).
+        let _ = state
+            .controls
+            .release_upload(&caller.subject, &reservation)
+            .await;
+    }
+    started
+}
+
+/// Step 3 of `start_upload`: the multipart upload, or the one PUT URL.
+async fn sign_started(
+    state: &AppState,
+    caller: &Caller,
+    id: UploadId,
+    key: ObjectKey,
+    grant: PutObjectGrant,
+    multipart: bool,
+    plan: PartPlan,
+) -> Result<Started, ApiError> {
     if multipart {
         let upload_id = state
             .storage

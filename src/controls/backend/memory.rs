@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, RwLock};
 
-use super::{Check, LimitState, SubjectState, Target, TargetKey, Verdict};
+use super::{
+    Check, LimitState, QuotaAnswer, QuotaCall, QuotaOp, SubjectState, Target, TargetKey, Verdict,
+};
 use crate::controls::gcra::Step;
 
 /// Sweep expired rate-limit entries once the map holds this many.
@@ -17,6 +19,20 @@ pub struct Memory {
     revocations: RwLock<Revocations>,
     /// Subject → session → lease end (µs).
     leases: Mutex<HashMap<String, HashMap<String, u64>>>,
+    quotas: Mutex<Quotas>,
+}
+
+/// Upload quotas: usage by subject and window, reservations by upload; each with its end (µs).
+#[derive(Default)]
+struct Quotas {
+    usage: HashMap<String, (u64, u64)>,
+    reservations: HashMap<String, (Reservation, u64)>,
+}
+
+#[derive(Clone)]
+enum Reservation {
+    Held { usage: String, bytes: u64 },
+    Settled,
 }
 
 #[derive(Default)]
@@ -191,6 +207,86 @@ impl Memory {
 
     pub fn limit_tat(&self, key: &str) -> Option<u64> {
         lock(&self.limits).get(key).copied()
+    }
+
+    /// `quota.lua`, step for step.
+    pub fn quota(&self, call: &QuotaCall<'_>) -> QuotaAnswer {
+        let now = call.now_us;
+        let mut quotas = lock(&self.quotas);
+        let Quotas {
+            usage,
+            reservations,
+        } = &mut *quotas;
+        usage.retain(|_, (_, until)| *until > now);
+        reservations.retain(|_, (_, until)| *until > now);
+        let used = usage.get(call.usage).map_or(0, |(used, _)| *used);
+        let answer = |done, used| QuotaAnswer { done, used };
+        if call.op == QuotaOp::Used {
+            return answer(true, used);
+        }
+        let reservation = reservations.get(call.reservation).map(|(r, _)| r.clone());
+        let adjust = |usage: &mut HashMap<String, (u64, u64)>, key: &str, add: u64, sub: u64| {
+            if let Some((used, _)) = usage.get_mut(key) {
+                *used = (*used + add).saturating_sub(sub);
+            }
+        };
+        let used_now = |usage: &HashMap<String, (u64, u64)>| {
+            usage.get(call.usage).map_or(0, |(used, _)| *used)
+        };
+        match (call.op, reservation) {
+            (QuotaOp::Reserve, Some(_)) => answer(true, used),
+            (QuotaOp::Reserve, None) => {
+                if used + call.bytes > call.quota {
+                    return answer(false, used);
+                }
+                let entry = usage
+                    .entry(call.usage.to_owned())
+                    .or_insert((0, call.usage_until_us));
+                *entry = (entry.0 + call.bytes, call.usage_until_us);
+                reservations.insert(
+                    call.reservation.to_owned(),
+                    (
+                        Reservation::Held {
+                            usage: call.usage.to_owned(),
+                            bytes: call.bytes,
+                        },
+                        call.reservation_until_us,
+                    ),
+                );
+                answer(true, used + call.bytes)
+            }
+            (QuotaOp::Release, Some(Reservation::Held { usage: key, bytes })) => {
+                adjust(usage, &key, 0, bytes);
+                reservations.remove(call.reservation);
+                answer(true, used_now(usage))
+            }
+            (QuotaOp::Release, _) => answer(true, used),
+            (_, Some(Reservation::Settled)) => answer(true, used),
+            (_, Some(Reservation::Held { usage: key, bytes })) => {
+                adjust(usage, &key, call.bytes, bytes);
+                reservations.insert(
+                    call.reservation.to_owned(),
+                    (Reservation::Settled, call.reservation_until_us),
+                );
+                answer(true, used_now(usage))
+            }
+            (op, None) => {
+                if op == QuotaOp::Charge {
+                    if used + call.bytes > call.quota {
+                        return answer(false, used);
+                    }
+                    let entry = usage
+                        .entry(call.usage.to_owned())
+                        .or_insert((0, call.usage_until_us));
+                    *entry = (entry.0 + call.bytes, call.usage_until_us);
+                }
+                reservations.insert(
+                    call.reservation.to_owned(),
+                    (Reservation::Settled, call.reservation_until_us),
+                );
+                answer(true, used_now(usage))
+            }
+        }
     }
 
     pub fn end_lease(&self, subject: &str, session: &str) -> bool {

@@ -85,6 +85,57 @@ pub enum TargetKey {
     Video(String),
 }
 
+/// An operation on upload quotas (see `quota.lua`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaOp {
+    /// Hold `bytes` for the upload, if they fit.
+    Reserve,
+    /// Give the upload's reservation back.
+    Release,
+    /// Adjust the upload's reservation to `bytes`, the stored size.
+    Settle,
+    /// Count `bytes` for an upload that reserved nothing, if they fit.
+    Charge,
+    /// Only read what is used.
+    Used,
+}
+
+impl QuotaOp {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Reserve => "reserve",
+            Self::Release => "release",
+            Self::Settle => "settle",
+            Self::Charge => "charge",
+            Self::Used => "used",
+        }
+    }
+}
+
+/// One quota operation.
+#[derive(Debug)]
+pub struct QuotaCall<'a> {
+    pub op: QuotaOp,
+    /// The subject's usage in the current window (`quota:{subject}:{window}`).
+    pub usage: &'a str,
+    /// The upload (`qres:{upload}`).
+    pub reservation: &'a str,
+    pub bytes: u64,
+    pub quota: u64,
+    pub now_us: u64,
+    /// When the usage key may go (µs since the epoch).
+    pub usage_until_us: u64,
+    /// When a reservation may go (µs since the epoch).
+    pub reservation_until_us: u64,
+}
+
+/// What is used after a quota operation, and whether it was let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaAnswer {
+    pub done: bool,
+    pub used: u64,
+}
+
 /// What the state holds about one subject.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubjectState {
@@ -103,7 +154,8 @@ pub enum StateError {
 
 /// The configured backend.
 pub enum Backend {
-    Memory(Memory),
+    /// Boxed: its maps' locks are larger than a Redis handle, and the enum is built once.
+    Memory(Box<Memory>),
     Redis(RedisState),
 }
 
@@ -167,6 +219,13 @@ impl Backend {
         match self {
             Self::Memory(m) => Ok(m.end_lease(subject, session)),
             Self::Redis(r) => r.end_lease(subject, session).await,
+        }
+    }
+
+    pub async fn quota(&self, call: &QuotaCall<'_>) -> Result<QuotaAnswer, StateError> {
+        match self {
+            Self::Memory(m) => Ok(m.quota(call)),
+            Self::Redis(r) => r.quota(call).await,
         }
     }
 

@@ -4,18 +4,22 @@
 //!
 //! Keys, under `state.key_prefix`: `rl:ip:{ip}` and `rl:{class}:{subject}` (GCRA TAT, µs,
 //! expiring when it no longer matters), `rev:sub:{subject}` (not-before, s), `rev:jti:{jti}`
-//! (expires with the token), `rev:video:{id}`, `lease:{subject}` (sorted set: session → end, µs).
+//! (expires with the token), `rev:video:{id}`, `lease:{subject}` (sorted set: session → end, µs),
+//! `quota:{subject}:{window}` (bytes used) and `qres:{upload}` (its reservation).
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
 
-use super::{Check, LimitState, StateError, SubjectState, Target, TargetKey, Verdict};
+use super::{
+    Check, LimitState, QuotaAnswer, QuotaCall, StateError, SubjectState, Target, TargetKey, Verdict,
+};
 use crate::controls::settings::StateSettings;
 
 pub struct RedisState {
     connection: ConnectionManager,
     prefix: String,
     admit: Script,
+    quota: Script,
 }
 
 impl RedisState {
@@ -34,6 +38,7 @@ impl RedisState {
             connection: ConnectionManager::new_lazy_with_config(client, config)?,
             prefix: settings.key_prefix.clone(),
             admit: Script::new(include_str!("admit.lua")),
+            quota: Script::new(include_str!("quota.lua")),
         })
     }
 
@@ -156,6 +161,29 @@ impl RedisState {
             .zrem(self.key(&["lease:", subject]), session)
             .await?;
         Ok(removed > 0)
+    }
+
+    pub async fn quota(&self, call: &QuotaCall<'_>) -> Result<QuotaAnswer, StateError> {
+        let ttl_ms = |until_us: u64| (until_us.saturating_sub(call.now_us) / 1000).max(1);
+        let mut connection = self.connection.clone();
+        let answer: Vec<i64> = self
+            .quota
+            .key(self.key(&[call.usage]))
+            .key(self.key(&[call.reservation]))
+            .arg(call.op.name())
+            .arg(call.bytes)
+            .arg(call.quota)
+            .arg(ttl_ms(call.usage_until_us))
+            .arg(ttl_ms(call.reservation_until_us))
+            .invoke_async(&mut connection)
+            .await?;
+        match answer[..] {
+            [done, used] => Ok(QuotaAnswer {
+                done: done == 1,
+                used: u64::try_from(used).unwrap_or(0),
+            }),
+            _ => Err(StateError::Unexpected(format!("{answer:?}"))),
+        }
     }
 
     pub async fn ping(&self) -> Result<(), StateError> {

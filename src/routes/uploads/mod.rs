@@ -144,6 +144,10 @@ pub async fn abort_upload(
     {
         return Err(ApiError::UploadNotFound);
     }
+    state
+        .controls
+        .release_upload(&caller.subject, &id.to_string())
+        .await?;
     tracing::info!(upload = %id, subject = %caller.subject, "multipart upload aborted");
     Ok(Json(serde_json::json!({})))
 }
@@ -173,6 +177,11 @@ pub async fn complete_upload(
         assemble(&state, &key, plan, request.upload_id.as_str(), &parts).await?;
     }
     let ready = verify_completed(&state, &caller, &key).await?;
+    // The reservation becomes what the store holds.
+    state
+        .controls
+        .settle_upload(&caller.subject, &id.to_string(), ready.size)
+        .await?;
     tracing::info!(upload = %id, subject = %caller.subject, size = ready.size, "upload complete");
     Ok(Json(UploadReady {
         id: id.to_string(),

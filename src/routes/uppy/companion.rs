@@ -163,7 +163,7 @@ pub async fn complete(
         .into_iter()
         .map(|p| (p.part_number, p.etag))
         .collect();
-    complete_unknown_size(&state, &key, upload_id.as_str(), &parts).await?;
+    complete_unknown_size(&state, &caller, &key, upload_id.as_str(), &parts).await?;
     Ok(Json(
         json!({ "location": state.storage.location(&key), "key": key.as_str() }),
     ))

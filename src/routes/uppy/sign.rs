@@ -114,7 +114,8 @@ pub async fn sign(
                 _ => return Err(ApiError::BadRequest("unsupported operation".to_owned())),
             };
             let presigned =
-                sign_upload_operation(&state, &upload, upload_id, operation, put_max).await?;
+                sign_upload_operation(&state, &caller, &upload, upload_id, operation, put_max)
+                    .await?;
             Ok(Json(
                 json!({ "url": presigned.url, "headers": headers_json(presigned.headers) }),
             ))

@@ -4,6 +4,7 @@
 mod admin;
 mod limits;
 mod outage;
+mod quotas;
 mod replicas;
 mod revocation;
 mod streams;

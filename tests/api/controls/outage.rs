@@ -102,6 +102,7 @@ async fn open_policies_serve_without_redis_and_closed_limits_refuse() {
         s.revocation.failure_policy = FailurePolicy::FailOpen;
         s.limits.failure_policy = FailurePolicy::FailClosed;
         s.limits.playback = rate(100, 60, 100);
+        s.uploads.quota_bytes = 1 << 30;
     })
     .await;
     for app in [&open, &closed_limits] {
@@ -144,6 +145,16 @@ async fn open_policies_serve_without_redis_and_closed_limits_refuse() {
     );
     let (status, body) = readyz(&closed_limits).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    // Quotas fail closed by default: no upload is signed uncounted.
+    let uploader = closed_limits.token("ursula", &[], &["uploader"]);
+    let declaration = json!({"content_type": "video/mp4", "size": 10});
+    let (status, body) = closed_limits.post_uploads(&uploader, &declaration).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "state_unavailable",
+    );
 
     server.restart();
     until_answers(&closed_limits, &token, StatusCode::OK).await;

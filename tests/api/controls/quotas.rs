@@ -1,0 +1,234 @@
+//! Upload quotas: bytes per subject per period, reserved when an upload is signed, released on
+//! abort, settled at completion; Uppy's multipart uploads are charged when they complete, and
+//! its single-file forms are bounded by what is left.
+
+use axum::http::StatusCode;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{State, spawn, states};
+use crate::helpers::{TestApp, assert_error, form_fields};
+
+const MIB: u64 = 1024 * 1024;
+
+fn declaration(size: u64) -> Value {
+    json!({"content_type": "video/mp4", "size": size})
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Quota `bytes` per day, multipart above 5 MiB in 5 MiB parts.
+fn quota(bytes: u64) -> impl FnOnce(&mut tollgate::config::Settings) {
+    move |s| {
+        s.uploads.quota_bytes = bytes;
+        s.uploads.multipart_threshold_bytes = 5 * MIB;
+        s.uploads.part_size_bytes = 5 * MIB;
+    }
+}
+
+async fn used(app: &TestApp, sub: &str) -> Value {
+    let admin = app.token("root", &[], &["admin"]);
+    let (status, view) = app.admin_subject(&admin, sub, "").await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    view["quota"].clone()
+}
+
+#[tokio::test]
+async fn declared_sizes_are_reserved_released_on_abort_and_refused_over_the_quota() {
+    for state in states() {
+        let app = spawn(&state, quota(12 * MIB)).await;
+        let token = app.token("ursula", &[], &["uploader"]);
+
+        // A single upload of 1 MiB and a multipart one of 6 MiB: 7 MiB reserved.
+        let (status, single) = app.post_uploads(&token, &declaration(MIB)).await;
+        assert_eq!(status, StatusCode::CREATED, "{single}");
+        let (status, multipart) = app.post_uploads(&token, &declaration(6 * MIB)).await;
+        assert_eq!(status, StatusCode::CREATED, "{multipart}");
+        assert_eq!(
+            used(&app, "ursula").await["used_bytes"],
+            7 * MIB,
+            "{}",
+            state.name()
+        );
+
+        // 6 MiB more does not fit: 413 with what is left.
+        let (status, body) = app.post_uploads(&token, &declaration(6 * MIB)).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "quota_exceeded",
+        );
+        assert_eq!(body["error"]["remaining_bytes"], 5 * MIB, "{body}");
+        let resets = body["error"]["resets_in_secs"].as_u64().unwrap();
+        assert!((1..=86_400).contains(&resets), "{body}");
+
+        // The abort gives the multipart upload's 6 MiB back; then 6 MiB fits.
+        let id = multipart["id"].as_str().unwrap();
+        let upload_id = encode(multipart["upload_id"].as_str().unwrap());
+        let (status, body) = app
+            .call(
+                Method::DELETE,
+                &format!("/uploads/{id}?upload_id={upload_id}"),
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(used(&app, "ursula").await["used_bytes"], MIB);
+        let (status, body) = app.post_uploads(&token, &declaration(6 * MIB)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+
+        // The single upload completes: its reservation is settled at what the store holds.
+        let status = crate::uploads::put(&app, &single, &[7u8; MIB as usize], None).await;
+        assert!(status.is_success(), "{status}");
+        let id = single["id"].as_str().unwrap();
+        let (status, body) = app.complete_upload(id, &token, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(used(&app, "ursula").await["used_bytes"], 7 * MIB);
+        // Settled once: completing again changes nothing.
+        app.complete_upload(id, &token, None).await;
+        assert_eq!(
+            used(&app, "ursula").await["used_bytes"],
+            7 * MIB,
+            "{}",
+            state.name()
+        );
+
+        // Another subject has its own quota; admins have none.
+        let other = app.token("olga", &[], &["uploader"]);
+        assert_eq!(
+            app.post_uploads(&other, &declaration(12 * MIB)).await.0,
+            StatusCode::CREATED
+        );
+        let admin = app.token("root", &[], &["admin"]);
+        let (status, body) = app.post_uploads(&admin, &declaration(13 * MIB)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+
+        // The next period starts afresh.
+        app.clock.set_offset_secs(86_400);
+        let mut claims = app.claims("ursula");
+        let now = crate::helpers::now_secs() + 86_400;
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + 600));
+        claims.insert("roles".into(), json!(["uploader"]));
+        let token = app.sign_hs256(&jsonwebtoken::Header::default(), &claims);
+        assert_eq!(
+            app.post_uploads(&token, &declaration(12 * MIB)).await.0,
+            StatusCode::CREATED
+        );
+    }
+}
+
+/// Uppy 4.x: create, one part of `size` bytes, complete; the completion's answer.
+async fn uppy_multipart(app: &TestApp, token: &str, size: usize) -> (StatusCode, Value) {
+    let body = json!({ "filename": "a.mp4", "type": "video/mp4", "metadata": {} });
+    let (status, created) = app
+        .call(Method::POST, "/s3/multipart", token, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let key = encode(created["key"].as_str().unwrap());
+    let upload_id = encode(created["uploadId"].as_str().unwrap());
+    let path = format!("/s3/multipart/{upload_id}/1?key={key}");
+    let (_, signed) = app.call(Method::GET, &path, token, None).await;
+    let response = app
+        .http
+        .put(signed["url"].as_str().unwrap())
+        .body(vec![1u8; size])
+        .send()
+        .await
+        .unwrap();
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let parts = json!({ "parts": [{ "PartNumber": 1, "ETag": etag }] });
+    let path = format!("/s3/multipart/{upload_id}/complete?key={key}");
+    app.call(Method::POST, &path, token, Some(parts)).await
+}
+
+#[tokio::test]
+async fn uppy_multipart_uploads_are_charged_when_they_complete() {
+    for state in states() {
+        let app = spawn(&state, quota(3 * MIB)).await;
+        let token = app.token("ursula", &[], &["uploader"]);
+        let (status, body) = uppy_multipart(&app, &token, 2 * MIB as usize).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            used(&app, "ursula").await["used_bytes"],
+            2 * MIB,
+            "{}",
+            state.name()
+        );
+        // 2 MiB more does not fit: refused before the store assembles anything.
+        let (status, body) = uppy_multipart(&app, &token, 2 * MIB as usize).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["error"]["code"], "quota_exceeded", "{body}");
+        assert_eq!(used(&app, "ursula").await["used_bytes"], 2 * MIB);
+    }
+}
+
+#[tokio::test]
+async fn uppy_6x_multipart_is_charged_when_its_completion_is_signed_once() {
+    let app = spawn(&State::Memory, quota(3 * MIB)).await;
+    let token = app.token("ursula", &[], &["uploader"]);
+    let create = json!({"method": "POST", "key": "u/a.mp4", "contentType": "video/mp4"});
+    let (status, created) = app.s3_sign(&token, create).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let response = app.s3_call(Method::POST, &created, Vec::new()).await;
+    let xml = response.text().await.unwrap();
+    let upload_id = crate::uppy::xml_value(&xml, "UploadId").expect("an upload id");
+    let key = created["key"].as_str().unwrap();
+    let part = json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": 1});
+    let (_, signed) = app.s3_sign(&token, part).await;
+    let response = app
+        .s3_call(Method::PUT, &signed, vec![2u8; 2 * MIB as usize])
+        .await;
+    assert!(response.status().is_success());
+    let complete = json!({"method": "POST", "key": key, "uploadId": upload_id});
+    for _ in 0..2 {
+        let (status, body) = app.s3_sign(&token, complete.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            used(&app, "ursula").await["used_bytes"],
+            2 * MIB,
+            "charged once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_form_is_bounded_by_what_the_quota_has_left() {
+    for state in states() {
+        let app = spawn(&state, quota(MIB + 100)).await;
+        let token = app.token("ursula", &[], &["uploader"]);
+        assert_eq!(
+            app.post_uploads(&token, &declaration(MIB)).await.0,
+            StatusCode::CREATED
+        );
+
+        let path = "/s3/params?filename=a.mp4&type=video%2Fmp4";
+        let (status, signed) = app.call(Method::GET, path, &token, None).await;
+        assert_eq!(status, StatusCode::OK, "{signed}");
+        let url = signed["url"].as_str().unwrap();
+        let fields = form_fields(&signed);
+        let response = app.s3_post_form(url, &fields, &[3u8; 101]).await;
+        assert!(
+            !response.status().is_success(),
+            "101 bytes do not fit in 100"
+        );
+        let response = app.s3_post_form(url, &fields, &[3u8; 100]).await;
+        assert!(
+            response.status().is_success(),
+            "{}: {}",
+            state.name(),
+            response.status()
+        );
+
+        // With nothing left, no form at all.
+        let app = spawn(&state, quota(MIB)).await;
+        let token = app.token("ursula", &[], &["uploader"]);
+        app.post_uploads(&token, &declaration(MIB)).await;
+        let (status, body) = app.call(Method::GET, path, &token, None).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    }
+}
