@@ -11,8 +11,9 @@ pub struct RedisServer {
     child: Option<Child>,
 }
 
-/// The redis-server to run: on PATH. `None` (the Redis half of the controls tests is skipped,
-/// with a note) only outside CI: `.ci/run` installs it, and there its absence fails.
+/// Whether redis-server is on PATH. Missing, the Redis half of the controls tests is skipped
+/// with a note, except where `TOLLGATE_TEST_REDIS_REQUIRED` (set by `.ci/run`, which installs
+/// it) or `CI` is set: there its absence fails.
 pub fn redis_server_available() -> bool {
     let found = Command::new("redis-server")
         .arg("--version")
@@ -22,7 +23,8 @@ pub fn redis_server_available() -> bool {
         .is_ok_and(|s| s.success());
     if !found {
         assert!(
-            std::env::var_os("CI").is_none(),
+            std::env::var_os("CI").is_none()
+                && std::env::var_os("TOLLGATE_TEST_REDIS_REQUIRED").is_none(),
             "redis-server is missing: bash scripts/redis.sh installs it"
         );
         eprintln!("note: redis-server not found (bash scripts/redis.sh): Redis variants skipped");
@@ -107,5 +109,56 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A `tollgate serve` process of its own (the release of the binary under test), on a free
+/// port, configured by `env` over `config/local.toml`; stopped when dropped.
+pub struct TollgateProcess {
+    pub address: String,
+    child: Child,
+}
+
+impl TollgateProcess {
+    pub fn start(env: &[(String, String)]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        command.arg("serve").current_dir(env!("CARGO_MANIFEST_DIR"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("TOLLGATE") {
+                command.env_remove(name);
+            }
+        }
+        let child = command
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("TOLLGATE__SERVER__PORT", port.to_string())
+            .env("TOLLGATE__LOG__FILTER", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tollgate serve runs");
+        let process = Self {
+            address: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tollgate serve listens on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        process
+    }
+}
+
+impl Drop for TollgateProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
