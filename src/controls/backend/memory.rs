@@ -43,6 +43,19 @@ struct Revocations {
     videos: HashMap<String, ()>,
 }
 
+/// Drops one entry once its end (the tuple's last field) has passed.
+trait RemoveExpired {
+    fn retain_expired(&mut self, key: &str, now: u64);
+}
+
+impl<V> RemoveExpired for HashMap<String, (V, u64)> {
+    fn retain_expired(&mut self, key: &str, now: u64) {
+        if self.get(key).is_some_and(|(_, until)| *until <= now) {
+            self.remove(key);
+        }
+    }
+}
+
 /// A poisoned lock only means another request panicked while holding it; the maps stay
 /// consistent (every update is one insert or remove), so keep using them.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -119,6 +132,9 @@ impl Memory {
             && lease.max > 0
         {
             let mut leases = lock(&self.leases);
+            if leases.len() >= SWEEP_AT {
+                leases.retain(|_, held| held.values().any(|until| *until > now));
+            }
             let held = leases.entry(lease.subject.to_owned()).or_default();
             held.retain(|_, until| *until > now);
             let full = held.len() >= lease.max as usize;
@@ -217,8 +233,15 @@ impl Memory {
             usage,
             reservations,
         } = &mut *quotas;
-        usage.retain(|_, (_, until)| *until > now);
-        reservations.retain(|_, (_, until)| *until > now);
+        // Expired entries read as absent; they are swept once the maps grow.
+        if usage.len() >= SWEEP_AT {
+            usage.retain(|_, (_, until)| *until > now);
+        }
+        if reservations.len() >= SWEEP_AT {
+            reservations.retain(|_, (_, until)| *until > now);
+        }
+        usage.retain_expired(call.usage, now);
+        reservations.retain_expired(call.reservation, now);
         let used = usage.get(call.usage).map_or(0, |(used, _)| *used);
         let answer = |done, used| QuotaAnswer { done, used };
         if call.op == QuotaOp::Used {
