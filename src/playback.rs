@@ -125,6 +125,12 @@ async fn find(
                 .prepare(state, caller, id, request.expires_in, request.session)
                 .await?
         {
+            // Refused before the controls run: a refused request holds no lease.
+            if request.content_disposition.is_some() {
+                return Err(ApiError::BadRequest(
+                    "an HLS video is many files: it cannot be downloaded as one".to_owned(),
+                ));
+            }
             return Ok(Found::Hls(prepared));
         }
         return Err(ApiError::VideoNotFound);

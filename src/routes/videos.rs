@@ -120,11 +120,6 @@ pub async fn video_url(
     let (playback, admitted) = playback_url(&state, caller, &id, request, admission).await?;
     let mut answer = match playback {
         Playback::File(presigned) => UrlResponse::from(presigned),
-        Playback::Hls(_) if params.download => {
-            return Err(ApiError::BadRequest(
-                "an HLS video is many files: it cannot be downloaded as one".to_owned(),
-            ));
-        }
         Playback::Hls(entry) => UrlResponse::from(entry),
     };
     if state.controls.streams_limited(&caller.entitlements) {

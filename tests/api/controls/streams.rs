@@ -115,6 +115,11 @@ async fn an_hls_grant_renews_its_sessions_lease_and_loses_it_once_ended() {
         app.put_hls("h1", "free", &hls_objects(&[("index.m3u8", PLAYLIST)]))
             .await;
         let alice = app.token("alice", &[], &[]);
+        // A refused request holds no lease: an HLS video cannot be downloaded.
+        let response = app
+            .get("/videos/h1/url?session=dl&download=true", Some(&alice))
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         let response = app.video_url_in_session("h1", &alice, "tv").await;
         assert_eq!(response.status(), StatusCode::OK);
         let entry: Value = response.json().await.unwrap();
