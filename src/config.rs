@@ -147,6 +147,7 @@ pub struct Settings {
     pub revocation: RevocationSettings,
     pub limits: LimitSettings,
     pub streams: StreamSettings,
+    pub audit: crate::audit::AuditSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -419,6 +420,7 @@ impl Settings {
             &self.entitlement.tiers,
             &mut problems,
         );
+        self.audit.validate(&mut problems);
         if let Err(entry) = crate::controls::TrustedProxies::parse(&self.server.trusted_proxies) {
             problems.push(format!(
                 "server.trusted_proxies: {entry:?} is neither an IP address nor a network (10.0.0.0/8)"

@@ -304,6 +304,9 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let mut response = (status, limit, Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(crate::audit::RefusalCode(self.code()));
         if let Some(secs) = retry_after {
             response
                 .headers_mut()

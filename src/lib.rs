@@ -6,6 +6,7 @@
 //! ids and keys) → `playback` or `uploads` (the rules: `storage` for object metadata,
 //! `entitlement` for the decision) → `storage` (presign).
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub clock: crate::clock::SharedClock,
     /// HLS streaming; `None` when `hls.grant_secret` is unset.
     pub hls: Option<Arc<crate::hls::Hls>>,
+    /// Where audit events go.
+    pub audit: Arc<crate::audit::Audit>,
     /// Revocation, rate limits, stream leases: their state in memory or in Redis.
     pub controls: Arc<crate::controls::Controls>,
     /// The `/demo` page, when `demo.enabled`.

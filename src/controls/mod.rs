@@ -740,6 +740,15 @@ fn video_id(raw: &str) -> Result<String, InvalidTarget> {
 }
 
 impl Revoke {
+    /// As [`TargetKey::describe`].
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Subject { subject, .. } => TargetKey::Subject(subject.clone()).describe(),
+            Self::Token { token_id, .. } => TargetKey::Token(token_id.clone()).describe(),
+            Self::Video { video } => TargetKey::Video(video.clone()).describe(),
+        }
+    }
+
     pub fn subject(raw: &str, not_before: Option<i64>) -> Result<Self, InvalidTarget> {
         Ok(Self::Subject {
             subject: subject_id(raw)?,
@@ -762,6 +771,15 @@ impl Revoke {
 }
 
 impl TargetKey {
+    /// `subject:bob`, `jti:…`, `video:…`: what the audit trail records.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Subject(s) => format!("subject:{s}"),
+            Self::Token(j) => format!("jti:{j}"),
+            Self::Video(v) => format!("video:{v}"),
+        }
+    }
+
     pub fn subject(raw: &str) -> Result<Self, InvalidTarget> {
         subject_id(raw).map(Self::Subject)
     }

@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::audit::AuditSlot;
 use crate::auth::Caller;
 use crate::controls::{Revoke, RouteClass, Target, TargetKey, subject_id};
 use crate::error::ApiError;
@@ -96,12 +97,14 @@ fn target_json(target: &Target) -> Value {
 /// `POST /admin/revocations`.
 pub async fn revoke(
     State(state): State<AppState>,
+    audit: AuditSlot,
     caller: Caller,
     body: Result<Json<RevokeBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &caller)?;
     let Json(body) = body?;
     let revoke = body.parse()?;
+    audit.update(|d| d.target = Some(revoke.describe()));
     let target = state.controls.revoke(revoke).await?;
     tracing::warn!(admin = %caller.subject, revocation = ?target, "revoked");
     Ok((StatusCode::CREATED, Json(target_json(&target))))
@@ -135,12 +138,14 @@ pub async fn revocation(
 /// `DELETE /admin/revocations/{kind}/{id}`: 204, or 404 when there was none.
 pub async fn unrevoke(
     State(state): State<AppState>,
+    audit: AuditSlot,
     caller: Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &caller)?;
     let Path((kind, id)) = path?;
     let key = target_key(&kind, &id)?;
+    audit.update(|d| d.target = Some(key.describe()));
     if state.controls.unrevoke(&key).await? {
         tracing::warn!(admin = %caller.subject, revocation = ?key, "revocation cleared");
         Ok(StatusCode::NO_CONTENT)

@@ -61,7 +61,11 @@ impl FromRequestParts<AppState> for Authenticated {
             .get::<RouteClass>()
             .copied()
             .unwrap_or(RouteClass::Playback);
-        Authenticated::from_headers(state, &parts.headers, ip, class).await
+        let authenticated = Authenticated::from_headers(state, &parts.headers, ip, class).await?;
+        if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
+            slot.update(|d| d.subject = Some(authenticated.caller.subject.clone()));
+        }
+        Ok(authenticated)
     }
 }
 

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
+use crate::audit::AuditSlot;
 use crate::controls::{Admission, Principal, RouteClass};
 use crate::domain::{SessionId, VideoId};
 use crate::error::ApiError;
@@ -28,6 +29,7 @@ pub struct PlaylistParams {
 pub async fn playlist(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    audit: AuditSlot,
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<Query<PlaylistParams>, QueryRejection>,
     headers: HeaderMap,
@@ -59,6 +61,7 @@ pub async fn playlist(
                     return Err(refused);
                 }
             };
+            audit.update(|d| d.subject = Some(grant.subject.clone()));
             let admitted = state
                 .controls
                 .admit(&grant_admission(&grant, ip, &id))
@@ -67,6 +70,7 @@ pub async fn playlist(
         }
         (None, Some(authenticated)) => {
             let caller = &authenticated.caller;
+            audit.update(|d| d.subject = Some(caller.subject.clone()));
             let until = i64::try_from(hls.grant_expiry(&state, caller, None)).unwrap_or(i64::MAX);
             let session = session.as_ref().map(SessionId::as_str);
             let admitted = authenticated

@@ -45,9 +45,16 @@ pub fn router(state: AppState, cors: &CorsSettings, request_timeout: Duration) -
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .merge(playback_routes())
-        .merge(upload_routes())
-        .merge(admin::routes());
+        .merge(
+            // Every route that decides something is audited (`crate::audit`).
+            playback_routes()
+                .merge(upload_routes())
+                .merge(admin::routes())
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::audit::record,
+                )),
+        );
     #[cfg(feature = "demo")]
     let routes = if state.demo.is_some() {
         routes.merge(demo::routes())

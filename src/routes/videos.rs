@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::audit::AuditSlot;
 use crate::controls::RouteClass;
 use crate::domain::{DownloadName, ExpiresIn, SessionId, VideoId};
 use crate::error::ApiError;
@@ -89,6 +90,7 @@ impl From<Entry> for UrlResponse {
 /// JSON.
 pub async fn video_url(
     State(state): State<AppState>,
+    audit: AuditSlot,
     authenticated: Authenticated,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
@@ -118,6 +120,17 @@ pub async fn video_url(
     };
     let admission = authenticated.admission(&state, RouteClass::Playback);
     let (playback, admitted) = playback_url(&state, caller, &id, request, admission).await?;
+    let expires_at = match &playback {
+        Playback::File(presigned) => presigned.expires_at,
+        Playback::Hls(entry) => entry.expires_at,
+    };
+    let key = matches!(playback, Playback::File(_))
+        .then(|| state.storage.key_for(&id).ok())
+        .flatten();
+    audit.update(|d| {
+        d.key = key.map(|k| k.as_str().to_owned());
+        d.expires_at = Some(crate::clock::unix_secs(expires_at));
+    });
     let mut answer = match playback {
         Playback::File(presigned) => UrlResponse::from(presigned),
         Playback::Hls(entry) => UrlResponse::from(entry),

@@ -32,6 +32,8 @@ pub enum StartupError {
     UploadKeyCanRead(String),
     #[error("could not set up the controls' shared state")]
     Controls(#[from] crate::controls::ControlsError),
+    #[error("could not set up the audit trail")]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 pub struct Application {
@@ -80,6 +82,7 @@ impl Application {
         )?;
         tracing::info!(backend = controls.backend_name(), "controls' state");
         let state = AppState {
+            audit: Arc::new(crate::audit::Audit::new(&settings.audit)?),
             controls: Arc::new(controls),
             verifier: Arc::new(TokenVerifier::new(&settings.auth, jwks, Arc::clone(&clock))),
             clock,

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 mod body;
 
 use super::videos::UrlResponse;
+use crate::audit::AuditSlot;
 use crate::auth::Caller;
 use crate::domain::S3UploadId;
 use crate::error::ApiError;
@@ -33,6 +34,7 @@ pub const MAX_COMPLETE_BODY_BYTES: usize = 1024 * 1024;
 /// start a multipart upload above the threshold.
 pub async fn create_upload(
     State(state): State<AppState>,
+    audit: AuditSlot,
     caller: Caller,
     body: Result<Json<CreateUpload>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -46,25 +48,38 @@ pub async fn create_upload(
         sha256: request.sha256.as_deref(),
     };
     let created = match start_upload(&state, &caller, declaration).await? {
-        Started::Single { id, key, url } => Json(UploadCreated {
-            id: id.to_string(),
-            key: key.to_string(),
-            url: UrlResponse::from(url),
-        })
-        .into_response(),
+        Started::Single { id, key, url } => {
+            audit.update(|d| {
+                d.upload = Some(id.to_string());
+                d.key = Some(key.to_string());
+                d.expires_at = Some(crate::clock::unix_secs(url.expires_at));
+            });
+            Json(UploadCreated {
+                id: id.to_string(),
+                key: key.to_string(),
+                url: UrlResponse::from(url),
+            })
+            .into_response()
+        }
         Started::Multipart {
             id,
             key,
             upload_id,
             plan,
-        } => Json(MultipartCreated {
-            id: id.to_string(),
-            key: key.to_string(),
-            upload_id,
-            part_size: plan.part_size,
-            part_count: plan.part_count,
-        })
-        .into_response(),
+        } => {
+            audit.update(|d| {
+                d.upload = Some(id.to_string());
+                d.key = Some(key.to_string());
+            });
+            Json(MultipartCreated {
+                id: id.to_string(),
+                key: key.to_string(),
+                upload_id,
+                part_size: plan.part_size,
+                part_count: plan.part_count,
+            })
+            .into_response()
+        }
     };
     Ok((StatusCode::CREATED, created).into_response())
 }

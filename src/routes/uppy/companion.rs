@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
 
 use super::companion_body::{CompleteBody, CreateMultipart, KeyQuery};
+use crate::audit::AuditSlot;
 use crate::auth::Caller;
 use crate::domain::{ObjectKey, S3UploadId};
 use crate::error::ApiError;
@@ -49,6 +50,7 @@ fn owned_multipart(
 /// length, which a PUT could not sign here).
 pub async fn params(
     State(state): State<AppState>,
+    audit: AuditSlot,
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -68,7 +70,8 @@ pub async fn params(
         false,
     )?;
     let expires = state.presign.put_max_expires_secs;
-    let (_, post) = sign_new_form(&state, &caller, &grant, expires).await?;
+    let (key, post) = sign_new_form(&state, &caller, &grant, expires).await?;
+    audit.update(|d| d.key = Some(key.to_string()));
     let fields: serde_json::Map<String, Value> = post
         .fields
         .into_iter()
@@ -82,6 +85,7 @@ pub async fn params(
 /// `POST /s3/multipart` `{filename, type, metadata}` → `{key, uploadId}`.
 pub async fn create_multipart(
     State(state): State<AppState>,
+    audit: AuditSlot,
     caller: Caller,
     body: Result<Json<CreateMultipart>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -97,6 +101,7 @@ pub async fn create_multipart(
     )?;
     // 4.x asks tollgate to create the upload: tollgate does, with the upload key.
     let key = new_key(&state, &caller).await?;
+    audit.update(|d| d.key = Some(key.to_string()));
     let upload_id = state
         .storage
         .create_multipart(&key, &grant.content_type, grant.metadata)

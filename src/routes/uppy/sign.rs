@@ -7,6 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::audit::AuditSlot;
 use crate::auth::Caller;
 use crate::domain::{ContentType, ExpiresIn, S3UploadId};
 use crate::error::ApiError;
@@ -52,6 +53,7 @@ fn fields_json(fields: Vec<(String, String)>) -> Value {
 /// the length; operations on an existing upload need the caller to own it.
 pub async fn sign(
     State(state): State<AppState>,
+    audit: AuditSlot,
     caller: Caller,
     body: Result<Json<SignRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -62,6 +64,7 @@ pub async fn sign(
             asked.secs().min(state.presign.put_max_expires_secs)
         });
     let method = request.method.to_ascii_uppercase();
+    audit.update(|d| d.upload = request.upload_id.as_ref().map(|u| u.as_str().to_owned()));
     match (
         method.as_str(),
         request.upload_id.as_ref().map(S3UploadId::as_str),
@@ -89,6 +92,7 @@ pub async fn sign(
                 authorise_unknown_size(&state, &caller, name, content_type, None, multipart)?;
             if multipart {
                 let (key, presigned) = sign_new_multipart(&state, &caller, grant, put_max).await?;
+                audit.update(|d| d.key = Some(key.to_string()));
                 Ok(Json(json!({
                     "url": presigned.url,
                     "key": key.as_str(),
@@ -96,6 +100,7 @@ pub async fn sign(
                 })))
             } else {
                 let (key, post) = sign_new_form(&state, &caller, &grant, put_max).await?;
+                audit.update(|d| d.key = Some(key.to_string()));
                 Ok(Json(json!({
                     "url": post.url,
                     "key": key.as_str(),
@@ -106,6 +111,7 @@ pub async fn sign(
         // UploadPart, ListParts, CompleteMultipartUpload, AbortMultipartUpload: the caller's upload.
         (_, Some(upload_id), part_number) => {
             let upload = owned_key(&state, &caller, &request.key)?;
+            audit.update(|d| d.key = Some(upload.key.to_string()));
             let operation = match (method.as_str(), part_number) {
                 ("PUT", Some(number)) => UploadOperation::Part(number),
                 ("GET", None) => UploadOperation::ListParts,

@@ -1,0 +1,409 @@
+//! The audit trail: one structured event per decision (a playback URL, a playlist, an upload and
+//! each of its steps, a revocation, …), granted or refused, under the tracing target `audit`
+//! and, with `audit.path`, appended to a file of its own, rotated by size.
+//!
+//! An event says who (subject, client IP, user agent), what (action, method, video or upload
+//! id, object key), until when (`expires_at` of what was handed out), and the decision (`granted`,
+//! or the refusal's error code), with the request id. Never a URL, a signature, a credential or
+//! a token: a URL is a bearer credential, so the event names the object, not the URL.
+//!
+//! Each audited request carries an [`AuditSlot`]; extractors and handlers write what they learn
+//! into it, and [`record`] writes the event once the answer is known, so that a refusal at any
+//! step is recorded like a grant.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::Method;
+use axum::http::header::USER_AGENT;
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::state::AppState;
+
+/// Longest user agent recorded.
+const MAX_USER_AGENT: usize = 256;
+/// Events waiting for the file writer; beyond, a request waits for room (nothing is dropped).
+const QUEUE: usize = 8192;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// A file the events are appended to, one JSON object per line; unset: the `audit` log
+    /// target only.
+    pub path: Option<PathBuf>,
+    /// The file is rotated (`path` → `path.1` → `path.2` …) once it would grow past this.
+    pub max_file_bytes: u64,
+    /// Rotated files kept besides the current one.
+    pub max_files: u32,
+}
+
+impl AuditSettings {
+    pub fn validate(&self, problems: &mut Vec<String>) {
+        if self.max_file_bytes < 4096 {
+            problems.push(format!(
+                "audit.max_file_bytes must be at least 4096, got {}",
+                self.max_file_bytes
+            ));
+        }
+        if !(1..=1000).contains(&self.max_files) {
+            problems.push(format!(
+                "audit.max_files must be 1..=1000, got {}",
+                self.max_files
+            ));
+        }
+    }
+}
+
+/// What one request's handlers learnt, for its event.
+#[derive(Debug, Default)]
+pub struct Details {
+    pub subject: Option<String>,
+    pub video: Option<String>,
+    pub upload: Option<String>,
+    pub key: Option<String>,
+    /// Seconds since the epoch.
+    pub expires_at: Option<i64>,
+    /// What an admin revoked or cleared (`subject:bob`, `jti:…`, `video:…`).
+    pub target: Option<String>,
+}
+
+/// The request's details, shared by the extractors and handlers that fill them.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSlot(Arc<Mutex<Details>>);
+
+impl AuditSlot {
+    /// Changes the details (a poisoned lock only means a panic elsewhere: keep recording).
+    pub fn update(&self, change: impl FnOnce(&mut Details)) {
+        let mut details = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(&mut details);
+    }
+
+    fn take(&self) -> Details {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// The request's slot; on a route that is not audited, one nobody reads.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuditSlot {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Self>().cloned().unwrap_or_default())
+    }
+}
+
+/// The error code of a refused request, which `ApiError` leaves on its response.
+#[derive(Debug, Clone, Copy)]
+pub struct RefusalCode(pub &'static str);
+
+/// Where events go.
+pub struct Audit {
+    file: Option<SyncSender<String>>,
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audit")
+            .field("file", &self.file.is_some())
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the audit file {0}")]
+pub struct AuditError(PathBuf, #[source] std::io::Error);
+
+impl Audit {
+    /// Opens `audit.path` (creating it) when set, with its writer thread.
+    pub fn new(settings: &AuditSettings) -> Result<Self, AuditError> {
+        let Some(path) = &settings.path else {
+            return Ok(Self { file: None });
+        };
+        let file = RotatingFile::open(path, settings.max_file_bytes, settings.max_files)
+            .map_err(|e| AuditError(path.clone(), e))?;
+        let (sender, receiver) = sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("audit-writer".to_owned())
+            .spawn(move || file.write_all_from(&receiver))
+            .map_err(|e| AuditError(path.clone(), e))?;
+        Ok(Self { file: Some(sender) })
+    }
+
+    /// Writes one event: to the `audit` target (its fields as the log line's), and to the file.
+    pub fn write(&self, event: &Value) {
+        let field = |name: &str| event.get(name).and_then(Value::as_str);
+        tracing::info!(
+            target: "audit",
+            request_id = field("request_id"),
+            action = field("action"),
+            method = field("method"),
+            decision = field("decision"),
+            code = field("code"),
+            status = event.get("status").and_then(serde_json::Value::as_u64),
+            subject = field("subject"),
+            video = field("video"),
+            upload = field("upload"),
+            key = field("key"),
+            target_ = field("target"),
+            expires_at = field("expires_at"),
+            client_ip = field("client_ip"),
+            user_agent = field("user_agent"),
+            "audit"
+        );
+        if let Some(file) = &self.file {
+            let line = event.to_string();
+            match file.try_send(line) {
+                Ok(()) => {}
+                // The writer is behind: wait for room rather than lose the event.
+                Err(TrySendError::Full(line)) => {
+                    if file.send(line).is_err() {
+                        tracing::error!("audit writer stopped; event not written to the file");
+                    }
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    tracing::error!("audit writer stopped; event not written to the file");
+                }
+            }
+        }
+    }
+}
+
+/// An append-only file, rotated by size.
+struct RotatingFile {
+    path: PathBuf,
+    out: BufWriter<File>,
+    len: u64,
+    max_len: u64,
+    keep: u32,
+}
+
+impl RotatingFile {
+    fn open(path: &Path, max_len: u64, keep: u32) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Self {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            len,
+            max_len,
+            keep,
+        })
+    }
+
+    fn rotated(&self, n: u32) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
+
+    /// `path.{keep-1}` → `path.{keep}` … `path` → `path.1`, then a new `path`.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        for n in (1..self.keep).rev() {
+            let from = self.rotated(n);
+            if from.exists() {
+                std::fs::rename(&from, self.rotated(n + 1))?;
+            }
+        }
+        std::fs::rename(&self.path, self.rotated(1))?;
+        *self = Self::open(&self.path, self.max_len, self.keep)?;
+        Ok(())
+    }
+
+    fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        let bytes = line.len() as u64 + 1;
+        if self.len > 0 && self.len + bytes > self.max_len {
+            self.rotate()?;
+        }
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.len += bytes;
+        Ok(())
+    }
+
+    /// Writes events as they come, flushing whenever none is waiting, until every sender is gone.
+    fn write_all_from(mut self, events: &Receiver<String>) {
+        while let Ok(line) = events.recv() {
+            let mut batch = vec![line];
+            batch.extend(events.try_iter());
+            for line in batch {
+                if let Err(e) = self.write_line(&line) {
+                    tracing::error!(error = %e, path = %self.path.display(), "audit file write failed");
+                }
+            }
+            if let Err(e) = self.out.flush() {
+                tracing::error!(error = %e, path = %self.path.display(), "audit file flush failed");
+            }
+        }
+    }
+}
+
+/// The action a route's request performs.
+fn action(method: &Method, route: &str) -> &'static str {
+    match (method.as_str(), route) {
+        ("GET", "/videos/{id}/url") => "playback_url",
+        ("GET", "/videos/{id}/hls/{*path}") => "playlist",
+        ("DELETE", "/videos/{id}/sessions/{session}") => "end_session",
+        ("POST", "/uploads" | "/s3/multipart") | ("GET", "/s3/params") => "upload",
+        ("POST", "/s3/sign") => "sign_upload_request",
+        ("GET", "/uploads/{id}/parts/{n}" | "/s3/multipart/{upload_id}/{part_number}") => "part",
+        ("GET", "/uploads/{id}/parts" | "/s3/multipart/{upload_id}") => "list_parts",
+        ("POST", "/uploads/{id}/complete" | "/s3/multipart/{upload_id}/complete") => "complete",
+        ("DELETE", "/uploads/{id}" | "/s3/multipart/{upload_id}") => "abort",
+        ("POST", "/admin/revocations") => "revoke",
+        ("DELETE", "/admin/revocations/{kind}/{id}") => "unrevoke",
+        ("GET", _) if route.starts_with("/admin/") => "admin_view",
+        _ => "other",
+    }
+}
+
+fn rfc3339(secs: i64) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+}
+
+/// Middleware on the audited routes: a slot for the handlers, then one event for the answer.
+pub async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let slot = AuditSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let request_id = request
+        .headers()
+        .get(&crate::telemetry::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let user_agent = request
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
+    // The path names the video or the upload.
+    let (mut parts, body) = request.into_parts();
+    if let Ok(params) = RawPathParams::from_request_parts(&mut parts, &()).await {
+        let videos = route.starts_with("/videos/");
+        slot.update(|details| {
+            for (name, value) in &params {
+                match name {
+                    "id" if videos => details.video = Some(value.to_owned()),
+                    "id" | "upload_id" if !route.starts_with("/admin/") => {
+                        details.upload = Some(value.to_owned());
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+    let request = Request::from_parts(parts, body);
+    let client_ip: Option<IpAddr> =
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| {
+                state
+                    .controls
+                    .trusted_proxies()
+                    .client_ip(peer.ip(), request.headers())
+            });
+
+    let response = next.run(request).await;
+
+    let details = slot.take();
+    let refusal = response.extensions().get::<RefusalCode>().map(|c| c.0);
+    let decision = match refusal {
+        None if response.status().is_success() => "granted",
+        None => "refused",
+        Some(_) => "refused",
+    };
+    let event = json!({
+        "time": OffsetDateTime::from(state.clock.now()).format(&Rfc3339).ok(),
+        "request_id": request_id,
+        "action": action(&method, &route),
+        "method": method.as_str(),
+        "route": route,
+        "decision": decision,
+        "code": refusal,
+        "status": response.status().as_u16(),
+        "subject": details.subject,
+        "video": details.video,
+        "upload": details.upload,
+        "key": details.key,
+        "target": details.target,
+        "expires_at": details.expires_at.and_then(rfc3339),
+        "client_ip": client_ip.map(|ip| ip.to_string()),
+        "user_agent": user_agent,
+    });
+    state.audit.write(&event);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_rotates_by_size_and_keeps_so_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let mut file = RotatingFile::open(&path, 100, 2).unwrap();
+        for i in 0..10 {
+            file.write_line(&format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(30)))
+                .unwrap();
+        }
+        file.out.flush().unwrap();
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+        assert!(read(&path).len() <= 100);
+        assert!(read(&file.rotated(1)).len() <= 100);
+        assert!(file.rotated(2).exists());
+        assert!(!file.rotated(3).exists(), "only two rotated files are kept");
+        // The newest lines are in the current file, whole.
+        let last = read(&path).lines().last().unwrap().to_owned();
+        assert!(last.starts_with("{\"n\":9,"), "{last}");
+        for p in [&path, &file.rotated(1), &file.rotated(2)] {
+            for line in read(p).lines() {
+                serde_json::from_str::<Value>(line).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn every_audited_route_names_its_action() {
+        for (method, route, expected) in [
+            (Method::GET, "/videos/{id}/url", "playback_url"),
+            (Method::GET, "/videos/{id}/hls/{*path}", "playlist"),
+            (Method::POST, "/uploads", "upload"),
+            (Method::POST, "/uploads/{id}/complete", "complete"),
+            (Method::DELETE, "/s3/multipart/{upload_id}", "abort"),
+            (Method::POST, "/admin/revocations", "revoke"),
+            (Method::GET, "/admin/subjects/{sub}", "admin_view"),
+        ] {
+            assert_eq!(action(&method, route), expected, "{method} {route}");
+        }
+    }
+}
