@@ -2,6 +2,7 @@
 //! their state can live: this process's memory and a real `redis-server`.
 
 mod admin;
+mod hostile;
 mod limits;
 mod outage;
 mod quotas;
