@@ -356,6 +356,37 @@ async fn a_token_revocation_with_a_far_expiry_is_recorded_not_a_503() {
     }
 }
 
+/// A token revocation whose `expires_at` is already past is answered `201` with what was
+/// "recorded", yet nothing is: Redis skips the `SET`, memory stores an entry that is expired
+/// at once, and `GET /admin/revocations/tokens/{jti}` says 404. A 201 must mean the revocation
+/// holds (or the request must be refused with 400).
+#[tokio::test]
+async fn a_token_revocation_answered_201_is_in_force() {
+    for state in states() {
+        let app = spawn(&state, |_| {}).await;
+        let admin = app.token("root", &[], &["admin"]);
+        let (status, body) = app
+            .revoke(
+                &admin,
+                json!({"jti": "past-1", "expires_at": now_secs() - 10}),
+            )
+            .await;
+        if status == StatusCode::CREATED {
+            let (status, view) = app
+                .revocation(Method::GET, &admin, "tokens", "past-1")
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{}: POST answered 201 {body}, GET {view}",
+                state.name()
+            );
+        } else {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        }
+    }
+}
+
 /// The admin routes refuse hostile targets with 4xx, never 5xx; non-admins get 403.
 #[tokio::test]
 async fn admin_routes_refuse_hostile_input() {
