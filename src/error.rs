@@ -377,6 +377,15 @@ impl From<crate::controls::InvalidTarget> for ApiError {
     }
 }
 
+impl From<crate::controls::RevokeError> for ApiError {
+    fn from(e: crate::controls::RevokeError) -> Self {
+        match e {
+            crate::controls::RevokeError::Invalid(e) => e.into(),
+            crate::controls::RevokeError::State(e) => e.into(),
+        }
+    }
+}
+
 impl From<StateError> for ApiError {
     fn from(e: StateError) -> Self {
         Self::State(e)

@@ -4,7 +4,9 @@ use std::time::{Duration, SystemTime};
 use clap::{Parser, Subcommand};
 use tollgate::auth::{TokenRequest, mint_hs256};
 use tollgate::config::Settings;
-use tollgate::controls::{ControlSettings, Controls, InvalidTarget, Revoke, TargetKey};
+use tollgate::controls::{
+    ControlSettings, Controls, InvalidTarget, Revoke, RevokeError, TargetKey,
+};
 use tollgate::domain::VideoId;
 use tollgate::storage::{VideoMetadata, put_hls, put_video};
 use tollgate::{Application, telemetry};
@@ -316,18 +318,26 @@ fn change_revocations(settings: &Settings, change: Result<Change, InvalidTarget>
                 .revoke(revoke)
                 .await
                 .map(|target| format!("revoked: {target:?}")),
-            Change::Clear(key) => controls.unrevoke(&key).await.map(|cleared| {
-                if cleared {
-                    format!("cleared: {key:?}")
-                } else {
-                    format!("nothing to clear: {key:?}")
-                }
-            }),
+            Change::Clear(key) => controls
+                .unrevoke(&key)
+                .await
+                .map(|cleared| {
+                    if cleared {
+                        format!("cleared: {key:?}")
+                    } else {
+                        format!("nothing to clear: {key:?}")
+                    }
+                })
+                .map_err(RevokeError::from),
         };
         match done {
             Ok(message) => {
                 println!("{message}");
                 ExitCode::SUCCESS
+            }
+            Err(RevokeError::Invalid(e)) => {
+                eprintln!("tollgate: {e}");
+                ExitCode::from(2)
             }
             Err(e) => {
                 eprintln!("tollgate: {}", tollgate::error::error_chain(&e));

@@ -42,15 +42,19 @@ impl TrustedProxies {
             return peer;
         }
         let mut client = peer;
-        // Every X-Forwarded-For field, in order, as one list (RFC 9110 §5.3).
-        let hops: Vec<&str> = headers
+        // Every X-Forwarded-For field, in order, as one list (RFC 9110 §5.3), split on the raw
+        // bytes: a field a proxy appended to keeps its entries even when the client's part
+        // holds bytes that are not text.
+        let hops: Vec<&[u8]> = headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
             .collect();
         for hop in hops.iter().rev() {
-            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            let Some(ip) = std::str::from_utf8(hop)
+                .ok()
+                .and_then(|hop| hop.trim().parse::<IpAddr>().ok())
+            else {
                 // Garbage where an address should be: trust nothing further left.
                 break;
             };
@@ -60,6 +64,18 @@ impl TrustedProxies {
             }
         }
         client
+    }
+}
+
+/// The rate-limit bucket of a client address: an IPv4 address itself, an IPv6 address its /64
+/// (one subscriber's network: anyone holding a /64 can pick any of its addresses).
+pub fn bucket(ip: IpAddr) -> String {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
 }
 
@@ -129,6 +145,31 @@ mod tests {
         assert_eq!(
             proxies.client_ip(ip("10.0.0.1"), &HeaderMap::new()),
             ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_share_their_64s_bucket() {
+        assert_eq!(
+            bucket(ip("2001:db8:1:2::1")),
+            bucket(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(bucket(ip("2001:db8:1:2::1")), bucket(ip("2001:db8:1:3::1")));
+        assert_eq!(bucket(ip("::ffff:10.0.0.1")), "10.0.0.1");
+        assert_eq!(bucket(ip("2001:db8:1:2::1")), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn bytes_that_are_not_text_in_the_clients_part_do_not_hide_the_proxys_entry() {
+        let proxies = TrustedProxies::parse(&["127.0.0.0/8".to_owned()]).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff, 203.0.113.7").unwrap(),
+        );
+        assert_eq!(
+            proxies.client_ip(ip("127.0.0.1"), &headers),
+            ip("203.0.113.7")
         );
     }
 

@@ -331,7 +331,7 @@ impl Controls {
         let mut limits = Vec::with_capacity(2);
         let mut policies = Vec::with_capacity(2);
         if let (Some(gcra), Some(ip)) = (self.ip_limit, admission.ip) {
-            limits.push((format!("ip:{ip}"), gcra));
+            limits.push((format!("ip:{}", client_ip::bucket(ip)), gcra));
             policies.push("ip");
         }
         let principal = admission.principal.as_ref();
@@ -608,9 +608,16 @@ impl Controls {
     }
 
     /// Records a revocation. A token revocation without an end lasts `revocation.jti_ttl_secs`.
-    pub async fn revoke(&self, target: Revoke) -> Result<Target, StateError> {
+    pub async fn revoke(&self, target: Revoke) -> Result<Target, RevokeError> {
         let now = unix_secs(self.clock.now());
         let target = match target {
+            Revoke::Token {
+                until: Some(until), ..
+            } if until <= now => {
+                return Err(RevokeError::Invalid(InvalidTarget(
+                    "expires_at is not in the future: the token has expired already".to_owned(),
+                )));
+            }
             Revoke::Subject {
                 subject,
                 not_before,
@@ -620,9 +627,13 @@ impl Controls {
             },
             Revoke::Token { token_id, until } => Target::Token {
                 token_id,
-                until: until.unwrap_or_else(|| {
-                    now.saturating_add(i64::try_from(self.jti_ttl_secs).unwrap_or(i64::MAX))
-                }),
+                // No token lives for decades: a later end is kept as this one (Redis refuses
+                // expiries beyond its range).
+                until: until
+                    .unwrap_or_else(|| {
+                        now.saturating_add(i64::try_from(self.jti_ttl_secs).unwrap_or(i64::MAX))
+                    })
+                    .min(now.saturating_add(MAX_JTI_SECS)),
             },
             Revoke::Video { video } => Target::Video { video },
         };
@@ -703,6 +714,18 @@ pub enum Revoke {
     Video {
         video: String,
     },
+}
+
+/// Longest a revoked `jti` is remembered: ten years.
+const MAX_JTI_SECS: i64 = 10 * 366 * 86_400;
+
+/// Why a revocation was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidTarget),
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// Longest subject a revocation may name: it becomes a key in the shared state.

@@ -14,6 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use super::admission::{ClientIp, charge_unauthenticated};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -64,8 +65,13 @@ async fn style() -> impl IntoResponse {
 
 /// `POST /demo/session` → `{"key_prefix", "token"}`: a token for the page when this tollgate
 /// mints them (the published development secret), else `null` and the page asks for one.
-async fn session(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+async fn session(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+) -> Result<impl IntoResponse, ApiError> {
     let demo = state.demo.as_ref().ok_or(ApiError::RouteNotFound)?;
+    // It mints tokens: one more request that proves nothing, for the IP's limit.
+    charge_unauthenticated(&state, crate::controls::RouteClass::Playback, ip).await?;
     let token = demo
         .token(&state.uploads.uploader_role, state.clock.now())
         .map_err(|e| ApiError::Internal(e.to_string()))?;

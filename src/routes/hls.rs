@@ -35,9 +35,20 @@ pub async fn playlist(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let hls = state.hls.clone().ok_or(ApiError::RouteNotFound)?;
-    let Path((raw_id, raw_path)) = path?;
-    let id = VideoId::parse(&raw_id)?;
-    let Query(params) = query?;
+    let parsed = (|| {
+        let Path((raw_id, raw_path)) = path?;
+        let id = VideoId::parse(&raw_id)?;
+        let Query(params) = query?;
+        Ok::<_, ApiError>((id, raw_path, params))
+    })();
+    let (id, raw_path, params) = match parsed {
+        Ok(parsed) => parsed,
+        // Nothing is proven yet: a malformed request counts against the client's address.
+        Err(malformed) => {
+            charge_unauthenticated(&state, RouteClass::Playback, ip).await?;
+            return Err(malformed);
+        }
+    };
     // A grant when there is one (players that send no headers), else the Bearer token.
     let authenticated = match &params.grant {
         Some(_) => None,

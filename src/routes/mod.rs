@@ -64,10 +64,15 @@ pub fn router(state: AppState, cors: &CorsSettings, request_timeout: Duration) -
     let routes = routes
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
-        .with_state(state);
+        .with_state(state.clone());
     let routes = with_middleware(routes, request_timeout);
     match cors_layer(cors) {
-        Some(layer) => routes.layer(layer),
+        Some(layer) => routes
+            .layer(layer)
+            .layer(axum::middleware::from_fn_with_state(
+                state,
+                fallback::count_preflights,
+            )),
         None => routes,
     }
 }

@@ -96,17 +96,30 @@ pub async fn video_url(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<UrlParams>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Path(raw_id) = path?;
-    let id = VideoId::parse(&raw_id)?;
-    let Query(params) = query?;
-    let disposition = content_disposition(&params, &id)?;
     let caller = &authenticated.caller;
-    let session = match &params.session {
-        Some(raw) => Some(SessionId::parse(raw)?),
-        None => state
-            .controls
-            .streams_limited(&caller.entitlements)
-            .then(SessionId::new),
+    let parsed = (|| {
+        let Path(raw_id) = path?;
+        let id = VideoId::parse(&raw_id)?;
+        let Query(params) = query?;
+        let disposition = content_disposition(&params, &id)?;
+        let session = match &params.session {
+            Some(raw) => Some(SessionId::parse(raw)?),
+            None => state
+                .controls
+                .streams_limited(&caller.entitlements)
+                .then(SessionId::new),
+        };
+        Ok::<_, ApiError>((id, params, disposition, session))
+    })();
+    let (id, params, disposition, session) = match parsed {
+        Ok(parsed) => parsed,
+        // A malformed request still counts, and a revoked token still hears so.
+        Err(malformed) => {
+            authenticated
+                .admit(&state, RouteClass::Playback, None, None)
+                .await?;
+            return Err(malformed);
+        }
     };
 
     let request = PlaybackRequest {
@@ -148,12 +161,12 @@ pub async fn end_session(
     authenticated: Authenticated,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Path((raw_id, raw_session)) = path?;
-    VideoId::parse(&raw_id)?;
-    let session = SessionId::parse(&raw_session)?;
     let admitted = authenticated
         .admit(&state, RouteClass::Playback, None, None)
         .await?;
+    let Path((raw_id, raw_session)) = path?;
+    VideoId::parse(&raw_id)?;
+    let session = SessionId::parse(&raw_session)?;
     let subject = &authenticated.caller.subject;
     if state
         .controls

@@ -15,24 +15,50 @@ const SWEEP_AT: usize = 100_000;
 #[derive(Default)]
 pub struct Memory {
     /// Rate-limit key → TAT (µs).
-    limits: Mutex<HashMap<String, u64>>,
+    limits: Mutex<Swept<u64>>,
     revocations: RwLock<Revocations>,
     /// Subject → session → lease end (µs).
-    leases: Mutex<HashMap<String, HashMap<String, u64>>>,
+    leases: Mutex<Swept<HashMap<String, u64>>>,
     quotas: Mutex<Quotas>,
 }
 
 /// Upload quotas: usage by subject and window, reservations by upload; each with its end (µs).
 #[derive(Default)]
 struct Quotas {
-    usage: HashMap<String, (u64, u64)>,
-    reservations: HashMap<String, (Reservation, u64)>,
+    usage: Swept<(u64, u64)>,
+    reservations: Swept<(Reservation, u64)>,
 }
 
 #[derive(Clone)]
 enum Reservation {
     Held { usage: String, bytes: u64 },
     Settled,
+}
+
+/// A map swept of expired entries once it reaches `sweep_at`, which then doubles past what is
+/// left: a map full of live entries is not swept on every request.
+struct Swept<V> {
+    map: HashMap<String, V>,
+    sweep_at: usize,
+}
+
+impl<V> Default for Swept<V> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::new(),
+            sweep_at: SWEEP_AT,
+        }
+    }
+}
+
+impl<V> Swept<V> {
+    fn sweep(&mut self, live: impl FnMut(&V) -> bool) {
+        let mut live = live;
+        if self.map.len() >= self.sweep_at {
+            self.map.retain(|_, v| live(v));
+            self.sweep_at = SWEEP_AT.max(self.map.len().saturating_mul(2));
+        }
+    }
 }
 
 #[derive(Default)]
@@ -72,7 +98,11 @@ impl Memory {
             let mut limits = lock(&self.limits);
             let mut next = Vec::with_capacity(check.limits.len());
             for (which, (key, gcra)) in check.limits.iter().enumerate() {
-                let tat = limits.get(key.as_str()).copied().filter(|&tat| tat > now);
+                let tat = limits
+                    .map
+                    .get(key.as_str())
+                    .copied()
+                    .filter(|&tat| tat > now);
                 match gcra.step(tat, now) {
                     Step::Allow {
                         tat,
@@ -94,11 +124,9 @@ impl Memory {
                     }
                 }
             }
-            if limits.len() >= SWEEP_AT {
-                limits.retain(|_, tat| *tat > now);
-            }
+            limits.sweep(|tat| *tat > now);
             for ((key, _), tat) in check.limits.iter().zip(next) {
-                limits.insert(key.clone(), tat);
+                limits.map.insert(key.clone(), tat);
             }
         }
 
@@ -132,10 +160,8 @@ impl Memory {
             && lease.max > 0
         {
             let mut leases = lock(&self.leases);
-            if leases.len() >= SWEEP_AT {
-                leases.retain(|_, held| held.values().any(|until| *until > now));
-            }
-            let held = leases.entry(lease.subject.to_owned()).or_default();
+            leases.sweep(|held| held.values().any(|until| *until > now));
+            let held = leases.map.entry(lease.subject.to_owned()).or_default();
             held.retain(|_, until| *until > now);
             let full = held.len() >= lease.max as usize;
             match held.get_mut(lease.session) {
@@ -209,6 +235,7 @@ impl Memory {
             .get(subject)
             .copied();
         let mut leases: Vec<(String, u64)> = lock(&self.leases)
+            .map
             .get(subject)
             .map(|held| {
                 held.iter()
@@ -222,24 +249,21 @@ impl Memory {
     }
 
     pub fn limit_tat(&self, key: &str) -> Option<u64> {
-        lock(&self.limits).get(key).copied()
+        lock(&self.limits).map.get(key).copied()
     }
 
     /// `quota.lua`, step for step.
     pub fn quota(&self, call: &QuotaCall<'_>) -> QuotaAnswer {
         let now = call.now_us;
         let mut quotas = lock(&self.quotas);
+        // Expired entries read as absent; they are swept once the maps grow.
+        quotas.usage.sweep(|(_, until)| *until > now);
+        quotas.reservations.sweep(|(_, until)| *until > now);
         let Quotas {
             usage,
             reservations,
         } = &mut *quotas;
-        // Expired entries read as absent; they are swept once the maps grow.
-        if usage.len() >= SWEEP_AT {
-            usage.retain(|_, (_, until)| *until > now);
-        }
-        if reservations.len() >= SWEEP_AT {
-            reservations.retain(|_, (_, until)| *until > now);
-        }
+        let (usage, reservations) = (&mut usage.map, &mut reservations.map);
         usage.retain_expired(call.usage, now);
         reservations.retain_expired(call.reservation, now);
         let used = usage.get(call.usage).map_or(0, |(used, _)| *used);
@@ -314,6 +338,7 @@ impl Memory {
 
     pub fn end_lease(&self, subject: &str, session: &str) -> bool {
         lock(&self.leases)
+            .map
             .get_mut(subject)
             .is_some_and(|held| held.remove(session).is_some())
     }

@@ -38,7 +38,8 @@ if op == 'reserve' then
   end
   redis.call('INCRBY', KEYS[1], bytes)
   redis.call('PEXPIRE', KEYS[1], usage_ttl)
-  redis.call('SET', KEYS[2], KEYS[1] .. '|' .. bytes, 'PX', reservation_ttl)
+  -- %d: Lua would write 1e14 and beyond as 1e+14, which the release's pattern cannot read.
+  redis.call('SET', KEYS[2], KEYS[1] .. '|' .. string.format('%d', bytes), 'PX', reservation_ttl)
   return {1, used + bytes}
 end
 
