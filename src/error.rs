@@ -78,6 +78,8 @@ pub enum ApiError {
     RevocationNotFound,
     #[error("no such playback session")]
     SessionNotFound,
+    #[error("too many uploads of unknown size in progress")]
+    TooManyUploads,
     #[error("upload quota exceeded")]
     QuotaExceeded {
         remaining_bytes: u64,
@@ -106,6 +108,7 @@ impl From<Refusal> for ApiError {
                 Self::TooManyStreams { retry_after_secs }
             }
             Refusal::Unavailable => Self::StateUnavailable,
+            Refusal::TooManyUploads => Self::TooManyUploads,
             Refusal::QuotaExceeded {
                 remaining_bytes,
                 resets_in_secs,
@@ -124,7 +127,9 @@ impl ApiError {
             | Self::InvalidToken(_)
             | Self::InvalidGrant(_)
             | Self::TokenRevoked => StatusCode::UNAUTHORIZED,
-            Self::RateLimited { .. } | Self::TooManyStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyStreams { .. } | Self::TooManyUploads => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::VideoTakenDown => StatusCode::GONE,
             Self::StateUnavailable | Self::State(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RevocationNotFound | Self::SessionNotFound => StatusCode::NOT_FOUND,
@@ -186,6 +191,7 @@ impl ApiError {
             Self::RevocationNotFound => "revocation_not_found",
             Self::SessionNotFound => "session_not_found",
             Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::TooManyUploads => "too_many_uploads",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -249,6 +255,10 @@ impl ApiError {
             Self::SessionNotFound => {
                 "no playback session of yours with this id holds a lease".to_owned()
             }
+            Self::TooManyUploads => format!(
+                "{} uploads of yours are signed and not finished: finish or abandon some first",
+                crate::controls::MAX_PENDING_UPLOADS
+            ),
             Self::QuotaExceeded {
                 remaining_bytes,
                 resets_in_secs,
@@ -297,6 +307,7 @@ impl IntoResponse for ApiError {
             }
             | Self::TooManyStreams { retry_after_secs } => Some(*retry_after_secs),
             Self::StateUnavailable | Self::State(_) => Some(STATE_RETRY_AFTER_SECS),
+            Self::TooManyUploads => Some(60),
             _ => None,
         };
         let limit = match &self {

@@ -96,6 +96,8 @@ pub enum Refusal {
     },
     /// The shared state is unreachable and a control it needs fails closed.
     Unavailable,
+    /// The subject has [`MAX_PENDING_UPLOADS`] uploads of unknown size not yet in the store.
+    TooManyUploads,
     /// The upload does not fit in the subject's quota.
     QuotaExceeded {
         remaining_bytes: u64,
@@ -569,23 +571,76 @@ impl Controls {
             .map(|_| ())
     }
 
-    /// Counts `bytes` for an upload that declared no size (Uppy's multipart), once, or refuses
-    /// when they do not fit. Admins are exempt.
-    pub async fn charge_upload(
+    /// Refuses `bytes` that do not fit in what `subject` has left. Admins are exempt.
+    pub async fn ensure_fits(&self, subject: &str, admin: bool, bytes: u64) -> Result<(), Refusal> {
+        match self.upload_budget(subject, admin).await? {
+            Some(budget) if bytes > budget.remaining_bytes => Err(Refusal::QuotaExceeded {
+                remaining_bytes: budget.remaining_bytes,
+                resets_in_secs: budget.resets_in_secs,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs `op` under the quotas' failure policy: `None` when quotas are off, or the state is
+    /// unreachable and quotas fail open.
+    async fn quota_state<T>(
         &self,
-        subject: &str,
-        admin: bool,
-        upload: &str,
-        bytes: u64,
-    ) -> Result<(), Refusal> {
+        op: impl Future<Output = Result<T, StateError>>,
+    ) -> Result<Option<T>, Refusal> {
+        if !self.quotas_on() {
+            return Ok(None);
+        }
+        match self.call(op).await {
+            Ok(value) => Ok(Some(value)),
+            Err(_) if self.quota.failure_policy == FailurePolicy::FailOpen => Ok(None),
+            Err(_) => Err(Refusal::Unavailable),
+        }
+    }
+
+    /// Tracks an upload of unknown size (Uppy's) under `key` until the store holds it and it is
+    /// counted ([`Controls::count_stored`]). Refused past [`MAX_PENDING_UPLOADS`].
+    pub async fn track_upload(&self, subject: &str, admin: bool, key: &str) -> Result<(), Refusal> {
         if admin {
             return Ok(());
         }
-        Self::fits(
-            self.quota_call(QuotaOp::Charge, subject, upload, bytes)
-                .await?,
-        )
-        .map(|_| ())
+        let now = unix_secs(self.clock.now());
+        let tracked = self
+            .quota_state(self.backend.pending_add(
+                subject,
+                key,
+                now,
+                MAX_PENDING_UPLOADS,
+                self.quota.reservation_secs,
+            ))
+            .await?;
+        if tracked == Some(false) {
+            return Err(Refusal::TooManyUploads);
+        }
+        Ok(())
+    }
+
+    /// `subject`'s uploads of unknown size not yet counted: object key, when it was signed.
+    pub async fn pending_uploads(&self, subject: &str) -> Result<Vec<(String, i64)>, Refusal> {
+        Ok(self
+            .quota_state(self.backend.pending(subject))
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Counts a tracked upload's `bytes`, now in the store, once (whether they fit or not: they
+    /// are stored), and stops tracking it.
+    pub async fn count_stored(&self, subject: &str, key: &str, bytes: u64) -> Result<(), Refusal> {
+        self.quota_call(QuotaOp::Add, subject, &format!("obj:{key}"), bytes)
+            .await?;
+        self.forget_upload(subject, key).await
+    }
+
+    /// Stops tracking an upload that never reached the store.
+    pub async fn forget_upload(&self, subject: &str, key: &str) -> Result<(), Refusal> {
+        self.quota_state(self.backend.pending_remove(subject, key))
+            .await
+            .map(|_| ())
     }
 
     /// What `subject` has left: `None` when it is not metered (quotas off, an admin, or the
@@ -715,6 +770,9 @@ pub enum Revoke {
         video: String,
     },
 }
+
+/// Most uploads of unknown size (Uppy's) a subject may have signed and not yet counted.
+pub const MAX_PENDING_UPLOADS: u32 = 32;
 
 /// Longest a revoked `jti` is remembered: ten years.
 const MAX_JTI_SECS: i64 = 10 * 366 * 86_400;

@@ -180,6 +180,8 @@ pub async fn subject(
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
+    // What the store now holds of the subject's uploads of unknown size counts first.
+    crate::uploads::settle_pending(&state, &subject).await?;
     let view = state.controls.subject(&subject, &tiers).await?;
     let leases: Vec<Value> = view
         .state

@@ -213,7 +213,15 @@ pub async fn complete_checked(
 pub async fn new_key(state: &AppState, caller: &Caller) -> Result<ObjectKey, ApiError> {
     state.storage.ensure_writable().await?;
     let id = upload_ids(state)?.issue(&caller.subject, PartPlan::unknown_size());
-    Ok(state.storage.key_for(id.video_id())?)
+    let key = state.storage.key_for(id.video_id())?;
+    // Its size is unknown until the store holds it: tracked until then (quotas).
+    settle_pending(state, &caller.subject).await?;
+    let admin = state.policy.is_admin(caller);
+    state
+        .controls
+        .track_upload(&caller.subject, admin, key.as_str())
+        .await?;
+    Ok(key)
 }
 
 /// The caller's upload behind `key`, or 403.
@@ -308,25 +316,57 @@ pub async fn complete_unknown_size(
     if total > state.uploads.max_multipart_bytes {
         return Err(ApiError::TooLarge(state.uploads.max_multipart_bytes));
     }
-    // No size was declared, so nothing was reserved: the quota counts the parts now, before
-    // the store assembles them.
-    charge_parts(state, caller, upload_id, total).await?;
-    complete_checked(state, key, upload_id, &parts).await
+    // No size was declared, so nothing was reserved: the parts must fit before the store
+    // assembles them, and count once it has.
+    let admin = state.policy.is_admin(caller);
+    settle_pending(state, &caller.subject).await?;
+    state
+        .controls
+        .ensure_fits(&caller.subject, admin, total)
+        .await?;
+    complete_checked(state, key, upload_id, &parts).await?;
+    if !admin {
+        state
+            .controls
+            .count_stored(&caller.subject, key.as_str(), total)
+            .await?;
+    }
+    Ok(())
 }
 
-/// Counts an undeclared multipart upload's `bytes` against the caller's quota, once per S3
-/// upload id.
-async fn charge_parts(
-    state: &AppState,
-    caller: &Caller,
-    upload_id: &str,
-    bytes: u64,
-) -> Result<(), ApiError> {
-    let admin = state.policy.is_admin(caller);
-    Ok(state
-        .controls
-        .charge_upload(&caller.subject, admin, &format!("s3:{upload_id}"), bytes)
-        .await?)
+/// Counts the uploads of unknown size (Uppy's) that `subject` signed and the store now holds,
+/// at their stored size; forgets those that never arrived within an upload id's life. Run
+/// before each quota decision, so that an upload is counted however it was finished (a form, a
+/// completion the client made at the store itself).
+pub async fn settle_pending(state: &AppState, subject: &str) -> Result<(), ApiError> {
+    if !state.controls.quotas_on() {
+        return Ok(());
+    }
+    let now = crate::clock::unix_secs(state.clock.now());
+    let max_age = i64::try_from(state.uploads.id_max_age_secs).unwrap_or(i64::MAX);
+    for (raw, since) in state.controls.pending_uploads(subject).await? {
+        // Asked of the store, not of the metadata cache: a miss cached a moment before the
+        // client finished its upload would hide it.
+        let meta = match ObjectKey::parse(&raw) {
+            Ok(key) => match state.storage.metadata.refresh(&key).await {
+                Ok(meta) => meta,
+                Err(e) if e.is_forbidden() => None,
+                Err(e) => return Err(e.into()),
+            },
+            Err(_) => None,
+        };
+        match meta {
+            Some(meta) => {
+                let size = meta.size.unwrap_or(0);
+                state.controls.count_stored(subject, &raw, size).await?;
+            }
+            None if now.saturating_sub(since) > max_age => {
+                state.controls.forget_upload(subject, &raw).await?;
+            }
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 /// A form upload of a new, tollgate-chosen key: a POST policy with the grant's type and
@@ -342,6 +382,7 @@ pub async fn sign_new_form(
     // A form's size is known to the store only: it is bounded by what the caller's quota has
     // left (the README says what this cannot meter).
     let admin = state.policy.is_admin(caller);
+    settle_pending(state, &caller.subject).await?;
     let max_size = match state.controls.upload_budget(&caller.subject, admin).await? {
         Some(budget) if budget.remaining_bytes == 0 => {
             return Err(ApiError::QuotaExceeded {
@@ -418,15 +459,21 @@ pub async fn sign_upload_operation(
                 .await?
         }
         UploadOperation::Complete => {
-            // The client completes at the store itself: its parts count against the quota now,
-            // when it asks for the URL.
+            // The client completes at the store itself: what it uploaded so far must fit; the
+            // object counts at its stored size once the store holds it (`settle_pending`), so
+            // parts uploaded after this URL was signed count too.
             if state.controls.quotas_on() {
                 let parts = storage
                     .list_parts(key, upload_id)
                     .await?
                     .ok_or(ApiError::UploadNotFound)?;
                 let total = parts.iter().map(|p| p.size).sum();
-                charge_parts(state, caller, upload_id, total).await?;
+                settle_pending(state, &caller.subject).await?;
+                let admin = state.policy.is_admin(caller);
+                state
+                    .controls
+                    .ensure_fits(&caller.subject, admin, total)
+                    .await?;
             }
             let no_overwrite = state.uploads.if_none_match;
             storage
@@ -497,6 +544,7 @@ pub async fn start_upload(
     // The declared size, held against the caller's quota until the upload completes or aborts.
     let reservation = id.to_string();
     let admin = state.policy.is_admin(caller);
+    settle_pending(state, &caller.subject).await?;
     state
         .controls
         .reserve_upload(&caller.subject, admin, &reservation, size)

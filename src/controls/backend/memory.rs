@@ -20,6 +20,8 @@ pub struct Memory {
     /// Subject → session → lease end (µs).
     leases: Mutex<Swept<HashMap<String, u64>>>,
     quotas: Mutex<Quotas>,
+    /// Subject → object key → when it was signed (s): uploads of unknown size not yet counted.
+    pending: Mutex<HashMap<String, HashMap<String, i64>>>,
 }
 
 /// Upload quotas: usage by subject and window, reservations by upload; each with its end (µs).
@@ -317,21 +319,52 @@ impl Memory {
                 );
                 answer(true, used_now(usage))
             }
-            (op, None) => {
-                if op == QuotaOp::Charge {
-                    if used + call.bytes > call.quota {
-                        return answer(false, used);
-                    }
-                    let entry = usage
-                        .entry(call.usage.to_owned())
-                        .or_insert((0, call.usage_until_us));
-                    *entry = (entry.0 + call.bytes, call.usage_until_us);
-                }
+            (QuotaOp::Add, None) => {
+                let entry = usage
+                    .entry(call.usage.to_owned())
+                    .or_insert((0, call.usage_until_us));
+                *entry = (entry.0 + call.bytes, call.usage_until_us);
                 reservations.insert(
                     call.reservation.to_owned(),
                     (Reservation::Settled, call.reservation_until_us),
                 );
                 answer(true, used_now(usage))
+            }
+            (_, None) => {
+                reservations.insert(
+                    call.reservation.to_owned(),
+                    (Reservation::Settled, call.reservation_until_us),
+                );
+                answer(true, used_now(usage))
+            }
+        }
+    }
+
+    pub fn pending_add(&self, subject: &str, key: &str, now_secs: i64, max: u32) -> bool {
+        let mut pending = lock(&self.pending);
+        let held = pending.entry(subject.to_owned()).or_default();
+        if !held.contains_key(key) && held.len() >= max as usize {
+            return false;
+        }
+        held.insert(key.to_owned(), now_secs);
+        true
+    }
+
+    pub fn pending(&self, subject: &str) -> Vec<(String, i64)> {
+        let mut list: Vec<(String, i64)> = lock(&self.pending)
+            .get(subject)
+            .map(|held| held.iter().map(|(k, t)| (k.clone(), *t)).collect())
+            .unwrap_or_default();
+        list.sort();
+        list
+    }
+
+    pub fn pending_remove(&self, subject: &str, key: &str) {
+        let mut pending = lock(&self.pending);
+        if let Some(held) = pending.get_mut(subject) {
+            held.remove(key);
+            if held.is_empty() {
+                pending.remove(subject);
             }
         }
     }

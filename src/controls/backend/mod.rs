@@ -94,8 +94,8 @@ pub enum QuotaOp {
     Release,
     /// Adjust the upload's reservation to `bytes`, the stored size.
     Settle,
-    /// Count `bytes` for an upload that reserved nothing, if they fit.
-    Charge,
+    /// Count `bytes` already stored, once, whether they fit or not.
+    Add,
     /// Only read what is used.
     Used,
 }
@@ -106,7 +106,7 @@ impl QuotaOp {
             Self::Reserve => "reserve",
             Self::Release => "release",
             Self::Settle => "settle",
-            Self::Charge => "charge",
+            Self::Add => "add",
             Self::Used => "used",
         }
     }
@@ -226,6 +226,43 @@ impl Backend {
         match self {
             Self::Memory(m) => Ok(m.quota(call)),
             Self::Redis(r) => r.quota(call).await,
+        }
+    }
+
+    /// Tracks an upload of unknown size until it is counted; `false` when `subject` already
+    /// has `max` pending.
+    pub async fn pending_add(
+        &self,
+        subject: &str,
+        key: &str,
+        now_secs: i64,
+        max: u32,
+        lifetime_secs: u64,
+    ) -> Result<bool, StateError> {
+        match self {
+            Self::Memory(m) => Ok(m.pending_add(subject, key, now_secs, max)),
+            Self::Redis(r) => {
+                r.pending_add(subject, key, now_secs, max, lifetime_secs)
+                    .await
+            }
+        }
+    }
+
+    /// `subject`'s pending uploads: object key and when it was signed.
+    pub async fn pending(&self, subject: &str) -> Result<Vec<(String, i64)>, StateError> {
+        match self {
+            Self::Memory(m) => Ok(m.pending(subject)),
+            Self::Redis(r) => r.pending(subject).await,
+        }
+    }
+
+    pub async fn pending_remove(&self, subject: &str, key: &str) -> Result<(), StateError> {
+        match self {
+            Self::Memory(m) => {
+                m.pending_remove(subject, key);
+                Ok(())
+            }
+            Self::Redis(r) => r.pending_remove(subject, key).await,
         }
     }
 

@@ -3,7 +3,7 @@
 --
 -- KEYS[1]  the subject's usage in the current window (an integer, bytes)
 -- KEYS[2]  the upload's reservation: "<usage key>|<bytes>" while reserved, "settled" after
--- ARGV[1]  op: "reserve" | "release" | "settle" | "charge" | "used"
+-- ARGV[1]  op: "reserve" | "release" | "settle" | "add" | "used"
 -- ARGV[2]  bytes           ARGV[3] quota (bytes)
 -- ARGV[4]  usage key's lifetime (ms)      ARGV[5] reservation's lifetime (ms)
 --
@@ -52,17 +52,16 @@ if op == 'release' then
   return {1, tonumber(redis.call('GET', KEYS[1])) or 0}
 end
 
--- settle (to the stored size) and charge (no reservation: checked against the quota first)
+-- settle (to the stored size) and add (bytes already stored, no reservation, never refused),
+-- each once per upload
 if reservation == 'settled' then
   return {1, used}
 end
 if reservation then
   local key, reserved = string.match(reservation, '^(.*)|(%d+)$')
   adjust(key, bytes - tonumber(reserved))
-elseif op == 'charge' then
-  if used + bytes > quota then
-    return {0, used}
-  end
+elseif op == 'add' then
+  -- Bytes already stored (an upload of unknown size, found in the store): counted, never refused.
   redis.call('INCRBY', KEYS[1], bytes)
   redis.call('PEXPIRE', KEYS[1], usage_ttl)
 end

@@ -5,7 +5,8 @@
 //! Keys, under `state.key_prefix`: `rl:ip:{ip}` and `rl:{class}:{subject}` (GCRA TAT, µs,
 //! expiring when it no longer matters), `rev:sub:{subject}` (not-before, s), `rev:jti:{jti}`
 //! (expires with the token), `rev:video:{id}`, `lease:{subject}` (sorted set: session → end, µs),
-//! `quota:{subject}:{window}` (bytes used) and `qres:{upload}` (its reservation).
+//! `quota:{subject}:{window}` (bytes used), `qres:{upload}` (its reservation) and
+//! `qpend:{subject}` (uploads of unknown size not yet counted).
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
@@ -20,6 +21,7 @@ pub struct RedisState {
     prefix: String,
     admit: Script,
     quota: Script,
+    pending: Script,
 }
 
 impl RedisState {
@@ -39,6 +41,7 @@ impl RedisState {
             prefix: settings.key_prefix.clone(),
             admit: Script::new(include_str!("admit.lua")),
             quota: Script::new(include_str!("quota.lua")),
+            pending: Script::new(include_str!("pending.lua")),
         })
     }
 
@@ -184,6 +187,41 @@ impl RedisState {
             }),
             _ => Err(StateError::Unexpected(format!("{answer:?}"))),
         }
+    }
+
+    pub async fn pending_add(
+        &self,
+        subject: &str,
+        key: &str,
+        now_secs: i64,
+        max: u32,
+        lifetime_secs: u64,
+    ) -> Result<bool, StateError> {
+        let mut connection = self.connection.clone();
+        let tracked: i64 = self
+            .pending
+            .key(self.key(&["qpend:", subject]))
+            .arg(key)
+            .arg(now_secs)
+            .arg(max)
+            .arg(lifetime_secs.max(1))
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(tracked == 1)
+    }
+
+    pub async fn pending(&self, subject: &str) -> Result<Vec<(String, i64)>, StateError> {
+        let mut connection = self.connection.clone();
+        let mut list: Vec<(String, i64)> =
+            connection.hgetall(self.key(&["qpend:", subject])).await?;
+        list.sort();
+        Ok(list)
+    }
+
+    pub async fn pending_remove(&self, subject: &str, key: &str) -> Result<(), StateError> {
+        let mut connection = self.connection.clone();
+        let _: u64 = connection.hdel(self.key(&["qpend:", subject]), key).await?;
+        Ok(())
     }
 
     pub async fn ping(&self) -> Result<(), StateError> {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{State, spawn, states};
+use super::{spawn, states};
 use crate::helpers::{TestApp, assert_error, form_fields};
 
 const MIB: u64 = 1024 * 1024;
@@ -167,31 +167,101 @@ async fn uppy_multipart_uploads_are_charged_when_they_complete() {
     }
 }
 
-#[tokio::test]
-async fn uppy_6x_multipart_is_charged_when_its_completion_is_signed_once() {
-    let app = spawn(&State::Memory, quota(3 * MIB)).await;
-    let token = app.token("ursula", &[], &["uploader"]);
+/// Uppy 6.x: create, part 1 of `size` bytes, the signed completion (not yet made): the upload's
+/// key, the signed completion, and the part's ETag.
+async fn uppy_6x_upload(app: &TestApp, token: &str, size: usize) -> (String, Value, String) {
     let create = json!({"method": "POST", "key": "u/a.mp4", "contentType": "video/mp4"});
-    let (status, created) = app.s3_sign(&token, create).await;
+    let (status, created) = app.s3_sign(token, create).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let response = app.s3_call(Method::POST, &created, Vec::new()).await;
     let xml = response.text().await.unwrap();
     let upload_id = crate::uppy::xml_value(&xml, "UploadId").expect("an upload id");
-    let key = created["key"].as_str().unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
     let part = json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": 1});
-    let (_, signed) = app.s3_sign(&token, part).await;
-    let response = app
-        .s3_call(Method::PUT, &signed, vec![2u8; 2 * MIB as usize])
-        .await;
+    let (_, signed) = app.s3_sign(token, part).await;
+    let response = app.s3_call(Method::PUT, &signed, vec![2u8; size]).await;
     assert!(response.status().is_success());
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
     let complete = json!({"method": "POST", "key": key, "uploadId": upload_id});
-    for _ in 0..2 {
-        let (status, body) = app.s3_sign(&token, complete.clone()).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, completion) = app.s3_sign(token, complete).await;
+    assert_eq!(status, StatusCode::OK, "{completion}");
+    (key, completion, etag)
+}
+
+#[tokio::test]
+async fn uppy_6x_multipart_counts_once_the_store_holds_it_and_must_fit_to_be_signed() {
+    for state in states() {
+        let app = spawn(&state, quota(3 * MIB)).await;
+        let token = app.token("ursula", &[], &["uploader"]);
+        let (_, completion, etag) = uppy_6x_upload(&app, &token, 2 * MIB as usize).await;
+        // Signed, not made: nothing is stored, nothing counts yet.
+        assert_eq!(used(&app, "ursula").await["used_bytes"], 0);
+        let xml = format!(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+        );
+        let done = app
+            .s3_call(Method::POST, &completion, xml.into_bytes())
+            .await;
+        assert!(done.status().is_success(), "{}", done.status());
+        // The client completed at the store: counted at the stored size, once.
+        for _ in 0..2 {
+            assert_eq!(
+                used(&app, "ursula").await["used_bytes"],
+                2 * MIB,
+                "{}",
+                state.name()
+            );
+        }
+        // 2 MiB more do not fit in the 1 MiB left: no completion URL.
+        let create = json!({"method": "POST", "key": "u/b.mp4", "contentType": "video/mp4"});
+        let (_, created) = app.s3_sign(&token, create).await;
+        let response = app.s3_call(Method::POST, &created, Vec::new()).await;
+        let upload_id =
+            crate::uppy::xml_value(&response.text().await.unwrap(), "UploadId").unwrap();
+        let key = created["key"].as_str().unwrap();
+        let part = json!({"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": 1});
+        let (_, signed) = app.s3_sign(&token, part).await;
+        app.s3_call(Method::PUT, &signed, vec![2u8; 2 * MIB as usize])
+            .await;
+        let complete = json!({"method": "POST", "key": key, "uploadId": upload_id});
+        let (status, body) = app.s3_sign(&token, complete).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["error"]["code"], "quota_exceeded", "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_form_is_counted_at_its_stored_size_at_the_next_decision() {
+    for state in states() {
+        let app = spawn(&state, quota(MIB)).await;
+        let token = app.token("ursula", &[], &["uploader"]);
+        let path = "/s3/params?filename=a.mp4&type=video%2Fmp4";
+        let (status, signed) = app.call(Method::GET, path, &token, None).await;
+        assert_eq!(status, StatusCode::OK, "{signed}");
+        let response = app
+            .s3_post_form(
+                signed["url"].as_str().unwrap(),
+                &form_fields(&signed),
+                &[3u8; 1000],
+            )
+            .await;
+        assert!(response.status().is_success(), "{}", response.status());
         assert_eq!(
             used(&app, "ursula").await["used_bytes"],
-            2 * MIB,
-            "charged once"
+            1000,
+            "{}",
+            state.name()
+        );
+        // The next form is bounded by what is left after it.
+        let (_, signed) = app.call(Method::GET, path, &token, None).await;
+        let fields = form_fields(&signed);
+        let url = signed["url"].as_str().unwrap();
+        let over = vec![3u8; MIB as usize - 999];
+        assert!(
+            !app.s3_post_form(url, &fields, &over)
+                .await
+                .status()
+                .is_success()
         );
     }
 }
@@ -230,5 +300,45 @@ async fn a_form_is_bounded_by_what_the_quota_has_left() {
         app.post_uploads(&token, &declaration(MIB)).await;
         let (status, body) = app.call(Method::GET, path, &token, None).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn uploads_of_unknown_size_signed_and_never_finished_are_bounded() {
+    for state in states() {
+        let app = spawn(&state, quota(MIB)).await;
+        let token = app.token("ursula", &[], &["uploader"]);
+        let path = "/s3/params?filename=a.mp4&type=video%2Fmp4";
+        for _ in 0..tollgate::controls::MAX_PENDING_UPLOADS {
+            assert_eq!(
+                app.call(Method::GET, path, &token, None).await.0,
+                StatusCode::OK
+            );
+        }
+        let response = app.get(path, Some(&token)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            state.name()
+        );
+        assert!(response.headers().contains_key("retry-after"));
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "too_many_uploads", "{body}");
+        // Once an upload id's life has passed, unused forms are forgotten.
+        app.clock
+            .set_offset_secs(i64::try_from(app.settings.uploads.id_max_age_secs).unwrap() + 1);
+        let mut claims = app.claims("ursula");
+        let now = crate::helpers::now_secs()
+            + i64::try_from(app.settings.uploads.id_max_age_secs).unwrap()
+            + 1;
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + 600));
+        claims.insert("roles".into(), json!(["uploader"]));
+        let later = app.sign_hs256(&jsonwebtoken::Header::default(), &claims);
+        assert_eq!(
+            app.call(Method::GET, path, &later, None).await.0,
+            StatusCode::OK
+        );
     }
 }
