@@ -155,7 +155,9 @@ async fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
             }
         }
     });
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Long enough for a loaded machine (CI runs the suite in parallel) to fill the buffers and
+    // stall for the 1 s timeout; once we read, the writes progress again.
+    tokio::time::sleep(Duration::from_secs(8)).await;
     // Now read what is there: a server that waited for us would answer every request.
     let mut answered = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(20), async {
