@@ -359,6 +359,11 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
         "client_ip": client_ip.map(|ip| ip.to_string()),
         "user_agent": user_agent,
     });
+    crate::metrics::Metrics::global().decision(
+        action(&method, &route),
+        decision,
+        refusal.unwrap_or(""),
+    );
     state.audit.write(&event);
     response
 }

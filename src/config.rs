@@ -259,6 +259,9 @@ pub struct ServerSettings {
     /// Proxies (addresses or networks) whose `X-Forwarded-For` names the client, for the
     /// limits per client IP. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// A port of its own for `/metrics` (and `/healthz`), on `host`; unset: `/metrics` is on
+    /// `port` beside the API. 0 picks a free one (tests).
+    pub admin_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

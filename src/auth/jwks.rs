@@ -101,6 +101,12 @@ impl JwksCache {
 
     /// Fetches the JWKS and replaces the cached keys; on error the old keys stay.
     pub async fn refresh(&self) -> Result<usize, JwksError> {
+        let result = self.fetch().await;
+        crate::metrics::Metrics::global().jwks_refresh(result.is_ok());
+        result
+    }
+
+    async fn fetch(&self) -> Result<usize, JwksError> {
         let response = self.http.get(&self.url).send().await?;
         if !response.status().is_success() {
             return Err(JwksError::Status(response.status()));

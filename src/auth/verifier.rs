@@ -96,7 +96,9 @@ impl TokenVerifier {
         let digest = TokenCache::digest(token);
         // A hit skips the signature, never the clock; revocation is checked after this, on hits
         // and misses alike (`controls`).
-        if let Some(entry) = cache.get(&digest, generation).await {
+        let hit = cache.get(&digest, generation).await;
+        crate::metrics::Metrics::global().cache_lookup("token", hit.is_some());
+        if let Some(entry) = hit {
             self.check_time(&entry.verified)?;
             return Ok(entry.verified.caller.clone());
         }

@@ -421,6 +421,7 @@ impl Controls {
     }
 
     fn reached(&self) {
+        crate::metrics::Metrics::global().state_call(true);
         if !self.reachable.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 backend = self.backend.name(),
@@ -430,6 +431,7 @@ impl Controls {
     }
 
     fn unreachable(&self, error: &StateError) {
+        crate::metrics::Metrics::global().state_call(false);
         if self.reachable.swap(false, Ordering::Relaxed) {
             tracing::error!(
                 backend = self.backend.name(),

@@ -367,7 +367,9 @@ impl Hls {
         path: &str,
     ) -> Result<Arc<Cached>, ApiError> {
         let key = ObjectKey::in_video(state.storage.key_prefix(), id, path)?;
-        if let Some(hit) = self.playlists.get(&key).await {
+        let hit = self.playlists.get(&key).await;
+        crate::metrics::Metrics::global().cache_lookup("playlist", hit.is_some());
+        if let Some(hit) = hit {
             return Ok(hit);
         }
         let object = match state

@@ -8,6 +8,11 @@ use crate::controls::RouteClass;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// 404 on the admin port, which has no client limits.
+pub async fn plain_not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
 pub async fn not_found(State(state): State<AppState>, ClientIp(ip): ClientIp) -> ApiError {
     match charge_unauthenticated(&state, RouteClass::Playback, ip).await {
         Ok(_) => ApiError::RouteNotFound,

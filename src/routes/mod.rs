@@ -41,20 +41,30 @@ use crate::telemetry;
 /// The whole application as a `Router` (no listener): what tests and benches drive.
 /// `request_timeout` bounds each request, handler and body read included
 /// (`server.request_timeout_secs`).
-pub fn router(state: AppState, cors: &CorsSettings, request_timeout: Duration) -> Router {
+pub fn router(
+    state: AppState,
+    cors: &CorsSettings,
+    request_timeout: Duration,
+    metrics_here: bool,
+) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .merge(
-            // Every route that decides something is audited (`crate::audit`).
-            playback_routes()
-                .merge(upload_routes())
-                .merge(admin::routes())
-                .route_layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    crate::audit::record,
-                )),
-        );
+        .route("/readyz", get(health::readyz));
+    let routes = if metrics_here {
+        routes.route("/metrics", get(crate::metrics::serve))
+    } else {
+        routes
+    };
+    let routes = routes.merge(
+        // Every route that decides something is audited (`crate::audit`).
+        playback_routes()
+            .merge(upload_routes())
+            .merge(admin::routes())
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::audit::record,
+            )),
+    );
     #[cfg(feature = "demo")]
     let routes = if state.demo.is_some() {
         routes.merge(demo::routes())
@@ -75,6 +85,14 @@ pub fn router(state: AppState, cors: &CorsSettings, request_timeout: Duration) -
             )),
         None => routes,
     }
+}
+
+/// The admin port's service (`server.admin_port`): `/metrics` and `/healthz`, nothing else.
+pub fn admin_router() -> Router {
+    Router::new()
+        .route("/metrics", get(crate::metrics::serve))
+        .route("/healthz", get(health::healthz))
+        .fallback(fallback::plain_not_found)
 }
 
 /// CORS for browser apps on other origins: the methods and headers tollgate's API uses. The
@@ -178,6 +196,7 @@ fn with_middleware(routes: Router, request_timeout: Duration) -> Router {
         // trace layer, so that a timed-out request is logged with its id and its 408.
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(crate::metrics::track))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(timeout::RequestTimeoutLayer::new(request_timeout)),
         )

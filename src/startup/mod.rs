@@ -39,6 +39,8 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    /// `server.admin_port`'s listener, when set.
+    admin: Option<(TcpListener, SocketAddr)>,
     router: axum::Router,
     limits: serve::Limits,
     #[cfg(feature = "embedded-store")]
@@ -121,13 +123,32 @@ impl Application {
         let addr = listener
             .local_addr()
             .map_err(|e| StartupError::Bind(bind, e))?;
+        let admin = match settings.server.admin_port {
+            Some(port) => {
+                let bind = format!("{}:{port}", settings.server.host);
+                let listener = TcpListener::bind(&bind)
+                    .await
+                    .map_err(|e| StartupError::Bind(bind.clone(), e))?;
+                let addr = listener
+                    .local_addr()
+                    .map_err(|e| StartupError::Bind(bind, e))?;
+                Some((listener, addr))
+            }
+            None => None,
+        };
 
         check_storage(&settings, &storage).await?;
 
         Ok(Self {
             listener,
             addr,
-            router: routes::router(state, &settings.cors, settings.server.request_timeout()),
+            router: routes::router(
+                state,
+                &settings.cors,
+                settings.server.request_timeout(),
+                admin.is_none(),
+            ),
+            admin,
             limits: serve::Limits {
                 header_read_timeout: settings.server.header_read_timeout(),
                 write_timeout: settings.server.write_timeout(),
@@ -147,6 +168,11 @@ impl Application {
         self.addr.port()
     }
 
+    /// `server.admin_port`'s address, when set.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// The whole HTTP service, for driving in-process (`tower::ServiceExt::oneshot`).
     pub fn router(&self) -> axum::Router {
         self.router.clone()
@@ -162,7 +188,19 @@ impl Application {
     /// the connections still open after it. Accept errors are logged and retried, not fatal.
     pub async fn run_until_stopped(self) {
         tracing::info!(addr = %self.addr, "tollgate listening");
+        let admin = self.admin.map(|(listener, addr)| {
+            tracing::info!(%addr, "metrics listening");
+            tokio::spawn(serve::serve(
+                listener,
+                routes::admin_router(),
+                self.limits,
+                shutdown_signal(),
+            ))
+        });
         serve::serve(self.listener, self.router, self.limits, shutdown_signal()).await;
+        if let Some(admin) = admin {
+            admin.abort();
+        }
     }
 }
 

@@ -57,6 +57,7 @@ impl S3Clients {
             .region(Region::new(settings.region.clone()))
             .credentials_provider(CachedProvider(Arc::clone(&credentials)))
             .identity_cache(IdentityCache::no_cache())
+            .interceptor(super::store_metrics::StoreMetrics)
             .force_path_style(settings.force_path_style)
             .timeout_config(
                 TimeoutConfig::builder()

@@ -199,7 +199,9 @@ impl MetadataCache {
     /// The object's metadata, `None` when it does not exist. Concurrent misses on one key share
     /// one HEAD; errors are not cached.
     pub async fn get(&self, key: &ObjectKey) -> Result<Entry, StorageError> {
-        if let Some(entry) = self.cache.get(key).await {
+        let hit = self.cache.get(key).await;
+        crate::metrics::Metrics::global().cache_lookup("metadata", hit.is_some());
+        if let Some(entry) = hit {
             return Ok(entry);
         }
         // The miss path (a HEAD through the SDK) is boxed, so that the hit path's future,

@@ -14,6 +14,7 @@ mod put;
 mod put_hls;
 mod read;
 pub mod settings;
+mod store_metrics;
 
 use std::sync::Arc;
 

@@ -17,6 +17,7 @@ mod hls_hostile;
 mod hls_hostile2;
 mod hostile_urls;
 mod jwks;
+mod metrics;
 mod post_policy;
 mod server;
 mod signers;

@@ -136,6 +136,19 @@ pub enum ObjectRequest<'a> {
 }
 
 impl ObjectRequest<'_> {
+    /// The S3 operation's name, for metrics.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Self::Get { .. } => "get_object",
+            Self::Put { .. } => "put_object",
+            Self::UploadPart { .. } => "upload_part",
+            Self::CreateMultipart { .. } => "create_multipart_upload",
+            Self::ListParts { .. } => "list_parts",
+            Self::CompleteMultipart { .. } => "complete_multipart_upload",
+            Self::AbortMultipart { .. } => "abort_multipart_upload",
+        }
+    }
+
     pub fn method(&self) -> &'static str {
         match self {
             Self::Get { .. } | Self::ListParts { .. } => "GET",
@@ -389,6 +402,7 @@ impl Presigner {
             expires_in = secs,
             "presigned"
         );
+        crate::metrics::Metrics::global().url_issued(request.operation());
         let expires_at = start + Duration::from_secs(secs);
         Ok(PresignedUrl {
             url: signed.url,
@@ -435,6 +449,7 @@ impl Presigner {
         };
         let post = post_policy::presign_post(&self.endpoint, &request, now, secs, &credentials)?;
         tracing::debug!(url = %post.url, expires_in = secs, "signed a POST policy");
+        crate::metrics::Metrics::global().url_issued("post_object");
         Ok(post)
     }
 

@@ -65,6 +65,8 @@ pub struct Options {
 
 pub struct TestApp {
     pub address: String,
+    /// `server.admin_port`'s address (`/metrics`), when set.
+    pub admin_address: Option<String>,
     pub http: reqwest::Client,
     /// A client with the store's read-write key, straight to the store (seeding, checks).
     pub s3: aws_sdk_s3::Client,
@@ -254,6 +256,7 @@ pub async fn try_spawn_app_opts(
     let shared: SharedClock = clock.clone();
     let app = Application::build_with_clock(settings.clone(), shared).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
+    let admin_address = app.admin_addr().map(|a| format!("http://{a}"));
     let store_endpoint = store_endpoint
         .or_else(|| app.embedded_store().map(|s| s.endpoint()))
         .expect("a store");
@@ -261,6 +264,7 @@ pub async fn try_spawn_app_opts(
 
     Ok(TestApp {
         address,
+        admin_address,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

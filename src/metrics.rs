@@ -1,0 +1,254 @@
+//! Prometheus metrics, served at `/metrics` (on `server.admin_port` when set, else on the API's
+//! port; never behind the Bearer check): requests by route and status with their latency, URLs
+//! issued by operation, decisions by action and result, store calls with their outcome and
+//! latency, cache lookups (token, metadata, playlist), JWKS refreshes, calls to the controls'
+//! state.
+//!
+//! One registry per process ([`Metrics::global`]), as a process is what Prometheus scrapes.
+
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub action: &'static str,
+    pub decision: &'static str,
+    pub code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub operation: &'static str,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    pub cache: &'static str,
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: &'static str,
+}
+
+fn latency() -> Histogram {
+    // 50 µs … ~26 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    urls_issued: Family<OperationLabels, Counter>,
+    decisions: Family<DecisionLabels, Counter>,
+    store_calls: Family<OutcomeLabels, Counter>,
+    store_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    cache_lookups: Family<CacheLabels, Counter>,
+    jwks_refreshes: Family<ResultLabels, Counter>,
+    state_calls: Family<ResultLabels, Counter>,
+}
+
+static GLOBAL: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("tollgate");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_duration =
+            Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency);
+        let urls_issued = Family::<OperationLabels, Counter>::default();
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        let store_calls = Family::<OutcomeLabels, Counter>::default();
+        let store_duration =
+            Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency);
+        let cache_lookups = Family::<CacheLabels, Counter>::default();
+        let jwks_refreshes = Family::<ResultLabels, Counter>::default();
+        let state_calls = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route template, method and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from a request's head to its answer, by route template",
+            http_duration.clone(),
+        );
+        registry.register(
+            "urls_issued",
+            "Presigned URLs and requests signed, by S3 operation",
+            urls_issued.clone(),
+        );
+        registry.register(
+            "decisions",
+            "Decisions (the audit trail's events) by action, decision and refusal code",
+            decisions.clone(),
+        );
+        registry.register(
+            "store_requests",
+            "Requests tollgate made to the store, by operation and outcome (ok, not_found, error)",
+            store_calls.clone(),
+        );
+        registry.register(
+            "store_request_duration_seconds",
+            "Latency of tollgate's requests to the store, by operation",
+            store_duration.clone(),
+        );
+        registry.register(
+            "cache_lookups",
+            "Cache lookups by cache (token, metadata, playlist) and result (hit, miss)",
+            cache_lookups.clone(),
+        );
+        registry.register(
+            "jwks_refreshes",
+            "JWKS fetches by result (ok, error)",
+            jwks_refreshes.clone(),
+        );
+        registry.register(
+            "state_calls",
+            "Calls to the controls' shared state by result (ok, error)",
+            state_calls.clone(),
+        );
+        Self {
+            registry,
+            http_requests,
+            http_duration,
+            urls_issued,
+            decisions,
+            store_calls,
+            store_duration,
+            cache_lookups,
+            jwks_refreshes,
+            state_calls,
+        }
+    }
+
+    /// The process's metrics.
+    pub fn global() -> &'static Self {
+        &GLOBAL
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "metrics could not be encoded");
+        }
+        out
+    }
+
+    /// One presigned request for `operation` (an HLS playlist signs thousands: a label lookup
+    /// each, no allocation).
+    pub fn url_issued(&self, operation: &'static str) {
+        self.urls_issued
+            .get_or_create(&OperationLabels { operation })
+            .inc();
+    }
+
+    pub fn decision(&self, action: &'static str, decision: &'static str, code: &'static str) {
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                action,
+                decision,
+                code,
+            })
+            .inc();
+    }
+
+    /// One request to the store that started at `started`.
+    pub fn store_call(&self, operation: &'static str, outcome: &'static str, started: Instant) {
+        self.store_calls
+            .get_or_create(&OutcomeLabels { operation, outcome })
+            .inc();
+        self.store_duration
+            .get_or_create(&OperationLabels { operation })
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    pub fn cache_lookup(&self, cache: &'static str, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.cache_lookups
+            .get_or_create(&CacheLabels { cache, result })
+            .inc();
+    }
+
+    pub fn jwks_refresh(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.jwks_refreshes
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    pub fn state_call(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.state_calls
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+}
+
+/// Counts every request and its latency by route template (`unmatched` for none).
+pub async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let metrics = Metrics::global();
+    metrics
+        .http_requests
+        .get_or_create(&HttpLabels {
+            route: route.clone(),
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    metrics
+        .http_duration
+        .get_or_create(&RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn serve() -> impl IntoResponse {
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        Metrics::global().render(),
+    )
+}
