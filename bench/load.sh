@@ -26,6 +26,7 @@ WRK_VERSION=4.1.0-3+b2
 OHA_VERSION=1.16.0
 OHA=${HOME}/.cache/tollgate/oha-$OHA_VERSION/bin/oha
 VENV=${HOME}/.cache/tollgate/bench-venv
+RELEASE=${CARGO_TARGET_DIR:-target}/release  # where cargo puts the release binaries
 OUT=${RESULTS:-bench/RESULTS.md}  # its "load" section is rewritten (bench/splice.sh)
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -87,8 +88,8 @@ S3_KEY=tollgate-dev-access-key
 S3_SECRET=tollgate-dev-secret-key-not-for-production
 
 printf 'not really a video' >"$WORK/demo.mp4"
-target/release/examples/bench_tokens HS256 "$TOKENS" "$WORK"
-target/release/examples/bench_tokens ES256 "$TOKENS" "$WORK"
+"$RELEASE/examples/bench_tokens" HS256 "$TOKENS" "$WORK"
+"$RELEASE/examples/bench_tokens" ES256 "$TOKENS" "$WORK"
 (cd "$WORK" && exec python3 -m http.server 18099 --bind 127.0.0.1 >/dev/null 2>&1) &
 PIDS+=($!)
 wait_http http://127.0.0.1:18099/jwks.json
@@ -102,11 +103,11 @@ start_tollgate() { # PORT STORE_PORT SIGNER → pid
   TOLLGATE__STORAGE__SIGNER=$signer \
   TOLLGATE__AUTH__JWKS_URL=http://127.0.0.1:18099/jwks.json \
   TOLLGATE__LOG__FILTER=warn \
-    "${PIN[@]}" target/release/tollgate serve >"$WORK/tollgate-$port.log" 2>&1 &
+    "${PIN[@]}" "$RELEASE/tollgate" serve >"$WORK/tollgate-$port.log" 2>&1 &
   echo $!
   wait_http "http://127.0.0.1:$port/healthz"
   TOLLGATE__STORAGE__EMBEDDED__ADDR=127.0.0.1:$store TOLLGATE__LOG__FILTER=warn \
-    target/release/tollgate put --id demo --access premium "$WORK/demo.mp4" >/dev/null
+    "$RELEASE/tollgate" put --id demo --access premium "$WORK/demo.mp4" >/dev/null
 }
 
 # --- measuring -----------------------------------------------------------------------------
@@ -178,7 +179,7 @@ measure tollgate-sdk-hs256 "$TG_SDK" /videos/demo/url 18081 "$WORK/tokens-HS256.
 kill "$TG_SDK"
 
 log "bare axum hello"
-"${PIN[@]}" target/release/examples/hello 127.0.0.1:18091 >/dev/null 2>&1 &
+"${PIN[@]}" "$RELEASE/examples/hello" 127.0.0.1:18091 >/dev/null 2>&1 &
 HELLO=$!
 PIDS+=("$HELLO")
 wait_http http://127.0.0.1:18091/hello
@@ -249,7 +250,7 @@ PY
 }
 
 log "at half of tollgate's HS256 saturation: $HALF req/s"
-"${PIN[@]}" target/release/examples/hello 127.0.0.1:18091 >/dev/null 2>&1 &
+"${PIN[@]}" "$RELEASE/examples/hello" 127.0.0.1:18091 >/dev/null 2>&1 &
 HELLO=$!
 PIDS+=("$HELLO")
 wait_http http://127.0.0.1:18091/hello
