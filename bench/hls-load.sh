@@ -49,12 +49,12 @@ for case in 60:gzip 60:identity 0:identity; do
     export TOLLGATE__SERVER__PORT=$port TOLLGATE__STORAGE__EMBEDDED__ADDR=127.0.0.1:$store \
         TOLLGATE__STORAGE__EMBEDDED__DATA_DIR=$WORK/data-$port TOLLGATE__LOG__FILTER=warn \
         TOLLGATE__PRESIGN__TIME_WINDOW_SECS=$window
-    taskset -c "$SERVER_CPU" target/release/tollgate serve > "$WORK/tollgate-$port.log" 2>&1 &
+    taskset -c "$SERVER_CPU" "$RELEASE/tollgate" serve > "$WORK/tollgate-$port.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     wait_http "http://127.0.0.1:$port/healthz"
-    target/release/tollgate put-hls --id film --access premium "$WORK/film" > /dev/null
-    token=$(target/release/tollgate token --sub alice --entitlement premium)
+    "$RELEASE/tollgate" put-hls --id film --access premium "$WORK/film" > /dev/null
+    token=$("$RELEASE/tollgate" token --sub alice --entitlement premium)
     url=$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/videos/film/url" |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["url"])')
     bytes=$(curl -s -H "Accept-Encoding: $encoding" "$url" | wc -c)

@@ -5,6 +5,12 @@
 #
 #   bash bench/instructions.sh            # N=2000 requests after a warm-up of 200
 #   N=500 bash bench/instructions.sh
+#   BEFORE=main bash bench/instructions.sh  # also tollgate at git revision `main`, same run
+#
+# With BEFORE, the revision's tree (git archive) is built into $CARGO_TARGET_DIR/before (or
+# target/before) and its tollgate measured beside this one's, with its own config/ folder; the
+# table then gives both figures for each tollgate request, so that a change's effect is read
+# off one run.
 #
 # For each case the release binary runs twice under `valgrind --tool=callgrind`, serving a
 # warm-up and then 0 or N requests from one keep-alive client (bench/instructions_client.py);
@@ -23,12 +29,25 @@ N=${N:-2000}
 WARMUP=${WARMUP:-200}
 
 command -v valgrind > /dev/null || { log "valgrind is missing (apt-get install valgrind)"; exit 1; }
+BEFORE=${BEFORE:-}
+
 log "building release binaries"
 cargo build --release --locked -q --bin tollgate --example hello --example bench_tokens
+if [ -n "$BEFORE" ]; then
+    before_rev=$(git rev-parse --short "$BEFORE^{commit}")
+    log "building tollgate at $BEFORE ($before_rev)"
+    mkdir "$WORK/before"
+    # -m: the files get the current time, so that cargo rebuilds what an earlier BEFORE left in
+    # the same target folder (git archive stamps them with the commit's time).
+    git archive "$before_rev" | tar -x -m -C "$WORK/before"
+    BEFORE_TARGET=$(realpath -m "${CARGO_TARGET_DIR:-target}/before")
+    (cd "$WORK/before" && CARGO_TARGET_DIR=$BEFORE_TARGET \
+        cargo build --release --locked -q --bin tollgate)
+fi
 
 
 # ES256 tokens and the JWKS that publishes their key, served on loopback.
-target/release/examples/bench_tokens ES256 1 "$WORK" > /dev/null
+"$RELEASE/examples/bench_tokens" ES256 1 "$WORK" > /dev/null
 JWKS_PORT=$(free_port)
 (cd "$WORK" && exec python3 -m http.server "$JWKS_PORT" --bind 127.0.0.1 > /dev/null 2>&1) &
 PIDS+=($!)
@@ -45,31 +64,36 @@ totals() { # FILE → "TOTAL SHA"
     echo "$total $sha"
 }
 
-# run NAME COUNT KIND PATH METHOD BODY TOKEN: one server (KIND hello or tollgate) on free ports
-# under callgrind, WARMUP + COUNT requests, then SIGTERM; prints "TOTAL SHA".
+# run COUNT KIND PATH METHOD BODY TOKEN: one server (KIND hello, tollgate, or before: tollgate
+# at $BEFORE, in its own tree) on free ports under callgrind, WARMUP + COUNT requests, then
+# SIGTERM; prints "TOTAL SHA".
 run() {
-    local name=$1 count=$2 kind=$3 path=$4 method=$5 body=$6 token=$7
+    local count=$1 kind=$2 path=$3 method=$4 body=$5 token=$6
     local port store out="$WORK/callgrind.${kind}.$count.$RANDOM" ready
     port=$(free_port)
     store=$(free_port)
     local callgrind=(valgrind --tool=callgrind --callgrind-out-file="$out")
     if [ "$kind" = hello ]; then
-        "${callgrind[@]}" target/release/examples/hello "127.0.0.1:$port" > "$out.log" 2>&1 &
+        "${callgrind[@]}" "$RELEASE/examples/hello" "127.0.0.1:$port" > "$out.log" 2>&1 &
         ready=/hello
     else
+        local binary tree=$PWD
+        binary=$(realpath "$RELEASE/tollgate")
+        [ "$kind" = before ] && binary=$BEFORE_TARGET/release/tollgate tree=$WORK/before
         mkdir -p "$WORK/data-$port"
-        env TOLLGATE__SERVER__PORT="$port" TOLLGATE__STORAGE__EMBEDDED__ADDR="127.0.0.1:$store" \
+        (cd "$tree" && exec env TOLLGATE__SERVER__PORT="$port" \
+            TOLLGATE__STORAGE__EMBEDDED__ADDR="127.0.0.1:$store" \
             TOLLGATE__STORAGE__EMBEDDED__DATA_DIR="$WORK/data-$port" TOLLGATE__LOG__FILTER=warn \
             TOLLGATE__AUTH__JWKS_URL="http://127.0.0.1:$JWKS_PORT/jwks.json" \
-            "${callgrind[@]}" target/release/tollgate serve > "$out.log" 2>&1 &
+            "${callgrind[@]}" "$binary" serve > "$out.log" 2>&1) &
         ready=/healthz
     fi
     local pid=$!
     PIDS+=("$pid")
     wait_http "http://127.0.0.1:$port$ready" 60
-    if [ "$kind" = tollgate ]; then
+    if [ "$kind" != hello ]; then
         TOLLGATE__STORAGE__EMBEDDED__ADDR="127.0.0.1:$store" TOLLGATE__LOG__FILTER=warn \
-            target/release/tollgate put --id demo --access premium "$WORK/demo.mp4" > /dev/null
+            "$RELEASE/tollgate" put --id demo --access premium "$WORK/demo.mp4" > /dev/null
     fi
     python3 bench/instructions_client.py "127.0.0.1:$port" "$path" "$method" "$body" "$token" \
         "$WARMUP" "$count"
@@ -78,22 +102,33 @@ run() {
     totals "$out"
 }
 
-rows=()
-measure() { # NAME KIND PATH METHOD BODY TOKEN
-    local name=$1 results=()
+# per_request KIND PATH METHOD BODY TOKEN → "PER SHA": instructions per request, and its sha2:: share
+per_request() {
+    local results=()
     for count in 0 "$N"; do
-        results+=("$(run "$name" "$count" "$2" "$3" "$4" "$5" "$6")")
+        results+=("$(run "$count" "$@")")
     done
     local base base_sha full full_sha
     read -r base base_sha <<< "${results[0]}"
     read -r full full_sha <<< "${results[1]}"
-    local per=$(((full - base) / N)) sha=$(((full_sha - base_sha) / N))
-    log "$name: $per instructions per request ($sha in sha2::)"
-    rows+=("$name|$per|$sha")
+    echo "$(((full - base) / N)) $(((full_sha - base_sha) / N))"
 }
 
-HS256_TOKEN=$(target/release/tollgate token --sub alice --entitlement premium)
-UPLOADER_TOKEN=$(target/release/tollgate token --sub ursula --role uploader)
+rows=()
+measure() { # NAME KIND PATH METHOD BODY TOKEN
+    local name=$1 kind=$2 per sha before=- before_sha=-
+    shift 2
+    read -r per sha <<< "$(per_request "$kind" "$@")"
+    log "$name: $per instructions per request ($sha in sha2::)"
+    if [ -n "$BEFORE" ] && [ "$kind" = tollgate ]; then
+        read -r before before_sha <<< "$(per_request before "$@")"
+        log "$name at $BEFORE: $before instructions per request ($before_sha in sha2::)"
+    fi
+    rows+=("$name|$per|$sha|$before|$before_sha")
+}
+
+HS256_TOKEN=$("$RELEASE/tollgate" token --sub alice --entitlement premium)
+UPLOADER_TOKEN=$("$RELEASE/tollgate" token --sub ursula --role uploader)
 UPLOAD_BODY='{"content_type":"video/mp4","size":1048576}'
 
 measure "bare axum hello (JSON)" hello /hello GET "" ""
@@ -105,17 +140,35 @@ measure "tollgate POST /uploads" tollgate /uploads POST "$UPLOAD_BODY" "$UPLOADE
 hello=$(cut -d'|' -f2 <<< "${rows[0]}")
 hello_sha=$(cut -d'|' -f3 <<< "${rows[0]}")
 native=$(grep -q -m1 sha_ni /proc/cpuinfo && echo "SHA-NI (the CPU has it; sha2 detects it at run time)" || echo "software (no SHA-NI on this CPU)")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a / b}'; }
+change() { # BEFORE AFTER → "−12 %", or "" without a before figure
+    [ "$1" = - ] || awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.0f %%", (b - a) * 100 / a}' | sed 's/-/−/'
+}
 part=$(mktemp)
 {
     echo "## Instructions per request (callgrind)"
     echo
-    echo "Written by \`bash bench/instructions.sh\` on $(date -u +%Y-%m-%d) (N=$N after a warm-up of $WARMUP, one keep-alive client; $(valgrind --version)). (total with N − total with 0) / N, release build. Natively sha2 runs $native; under valgrind SHA-NI is hidden and it runs in software, so the middle column counts a software SHA-256; the last one leaves the \`sha2::\` functions out."
-    echo
-    echo "| request | instructions | × hello | without sha2:: | × hello |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "Written by \`bash bench/instructions.sh\` on $(date -u +%Y-%m-%d) (N=$N after a warm-up of $WARMUP, one keep-alive client; $(valgrind --version)). (total with N − total with 0) / N, release build. Natively sha2 runs $native; under valgrind SHA-NI is hidden and it runs in software, so the instruction columns count a software SHA-256; the \"without sha2::\" ones leave the \`sha2::\` functions out."
+    if [ -n "$BEFORE" ]; then
+        echo
+        echo "Before: tollgate at \`$BEFORE\` ($before_rev), measured in the same run; after: $(git diff --quiet HEAD -- src Cargo.toml Cargo.lock config && git rev-parse --short HEAD || echo "the working tree (uncommitted changes on $(git rev-parse --short HEAD))")."
+        echo
+        echo "| request | before | after | change | × hello | without sha2:: before | after | × hello |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    else
+        echo
+        echo "| request | instructions | × hello | without sha2:: | × hello |"
+        echo "|---|---:|---:|---:|---:|"
+    fi
     for row in "${rows[@]}"; do
-        IFS='|' read -r name per sha <<< "$row"
-        echo "| $name | $per | $(awk -v a="$per" -v b="$hello" 'BEGIN {printf "%.1f", a / b}') | $((per - sha)) | $(awk -v a="$((per - sha))" -v b="$((hello - hello_sha))" 'BEGIN {printf "%.1f", a / b}') |"
+        IFS='|' read -r name per sha before before_sha <<< "$row"
+        without_before=-
+        [ "$before" = - ] || without_before=$((before - before_sha))
+        if [ -n "$BEFORE" ]; then
+            echo "| $name | $before | $per | $(change "$before" "$per") | $(ratio "$per" "$hello") | $without_before | $((per - sha)) | $(ratio "$((per - sha))" "$((hello - hello_sha))") |"
+        else
+            echo "| $name | $per | $(ratio "$per" "$hello") | $((per - sha)) | $(ratio "$((per - sha))" "$((hello - hello_sha))") |"
+        fi
     done
 } > "$part"
 bash bench/splice.sh instructions "$part"

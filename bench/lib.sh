@@ -1,5 +1,8 @@
 # What the bench scripts share; `source bench/lib.sh` after `cd` to the repository.
-# Sets WORK (a scratch folder) and PIDS (processes to stop), both cleaned up on exit.
+# Sets WORK (a scratch folder) and PIDS (processes to stop), both cleaned up on exit, and RELEASE
+# (where cargo puts release binaries: $CARGO_TARGET_DIR/release when set).
+
+RELEASE=${CARGO_TARGET_DIR:-target}/release
 
 log() { printf '== %s\n' "$*" >&2; }
 

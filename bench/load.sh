@@ -26,6 +26,7 @@ WRK_VERSION=4.1.0-3+b2
 OHA_VERSION=1.16.0
 OHA=${HOME}/.cache/tollgate/oha-$OHA_VERSION/bin/oha
 VENV=${HOME}/.cache/tollgate/bench-venv
+RELEASE=${CARGO_TARGET_DIR:-target}/release  # where cargo puts the release binaries
 OUT=${RESULTS:-bench/RESULTS.md}  # its "load" section is rewritten (bench/splice.sh)
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -71,7 +72,7 @@ wait_http() { # URL: until it answers (any status), at most 30 s
   return 1
 }
 
-for port in 18080 18081 18091 18092 18093 18099 19000 19001; do
+for port in 18080 18081 18082 18091 18092 18093 18099 19000 19001 19002; do
   if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
     echo "port $port is already taken: stop whatever listens there first" >&2
     exit 1
@@ -87,26 +88,31 @@ S3_KEY=tollgate-dev-access-key
 S3_SECRET=tollgate-dev-secret-key-not-for-production
 
 printf 'not really a video' >"$WORK/demo.mp4"
-target/release/examples/bench_tokens HS256 "$TOKENS" "$WORK"
-target/release/examples/bench_tokens ES256 "$TOKENS" "$WORK"
+"$RELEASE/examples/bench_tokens" HS256 "$TOKENS" "$WORK"
+"$RELEASE/examples/bench_tokens" ES256 "$TOKENS" "$WORK"
 (cd "$WORK" && exec python3 -m http.server 18099 --bind 127.0.0.1 >/dev/null 2>&1) &
 PIDS+=($!)
 wait_http http://127.0.0.1:18099/jwks.json
 
-start_tollgate() { # PORT STORE_PORT SIGNER → pid
-  local port=$1 store=$2 signer=$3
+# start_tollgate PORT STORE_PORT SIGNER [LOG] → pid. LOG "warn" (the default): no line per
+# request, output kept in $WORK; "info": the access log as production writes it (JSON, one line
+# per request and one per URL granted), to /dev/null as a log shipper's pipe would take it.
+start_tollgate() {
+  local port=$1 store=$2 signer=$3 log=${4:-warn} format=pretty out
+  out=$WORK/tollgate-$port.log
+  [ "$log" = info ] && format=json out=/dev/null
   mkdir -p "$WORK/data-$port"
   TOLLGATE__SERVER__PORT=$port \
   TOLLGATE__STORAGE__EMBEDDED__ADDR=127.0.0.1:$store \
   TOLLGATE__STORAGE__EMBEDDED__DATA_DIR=$WORK/data-$port \
   TOLLGATE__STORAGE__SIGNER=$signer \
   TOLLGATE__AUTH__JWKS_URL=http://127.0.0.1:18099/jwks.json \
-  TOLLGATE__LOG__FILTER=warn \
-    "${PIN[@]}" target/release/tollgate serve >"$WORK/tollgate-$port.log" 2>&1 &
+  TOLLGATE__LOG__FILTER=$log TOLLGATE__LOG__FORMAT=$format \
+    "${PIN[@]}" "$RELEASE/tollgate" serve >"$out" 2>&1 &
   echo $!
   wait_http "http://127.0.0.1:$port/healthz"
   TOLLGATE__STORAGE__EMBEDDED__ADDR=127.0.0.1:$store TOLLGATE__LOG__FILTER=warn \
-    target/release/tollgate put --id demo --access premium "$WORK/demo.mp4" >/dev/null
+    "$RELEASE/tollgate" put --id demo --access premium "$WORK/demo.mp4" >/dev/null
 }
 
 # --- measuring -----------------------------------------------------------------------------
@@ -171,6 +177,12 @@ url=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["url"])' "$chec
 measure tollgate-hs256 "$TG" /videos/demo/url 18080 "$WORK/tokens-HS256.txt"
 measure tollgate-es256 "$TG" /videos/demo/url 18080 "$WORK/tokens-ES256.txt"
 
+log "tollgate (fast signer), access log at info"
+TG_INFO=$(start_tollgate 18082 19002 fast info)
+PIDS+=("$TG_INFO")
+measure tollgate-hs256-info "$TG_INFO" /videos/demo/url 18082 "$WORK/tokens-HS256.txt"
+kill "$TG_INFO"
+
 log "tollgate (aws-sdk-s3 signer)"
 TG_SDK=$(start_tollgate 18081 19001 sdk)
 PIDS+=("$TG_SDK")
@@ -178,7 +190,7 @@ measure tollgate-sdk-hs256 "$TG_SDK" /videos/demo/url 18081 "$WORK/tokens-HS256.
 kill "$TG_SDK"
 
 log "bare axum hello"
-"${PIN[@]}" target/release/examples/hello 127.0.0.1:18091 >/dev/null 2>&1 &
+"${PIN[@]}" "$RELEASE/examples/hello" 127.0.0.1:18091 >/dev/null 2>&1 &
 HELLO=$!
 PIDS+=("$HELLO")
 wait_http http://127.0.0.1:18091/hello
@@ -249,7 +261,7 @@ PY
 }
 
 log "at half of tollgate's HS256 saturation: $HALF req/s"
-"${PIN[@]}" target/release/examples/hello 127.0.0.1:18091 >/dev/null 2>&1 &
+"${PIN[@]}" "$RELEASE/examples/hello" 127.0.0.1:18091 >/dev/null 2>&1 &
 HELLO=$!
 PIDS+=("$HELLO")
 wait_http http://127.0.0.1:18091/hello
@@ -281,13 +293,16 @@ percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
   echo "$CONNS connections, $TOKENS distinct tokens per algorithm). Servers pinned to CPU $SERVER_CPU, wrk"
   echo "(one thread) to CPU $LOAD_CPU, loopback only. Medians of the $REPS runs; RSS is the peak (VmHWM)."
   echo "CPU per request is the server's user+system time divided by the requests served. tollgate runs with"
-  echo "\`TOLLGATE__LOG__FILTER=warn\` (no access log line per request), uvicorn with \`--no-access-log\`."
+  echo "\`TOLLGATE__LOG__FILTER=warn\` (no access log line per request), uvicorn with \`--no-access-log\`; the"
+  echo "\"access log at info\" row is tollgate as production logs (\`TOLLGATE__LOG__FILTER=info\`, JSON: the access"
+  echo "line and the \"access granted\" line of each request), written to /dev/null."
   echo
   echo "| server | req/s | p50 ms | p99 ms | peak RSS MB | CPU µs/req |"
   echo "|---|---:|---:|---:|---:|---:|"
   row axum-hello "bare axum hello (JSON): the HTTP ceiling"
   row tollgate-hs256 "tollgate \`GET /videos/{id}/url\`, HS256, fast signer"
   row tollgate-es256 "tollgate \`GET /videos/{id}/url\`, ES256 (JWKS), fast signer"
+  row tollgate-hs256-info "tollgate \`GET /videos/{id}/url\`, HS256, fast signer, access log at info"
   row tollgate-sdk-hs256 "tollgate \`GET /videos/{id}/url\`, HS256, aws-sdk-s3 signer"
   row companion "Uppy Companion \`/s3/params\`"
   row fastapi "FastAPI + uvicorn + PyJWT + boto3"
@@ -296,6 +311,7 @@ percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
   echo "|---|---:|---:|"
   echo "| tollgate HS256 / bare axum | $(percent tollgate-hs256 axum-hello) | ≥ 70 % |"
   echo "| tollgate ES256 / bare axum | $(percent tollgate-es256 axum-hello) | ≥ 60 % |"
+  echo "| tollgate HS256, access log at info / bare axum | $(percent tollgate-hs256-info axum-hello) | |"
   echo "| tollgate HS256 fast / sdk signer | $(ratio tollgate-hs256 tollgate-sdk-hs256)× | |"
   echo "| tollgate HS256 / Companion | $(ratio tollgate-hs256 companion)× | ≥ 50× |"
   echo "| tollgate HS256 / FastAPI+boto3 | $(ratio tollgate-hs256 fastapi)× | ≥ 15× |"
@@ -317,7 +333,7 @@ percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
   echo
   echo "Raw runs (req/s, p50 ms, p99 ms, CPU µs/req):"
   echo
-  for f in axum-hello tollgate-hs256 tollgate-es256 tollgate-sdk-hs256 companion fastapi tollgate-hs256-half axum-hello-half tollgate-hs256-quarter; do
+  for f in axum-hello tollgate-hs256 tollgate-es256 tollgate-hs256-info tollgate-sdk-hs256 companion fastapi tollgate-hs256-half axum-hello-half tollgate-hs256-quarter; do
     echo "- $f: $(tr '\n' ';' <"$WORK/$f" | sed 's/;$//; s/;/; /g')"
   done
 } >"$WORK/results.md"

@@ -293,8 +293,12 @@ pub struct AuthSettings {
     pub admin_role: String,
     /// Longest time a verified token is remembered (its `exp` ends it sooner); 0 disables.
     pub token_cache_ttl_secs: u64,
-    /// Most verified tokens remembered.
+    /// Most verified tokens remembered; 0 disables.
     pub token_cache_capacity: u64,
+    /// Most bytes the remembered tokens may hold: an entry keeps its whole token (up to
+    /// `max_token_bytes`) and claims, plus a fixed overhead. Both bounds hold at once: long
+    /// tokens meet this one first, short ones `token_cache_capacity`. 0 disables.
+    pub token_cache_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -37,7 +37,7 @@ pub struct TokenVerifier {
     max_token_bytes: usize,
     entitlements_claim: String,
     roles_claim: String,
-    /// Already verified tokens (`None`: `auth.token_cache_ttl_secs = 0`).
+    /// Already verified tokens (`None`: `auth.token_cache_ttl_secs = 0` or a zero bound).
     verified: Option<TokenCache>,
 }
 
@@ -67,10 +67,15 @@ impl TokenVerifier {
             max_token_bytes: settings.max_token_bytes,
             entitlements_claim: settings.entitlements_claim.clone(),
             roles_claim: settings.roles_claim.clone(),
-            verified: (settings.token_cache_ttl_secs > 0 && settings.token_cache_capacity > 0)
+            verified: (settings.token_cache_ttl_secs > 0
+                && settings.token_cache_capacity > 0
+                && settings.token_cache_max_bytes > 0)
                 .then(|| {
                     TokenCache::new(
-                        settings.token_cache_capacity,
+                        super::token_cache::Bounds {
+                            entries: settings.token_cache_capacity,
+                            bytes: settings.token_cache_max_bytes,
+                        },
                         std::time::Duration::from_secs(settings.token_cache_ttl_secs),
                     )
                 }),
@@ -110,7 +115,7 @@ impl TokenVerifier {
         &self,
         cache: &TokenCache,
         token: &str,
-        digest: [u8; 32],
+        digest: super::token_cache::TokenDigest<'_>,
         generation: u64,
     ) -> Result<Caller, AuthError> {
         let verified = self.verify_signature_and_claims(token).await?;

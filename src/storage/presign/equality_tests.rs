@@ -299,6 +299,19 @@ async fn the_day_key_follows_the_utc_day_and_the_credentials() {
         .presign(&get, at(1_795_046_400), 60, &pair.credentials)
         .expect("old");
     assert_eq!(with_old, with_old_again);
+    // A new session token with the same key (the encoded token is kept with the day's key).
+    for token in ["first/session+token", "second/session+token"] {
+        let session = credentials(Some(token));
+        let url = other
+            .presign(&get, at(1_795_046_400), 60, &session)
+            .expect("session")
+            .url;
+        let encoded = token.replace('/', "%2F").replace('+', "%2B");
+        assert!(
+            url.ends_with(&format!("&X-Amz-Security-Token={encoded}")),
+            "{url}"
+        );
+    }
 }
 
 #[tokio::test]

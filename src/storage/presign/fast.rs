@@ -3,8 +3,9 @@
 //! It writes the URLs aws-sdk-s3 writes, byte for byte (the tests below compare them over fixed
 //! and random inputs), without the SDK's request pipeline: one pass that appends the URL and
 //! feeds the canonical request straight into SHA-256, and a signing key derived once per
-//! (UTC day, credentials) instead of four HMACs per URL. Where the SDK would put the bucket
-//! (path or host) is learnt from the SDK itself at startup, so endpoint rules stay the SDK's.
+//! (UTC day, credentials) instead of four HMACs per URL, with the URL's credential scope and
+//! session token encoded once along with it. Where the SDK would put the bucket (path or host)
+//! is learnt from the SDK itself at startup, so endpoint rules stay the SDK's.
 
 use std::ops::Range;
 use std::sync::{Arc, RwLock};
@@ -108,12 +109,18 @@ impl Endpoint {
     }
 }
 
-/// The day's signing key for one set of credentials, as an HMAC ready to sign with.
+/// The day's signing key for one set of credentials, as an HMAC ready to sign with, and what
+/// every URL signed with it carries, already encoded.
 struct DayKey {
     day: [u8; 8],
     access_key_id: String,
     secret: String,
+    session_token: Option<String>,
     mac: HmacSha256,
+    /// `X-Amz-Credential`'s value: `{key id}%2F{day}%2F{region}%2Fs3%2Faws4_request`.
+    credential: String,
+    /// `X-Amz-Security-Token`'s value (a session token is often over 1 KB).
+    encoded_token: Option<String>,
 }
 
 pub struct FastSigner {
@@ -223,6 +230,10 @@ impl Decimal {
 /// Query parameters of one URL at most: the operation's three and the five of the signature.
 const MAX_PARAMS: usize = 10;
 
+/// Signed headers kept on the stack (more go to the heap): `host`, and those of an upload with
+/// a few metadata pairs.
+const INLINE_HEADERS: usize = 12;
+
 /// A URL under construction: the ranges of each encoded query name and value, for the
 /// canonical query string.
 struct UrlWriter {
@@ -233,18 +244,24 @@ struct UrlWriter {
     overflow: bool,
 }
 
+/// Whether `text` reads the same percent-encoded.
+fn needs_no_encoding(text: &str) -> bool {
+    let mut encoded = String::new();
+    push_encoded(&mut encoded, text, &QUERY_ENCODER);
+    encoded == text
+}
+
 impl UrlWriter {
-    /// Appends `name=value`, the value being `pieces` one after the other, each encoded.
-    fn param_pieces(&mut self, name: &str, pieces: &[&str]) {
+    /// Appends `name=`, then the value `write` appends. Parameter names are unreserved.
+    fn param_with(&mut self, name: &'static str, write: impl FnOnce(&mut String)) {
+        debug_assert!(needs_no_encoding(name), "{name}");
         self.url.push(if self.count == 0 { '?' } else { '&' });
         let name_start = self.url.len();
-        push_encoded(&mut self.url, name, &QUERY_ENCODER);
+        self.url.push_str(name);
         let name_end = self.url.len();
         self.url.push('=');
         let value_start = self.url.len();
-        for piece in pieces {
-            push_encoded(&mut self.url, piece, &QUERY_ENCODER);
-        }
+        write(&mut self.url);
         match self.params.get_mut(self.count) {
             Some(slot) => {
                 *slot = (name_start..name_end, value_start..self.url.len());
@@ -254,8 +271,21 @@ impl UrlWriter {
         }
     }
 
-    fn param(&mut self, name: &str, value: &str) {
-        self.param_pieces(name, &[value]);
+    /// Appends `name=value`, `value` encoded.
+    fn param(&mut self, name: &'static str, value: &str) {
+        self.param_with(name, |url| push_encoded(url, value, &QUERY_ENCODER));
+    }
+
+    /// Appends `name=value`, `value` being unreserved characters only (the algorithm, dates,
+    /// numbers, operation names).
+    fn param_raw(&mut self, name: &'static str, value: &str) {
+        debug_assert!(needs_no_encoding(value), "{value}");
+        self.param_with(name, |url| url.push_str(value));
+    }
+
+    /// Appends `name=value`, `value` being percent-encoded already.
+    fn param_encoded(&mut self, name: &'static str, value: &str) {
+        self.param_with(name, |url| url.push_str(value));
     }
 
     /// The parameters as written, encoded.
@@ -273,23 +303,23 @@ fn write_operation_query(request: &ObjectRequest<'_>, writer: &mut UrlWriter) {
             content_disposition,
             ..
         } => {
-            writer.param("x-id", "GetObject");
+            writer.param_raw("x-id", "GetObject");
             if let Some(disposition) = content_disposition {
                 writer.param("response-content-disposition", disposition);
             }
         }
-        ObjectRequest::Put { .. } => writer.param("x-id", "PutObject"),
+        ObjectRequest::Put { .. } => writer.param_raw("x-id", "PutObject"),
         ObjectRequest::UploadPart {
             upload_id,
             part_number,
             ..
         } => {
-            writer.param("x-id", "UploadPart");
-            writer.param("partNumber", Decimal::new(*part_number).as_str());
+            writer.param_raw("x-id", "UploadPart");
+            writer.param_raw("partNumber", Decimal::new(*part_number).as_str());
             writer.param("uploadId", upload_id);
         }
         // What aws-sigv4 signs for the operations the SDK cannot presign (`sigv4.rs`).
-        ObjectRequest::CreateMultipart { .. } => writer.param("uploads", ""),
+        ObjectRequest::CreateMultipart { .. } => writer.param_raw("uploads", ""),
         ObjectRequest::ListParts { upload_id, .. }
         | ObjectRequest::CompleteMultipart { upload_id, .. }
         | ObjectRequest::AbortMultipart { upload_id, .. } => writer.param("uploadId", upload_id),
@@ -312,13 +342,14 @@ impl FastSigner {
     }
 
     /// The day's key for `credentials`, derived when the day or the credentials change.
-    fn day_key(&self, day: &[u8], credentials: &Credentials) -> Result<Arc<DayKey>, StorageError> {
+    fn day_key(&self, day: &str, credentials: &Credentials) -> Result<Arc<DayKey>, StorageError> {
         let current = |slot: &Option<Arc<DayKey>>| {
             slot.as_ref()
                 .filter(|key| {
-                    key.day == day
+                    key.day == day.as_bytes()
                         && key.access_key_id == credentials.access_key_id()
                         && key.secret == credentials.secret_access_key()
+                        && key.session_token.as_deref() == credentials.session_token()
                 })
                 .cloned()
         };
@@ -334,17 +365,29 @@ impl FastSigner {
             Ok(mac.finalize().into_bytes().to_vec())
         };
         let secret = format!("AWS4{}", credentials.secret_access_key());
-        let k_date = derive(secret.as_bytes(), day)?;
+        let k_date = derive(secret.as_bytes(), day.as_bytes())?;
         let k_region = derive(&k_date, self.endpoint.region.as_bytes())?;
         let k_service = derive(&k_region, SERVICE.as_bytes())?;
         let k_signing = derive(&k_service, b"aws4_request")?;
         let mut day_bytes = [0; 8];
-        day_bytes.copy_from_slice(day);
+        day_bytes.copy_from_slice(day.as_bytes());
+        let mut credential = String::new();
+        for piece in [credentials.access_key_id(), "/", day, &self.scope_tail] {
+            push_encoded(&mut credential, piece, &QUERY_ENCODER);
+        }
+        let encoded_token = credentials.session_token().map(|token| {
+            let mut encoded = String::with_capacity(token.len() * 2);
+            push_encoded(&mut encoded, token, &QUERY_ENCODER);
+            encoded
+        });
         let key = Arc::new(DayKey {
             day: day_bytes,
             access_key_id: credentials.access_key_id().to_owned(),
             secret: credentials.secret_access_key().to_owned(),
+            session_token: credentials.session_token().map(str::to_owned),
             mac: keyed(&k_signing)?,
+            credential,
+            encoded_token,
         });
         if let Ok(mut slot) = self.key.write() {
             *slot = Some(Arc::clone(&key));
@@ -367,9 +410,19 @@ impl FastSigner {
         for (name, value) in &headers {
             check_header(name, value)?;
         }
-        let mut signed: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 1);
-        signed.push(("host", &self.endpoint.host));
-        signed.extend(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        // Signed headers: `host` and the request's, sorted by name; on the stack when few.
+        let mut inline = [("", ""); INLINE_HEADERS];
+        let mut spilled = Vec::new();
+        let signed: &mut [(&str, &str)] = if headers.len() < INLINE_HEADERS {
+            &mut inline[..=headers.len()]
+        } else {
+            spilled.resize(headers.len() + 1, ("", ""));
+            &mut spilled
+        };
+        signed[0] = ("host", &self.endpoint.host);
+        for (slot, (name, value)) in signed[1..].iter_mut().zip(&headers) {
+            *slot = (name, value);
+        }
         signed.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let signed_names: std::borrow::Cow<'static, str> = if signed.len() == 1 {
             "host".into()
@@ -383,10 +436,12 @@ impl FastSigner {
             }
             names.into()
         };
+        let day_key = self.day_key(day, credentials)?;
 
         let mut writer = UrlWriter {
             url: String::with_capacity(
-                512 + request.key().len() * 3 + credentials.session_token().map_or(0, str::len) * 2,
+                512 + request.key().len() * 3
+                    + day_key.encoded_token.as_ref().map_or(0, String::len),
             ),
             params: Default::default(),
             count: 0,
@@ -399,22 +454,14 @@ impl FastSigner {
         push_encoded(&mut writer.url, request.key(), &KEY_PATH_ENCODER);
         let path = path_start..writer.url.len();
         write_operation_query(request, &mut writer);
-        writer.param("X-Amz-Algorithm", ALGORITHM);
-        writer.param_pieces(
-            "X-Amz-Credential",
-            &[credentials.access_key_id(), "/", day, &self.scope_tail],
-        );
-        writer.param("X-Amz-Date", date);
-        writer.param("X-Amz-Expires", Decimal::new(expires_in).as_str());
+        writer.param_raw("X-Amz-Algorithm", ALGORITHM);
+        writer.param_encoded("X-Amz-Credential", &day_key.credential);
+        writer.param_raw("X-Amz-Date", date);
+        writer.param_raw("X-Amz-Expires", Decimal::new(expires_in).as_str());
         writer.param("X-Amz-SignedHeaders", &signed_names);
         if writer.overflow {
             return Err(error("too many query parameters"));
         }
-        let token = credentials.session_token().map(|token| {
-            let mut encoded = String::with_capacity(token.len() * 2);
-            push_encoded(&mut encoded, token, &QUERY_ENCODER);
-            encoded
-        });
 
         let mut query = [("", ""); MAX_PARAMS + 1];
         let mut count = 0;
@@ -422,7 +469,7 @@ impl FastSigner {
             *slot = param;
             count += 1;
         }
-        if let Some(token) = &token {
+        if let Some(token) = &day_key.encoded_token {
             query[count] = ("X-Amz-Security-Token", token);
             count += 1;
         }
@@ -430,19 +477,18 @@ impl FastSigner {
             method: request.method(),
             path: &writer.url[path],
             query: &mut query[..count],
-            headers: &signed,
+            headers: signed,
             signed_names: &signed_names,
         }
         .hash();
-        let day_key = self.day_key(day.as_bytes(), credentials)?;
         let hex = self.signature(&day_key, date, &canonical);
 
         let mut url = writer.url;
         url.push_str("&X-Amz-Signature=");
         url.push_str(std::str::from_utf8(&hex).map_err(|_| error("hex"))?);
-        if let Some(token) = token {
+        if let Some(token) = &day_key.encoded_token {
             url.push_str("&X-Amz-Security-Token=");
-            url.push_str(&token);
+            url.push_str(token);
         }
         Ok(Signed { url, headers })
     }
