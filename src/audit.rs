@@ -150,6 +150,12 @@ impl Audit {
         Ok(Self { file: Some(sender) })
     }
 
+    /// Whether an event would go anywhere: to the file, or to a log that keeps the `audit`
+    /// target at `info`.
+    pub fn wants_events(&self) -> bool {
+        self.file.is_some() || tracing::enabled!(target: "audit", tracing::Level::INFO)
+    }
+
     /// Writes one event: to the `audit` target (its fields as the log line's), and to the file.
     pub fn write(&self, event: &Value) {
         let field = |name: &str| event.get(name).and_then(Value::as_str);
@@ -284,16 +290,43 @@ fn rfc3339(secs: i64) -> Option<String> {
         .and_then(|t| t.format(&Rfc3339).ok())
 }
 
+/// The decision an answer carries, counted in the metrics.
+fn count(
+    method: &Method,
+    route: &str,
+    response: &Response,
+    refusal: Option<&'static str>,
+) -> &'static str {
+    let decision = if refusal.is_none() && response.status().is_success() {
+        "granted"
+    } else {
+        "refused"
+    };
+    crate::metrics::Metrics::global().decision(
+        action(method, route),
+        decision,
+        refusal.unwrap_or(""),
+    );
+    decision
+}
+
 /// Middleware on the audited routes: a slot for the handlers, then one event for the answer.
 pub async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let slot = AuditSlot::default();
-    request.extensions_mut().insert(slot.clone());
     let method = request.method().clone();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
+    // Nobody reads events (no file, and the `audit` target filtered out): only counted.
+    if !state.audit.wants_events() {
+        let response = next.run(request).await;
+        let refusal = response.extensions().get::<RefusalCode>().map(|c| c.0);
+        count(&method, &route, &response, refusal);
+        return response;
+    }
+    let slot = AuditSlot::default();
+    request.extensions_mut().insert(slot.clone());
     let request_id = request
         .headers()
         .get(&crate::telemetry::REQUEST_ID)
@@ -336,11 +369,7 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
 
     let details = slot.take();
     let refusal = response.extensions().get::<RefusalCode>().map(|c| c.0);
-    let decision = match refusal {
-        None if response.status().is_success() => "granted",
-        None => "refused",
-        Some(_) => "refused",
-    };
+    let decision = count(&method, &route, &response, refusal);
     let event = json!({
         "time": OffsetDateTime::from(state.clock.now()).format(&Rfc3339).ok(),
         "request_id": request_id,
@@ -359,11 +388,6 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
         "client_ip": client_ip.map(|ip| ip.to_string()),
         "user_agent": user_agent,
     });
-    crate::metrics::Metrics::global().decision(
-        action(&method, &route),
-        decision,
-        refusal.unwrap_or(""),
-    );
     state.audit.write(&event);
     response
 }

@@ -62,6 +62,7 @@ impl Entry {
         ENTRY_OVERHEAD
             + self.token.len()
             + caller.subject.len()
+            + caller.token_id.as_ref().map_or(0, String::len)
             + list(&caller.entitlements)
             + list(&caller.roles)
     }
