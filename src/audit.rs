@@ -311,13 +311,25 @@ fn count(
 }
 
 /// Middleware on the audited routes: a slot for the handlers, then one event for the answer.
-pub async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn record(
+    State(state): State<Option<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    // A router without the app (the middleware's own unit tests): nothing to record into.
+    let Some(state) = state else {
+        return next.run(request).await;
+    };
     let method = request.method().clone();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
+    // Not a decision (health, metrics, the demo page, no route): not audited.
+    if action(&method, &route) == "other" {
+        return next.run(request).await;
+    }
     // Nobody reads events (no file, and the `audit` target filtered out): only counted.
     if !state.audit.wants_events() {
         let response = next.run(request).await;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::audit::AuditSlot;
 use crate::auth::Caller;
-use crate::controls::{Revoke, RouteClass, Target, TargetKey, subject_id};
+use crate::controls::{Revoke, Target, TargetKey, subject_id};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -28,7 +28,6 @@ pub fn routes() -> Router<AppState> {
             get(revocation).delete(unrevoke),
         )
         .route("/admin/subjects/{sub}", get(subject))
-        .route_layer(axum::Extension(RouteClass::Admin))
 }
 
 fn require_admin(state: &AppState, caller: &Caller) -> Result<(), ApiError> {

@@ -1,8 +1,8 @@
 //! Authentication, then the controls (`controls`): the extractors every authenticated route
 //! uses.
 //!
-//! - [`Caller`]: a verified token, admitted for the route's class (`RouteClass`, set on each
-//!   group of routes): rate limits and revocation in one call to the state.
+//! - [`Caller`]: a verified token, admitted for the route's class ([`route_class`], by its
+//!   path): rate limits and revocation in one call to the state.
 //! - [`Authenticated`]: a verified token not yet admitted, for the playback routes, which admit
 //!   once they know the video and the session's lease, so that everything still takes one call.
 //!
@@ -19,6 +19,22 @@ use crate::auth::{Caller, authenticate};
 use crate::controls::{Admission, Admitted, Principal, RouteClass};
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The per-subject limit a route counts against, by its path: the admin routes, the upload
+/// routes (tollgate's and Uppy's), playback for the rest.
+pub fn route_class(parts: &Parts) -> RouteClass {
+    let path = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| parts.uri.path(), |p| p.as_str());
+    if path.starts_with("/admin/") {
+        RouteClass::Admin
+    } else if path.starts_with("/uploads") || path.starts_with("/s3/") {
+        RouteClass::Upload
+    } else {
+        RouteClass::Playback
+    }
+}
 
 /// The client's address: the socket peer's, or the one trusted proxies forward.
 pub fn client_ip(parts: &Parts, state: &AppState) -> Option<IpAddr> {
@@ -56,11 +72,7 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let ip = client_ip(parts, state);
-        let class = parts
-            .extensions
-            .get::<RouteClass>()
-            .copied()
-            .unwrap_or(RouteClass::Playback);
+        let class = route_class(parts);
         let authenticated = Authenticated::from_headers(state, &parts.headers, ip, class).await?;
         if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
             slot.update(|d| d.subject = Some(authenticated.caller.subject.clone()));
@@ -150,13 +162,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let class = parts
-            .extensions
-            .get::<RouteClass>()
-            .copied()
-            .ok_or_else(|| {
-                ApiError::Internal("route has no RouteClass for its controls".to_owned())
-            })?;
+        let class = route_class(parts);
         let authenticated = Authenticated::from_request_parts(parts, state).await?;
         authenticated.admit(state, class, None, None).await?;
         Ok(authenticated.caller)

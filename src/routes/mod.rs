@@ -32,7 +32,6 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::CorsSettings;
-use crate::controls::RouteClass;
 use crate::domain::OriginPattern;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -55,16 +54,10 @@ pub fn router(
     } else {
         routes
     };
-    let routes = routes.merge(
-        // Every route that decides something is audited (`crate::audit`).
-        playback_routes()
-            .merge(upload_routes())
-            .merge(admin::routes())
-            .route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                crate::audit::record,
-            )),
-    );
+    let routes = routes
+        .merge(playback_routes())
+        .merge(upload_routes())
+        .merge(admin::routes());
     #[cfg(feature = "demo")]
     let routes = if state.demo.is_some() {
         routes.merge(demo::routes())
@@ -75,14 +68,18 @@ pub fn router(
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state.clone());
-    let routes = with_middleware(routes, request_timeout);
+    let routes = with_middleware(routes, request_timeout, Some(state.clone()));
     match cors_layer(cors) {
-        Some(layer) => routes
-            .layer(layer)
-            .layer(axum::middleware::from_fn_with_state(
-                state,
-                fallback::count_preflights,
-            )),
+        // One `layer` call: each boxes every route's service once more, and every request
+        // clones the boxes.
+        Some(layer) => routes.layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(
+                    state,
+                    fallback::count_preflights,
+                ))
+                .layer(layer),
+        ),
         None => routes,
     }
 }
@@ -136,7 +133,6 @@ fn playback_routes() -> Router<AppState> {
             "/videos/{id}/sessions/{session}",
             axum::routing::delete(videos::end_session),
         )
-        .route_layer(axum::Extension(RouteClass::Playback))
 }
 
 /// Every route that hands out upload URLs or ids. Their answers are for one caller and carry
@@ -159,7 +155,6 @@ fn upload_routes() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
         )
         .merge(uppy_routes())
-        .route_layer(axum::Extension(RouteClass::Upload))
         .route_layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -187,31 +182,35 @@ fn uppy_routes() -> Router<AppState> {
         .route_layer(axum::middleware::from_fn(uppy::companion_errors))
 }
 
-/// Request ids, access log, header redaction, panic recovery and the request timeout around
-/// `routes`.
-fn with_middleware(routes: Router, request_timeout: Duration) -> Router {
-    routes
-        // Every `Router::layer` call boxes the service, and so each request's future, once more:
-        // the timeout shares one call with panic recovery instead of adding its own. Inside the
-        // trace layer, so that a timed-out request is logged with its id and its 408.
-        .layer(
-            ServiceBuilder::new()
-                .layer(axum::middleware::from_fn(crate::metrics::track))
-                .layer(CatchPanicLayer::custom(panic_response))
-                .layer(timeout::RequestTimeoutLayer::new(request_timeout)),
-        )
-        // Layers run bottom-up on the way in: request id first, so every log line carries it.
-        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(telemetry::make_span)
-                // One access-log line per request at the default level.
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::new(telemetry::REQUEST_ID.clone()))
-        .layer(tower::util::MapRequestLayer::new(
-            telemetry::assign_request_id::<axum::body::Body>,
-        ))
+/// Request ids, access log, header redaction, metrics, the audit trail (with the app's state),
+/// panic recovery and the request timeout around `routes`.
+fn with_middleware(routes: Router, request_timeout: Duration, audit: Option<AppState>) -> Router {
+    // One `Router::layer` call: each call boxes every route's service once more, and every
+    // request clones those boxes and polls one more boxed future (callgrind: thousands of
+    // instructions a layer). The first layer here is the outermost.
+    routes.layer(
+        ServiceBuilder::new()
+            // The request id first, so that every log line carries it.
+            .layer(tower::util::MapRequestLayer::new(
+                telemetry::assign_request_id::<axum::body::Body>,
+            ))
+            .layer(PropagateRequestIdLayer::new(telemetry::REQUEST_ID.clone()))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(telemetry::make_span)
+                    // One access-log line per request at the default level.
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+            .layer(axum::middleware::from_fn(crate::metrics::track))
+            // Outside panic recovery and the timeout: a 500 or a 408 is recorded too.
+            .layer(axum::middleware::from_fn_with_state(
+                audit,
+                crate::audit::record,
+            ))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(timeout::RequestTimeoutLayer::new(request_timeout)),
+    )
 }
 
 #[allow(clippy::needless_pass_by_value)] // the signature CatchPanicLayer::custom requires
@@ -240,6 +239,7 @@ mod tests {
         let app = with_middleware(
             Router::new().route("/boom", get(boom)),
             Duration::from_secs(30),
+            None,
         );
         let response = app
             .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
@@ -273,6 +273,7 @@ mod tests {
         let app = with_middleware(
             Router::new().route("/slow", get(slow)),
             Duration::from_millis(100),
+            None,
         );
         let response = tokio::time::timeout(
             Duration::from_secs(10),
@@ -305,6 +306,7 @@ mod tests {
         let app = with_middleware(
             Router::new().route("/quick", get(quick)),
             Duration::from_secs(5),
+            None,
         );
         let response = app
             .oneshot(Request::get("/quick").body(Body::empty()).unwrap())
