@@ -20,6 +20,7 @@ mod jwks;
 mod metrics;
 mod post_policy;
 mod server;
+mod shutdown;
 mod signers;
 mod storage;
 mod upload_bounds;

@@ -42,6 +42,15 @@ impl TestApp {
 }
 
 impl RawConnection {
+    /// A plain TCP connection to `address` (`http://127.0.0.1:port`).
+    pub async fn to(address: &str) -> std::io::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(address.trim_start_matches("http://")).await?;
+        Ok(Self {
+            stream,
+            unread: Vec::new(),
+        })
+    }
+
     pub async fn send(&mut self, bytes: &[u8]) {
         use tokio::io::AsyncWriteExt;
         self.stream.write_all(bytes).await.expect("send");

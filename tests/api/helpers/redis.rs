@@ -156,6 +156,29 @@ impl TollgateProcess {
     }
 }
 
+impl TollgateProcess {
+    /// Sends SIGTERM, as an orchestrator stopping the process does.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM sent");
+    }
+
+    /// The exit status, once the process has exited within `limit`.
+    pub fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
 impl Drop for TollgateProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
