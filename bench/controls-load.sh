@@ -22,12 +22,8 @@ CONNS=${CONNS:-64}
 TOKENS=${TOKENS:-1000}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-WRK_VERSION=4.1.0-3+b2
 
-if ! command -v wrk > /dev/null; then
-    log "installing wrk $WRK_VERSION"
-    apt-get install -y -q "wrk=$WRK_VERSION" > /dev/null
-fi
+need_wrk
 bash scripts/redis.sh > /dev/null
 log "building release binaries"
 cargo build --release --locked -q --bin tollgate --example bench_tokens
@@ -42,15 +38,6 @@ REDIS=$!
 PIDS+=("$REDIS")
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break; sleep 0.1; done
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-to_ms() { # wrk latency such as 412.00us, 1.20ms, 1.01s
-    awk -v v="$1" 'BEGIN {
-        if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
-        else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
-        else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 }
-        else print v }'
-}
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 # Every playback control on, never refusing: 10 M requests per second, a lease per subject.
 ALL_ON=(

@@ -20,14 +20,9 @@ REPS=${REPS:-3}
 CONNS=${CONNS:-64}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-WRK_VERSION=4.1.0-3+b2
 SEGMENTS=2000
 
-
-if ! command -v wrk > /dev/null; then
-    log "installing wrk $WRK_VERSION"
-    apt-get install -y -q "wrk=$WRK_VERSION" > /dev/null
-fi
+need_wrk
 log "building the release binary"
 cargo build --release --locked -q --bin tollgate
 
@@ -66,7 +61,7 @@ for case in 60:gzip 60:identity 0:identity; do
         log "window ${window}s, $encoding, run $rep: $rps req/s ($errors error lines)"
         results+=("$rps")
     done
-    median=$(printf '%s\n' "${results[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+    median=$(printf '%s\n' "${results[@]}" | median)
     rows+=("| ${window} s | $encoding | $bytes | $median | $(awk -v r="$median" -v b="$bytes" 'BEGIN {printf "%.0f", r * b / 1048576}') |")
     kill "$pid"
     wait "$pid" 2> /dev/null || true

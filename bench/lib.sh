@@ -23,3 +23,28 @@ wait_http() {
     echo "no answer from $1" >&2
     return 1
 }
+
+WRK_VERSION=4.1.0-3+b2 # Debian bookworm's
+
+# need_wrk: installs wrk (Debian, pinned) when it is missing.
+need_wrk() {
+    if ! command -v wrk > /dev/null; then
+        log "installing wrk $WRK_VERSION"
+        apt-get install -y -q "wrk=$WRK_VERSION" > /dev/null
+    fi
+}
+
+# cpu_ticks PID: the process's user + system time so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# to_ms LATENCY: a wrk latency such as 412.00us, 1.20ms or 1.01s, in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
+        else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 }
+        else print v }'
+}
+
+# median: the median of the numbers on standard input, one per line.
+median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }

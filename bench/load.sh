@@ -22,20 +22,17 @@ CONNS=${CONNS:-64}
 TOKENS=${TOKENS:-1000}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-WRK_VERSION=4.1.0-3+b2
 OHA_VERSION=1.16.0
 OHA=${HOME}/.cache/tollgate/oha-$OHA_VERSION/bin/oha
 VENV=${HOME}/.cache/tollgate/bench-venv
 RELEASE=${CARGO_TARGET_DIR:-target}/release  # where cargo puts the release binaries
 OUT=${RESULTS:-bench/RESULTS.md}  # its "load" section is rewritten (bench/splice.sh)
 
-log() { printf '== %s\n' "$*" >&2; }
+# log, the scratch folder ($WORK) and cleanup, wait_http, need_wrk, cpu_ticks, to_ms, median.
+source bench/lib.sh
 
 # --- tools and peers ---------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  log "installing wrk $WRK_VERSION"
-  apt-get install -y -q "wrk=$WRK_VERSION" >/dev/null
-fi
+need_wrk
 if [ ! -x "$OHA" ]; then
   log "installing oha $OHA_VERSION (cargo install, a few minutes once)"
   cargo install oha --version "$OHA_VERSION" --locked --quiet --root "$(dirname "$(dirname "$OHA")")"
@@ -52,25 +49,6 @@ if [ ! -x "$VENV/bin/uvicorn" ] || ! cmp -s bench/peers/fastapi/requirements.txt
 fi
 log "building release binaries"
 cargo build --release --locked -q --bin tollgate --example hello --example bench_tokens
-
-# --- scratch space and cleanup -----------------------------------------------------------
-WORK=$(mktemp -d /tmp/tollgate-load.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_http() { # URL: until it answers (any status), at most 30 s
-  for _ in $(seq 300); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "no answer from $1" >&2
-  return 1
-}
 
 for port in 18080 18081 18082 18091 18092 18093 18099 19000 19001 19002; do
   if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
@@ -116,15 +94,7 @@ start_tollgate() {
 }
 
 # --- measuring -----------------------------------------------------------------------------
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-to_ms() { # wrk latency such as 412.00us, 1.20ms, 1.01s
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
-    else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 }
-    else print v }'
-}
 
 # run_wrk NAME PID URL_PATH PORT TOKENS_FILE CONNS DELAY_MS → appends "rps p50 p99 cpu_us" to $WORK/NAME
 run_wrk() {
@@ -163,7 +133,7 @@ measure() {
 }
 
 median_of() { # FILE COLUMN
-  awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+  awk -v c="$2" '{print $c}' "$1" | median
 }
 
 # --- the servers ---------------------------------------------------------------------------
