@@ -7,7 +7,8 @@ use crate::helpers::{assert_error, form_fields, form_secs_left, spawn_app};
 
 const MIB: usize = 1024 * 1024;
 
-fn encode(s: &str) -> String {
+/// A query value, percent-encoded.
+pub(crate) fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

@@ -6,38 +6,8 @@ use jsonwebtoken::Header;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{rate, spawn, states};
+use super::{MIB, PLAYLIST, encode, quota, rate, spawn, states, token_with, used_bytes};
 use crate::helpers::{Meta, TestApp, assert_error, hls_objects, now_secs};
-
-const MIB: u64 = 1024 * 1024;
-const PLAYLIST: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg0.mp4\n#EXT-X-ENDLIST\n";
-
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-fn quota(bytes: u64) -> impl FnOnce(&mut tollgate::config::Settings) {
-    move |s| {
-        s.uploads.quota_bytes = bytes;
-        s.uploads.multipart_threshold_bytes = 5 * MIB;
-        s.uploads.part_size_bytes = 5 * MIB;
-    }
-}
-
-async fn used_bytes(app: &TestApp, sub: &str) -> u64 {
-    let admin = app.token("root", &[], &["admin"]);
-    let (status, view) = app.admin_subject(&admin, sub, "").await;
-    assert_eq!(status, StatusCode::OK, "{view}");
-    view["quota"]["used_bytes"].as_u64().unwrap_or(0)
-}
-
-fn token_with(app: &TestApp, sub: &str, extra: &[(&str, Value)]) -> String {
-    let mut claims = app.claims(sub);
-    for (name, value) in extra {
-        claims.insert((*name).into(), value.clone());
-    }
-    app.sign_hs256(&Header::default(), &claims)
-}
 
 async fn get_with_xff(app: &TestApp, path: &str, token: &str, xff: &[&[u8]]) -> StatusCode {
     let mut request = app.http.get(app.url(path)).bearer_auth(token);

@@ -6,33 +6,11 @@ use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{spawn, states};
+use super::{MIB, encode, quota, spawn, states, uploader_token_at, used_bytes};
 use crate::helpers::{TestApp, assert_error, form_fields};
-
-const MIB: u64 = 1024 * 1024;
 
 fn declaration(size: u64) -> Value {
     json!({"content_type": "video/mp4", "size": size})
-}
-
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-/// Quota `bytes` per day, multipart above 5 MiB in 5 MiB parts.
-fn quota(bytes: u64) -> impl FnOnce(&mut tollgate::config::Settings) {
-    move |s| {
-        s.uploads.quota_bytes = bytes;
-        s.uploads.multipart_threshold_bytes = 5 * MIB;
-        s.uploads.part_size_bytes = 5 * MIB;
-    }
-}
-
-async fn used(app: &TestApp, sub: &str) -> Value {
-    let admin = app.token("root", &[], &["admin"]);
-    let (status, view) = app.admin_subject(&admin, sub, "").await;
-    assert_eq!(status, StatusCode::OK, "{view}");
-    view["quota"].clone()
 }
 
 #[tokio::test]
@@ -47,7 +25,7 @@ async fn declared_sizes_are_reserved_released_on_abort_and_refused_over_the_quot
         let (status, multipart) = app.post_uploads(&token, &declaration(6 * MIB)).await;
         assert_eq!(status, StatusCode::CREATED, "{multipart}");
         assert_eq!(
-            used(&app, "ursula").await["used_bytes"],
+            used_bytes(&app, "ursula").await,
             7 * MIB,
             "{}",
             state.name()
@@ -77,7 +55,7 @@ async fn declared_sizes_are_reserved_released_on_abort_and_refused_over_the_quot
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(used(&app, "ursula").await["used_bytes"], MIB);
+        assert_eq!(used_bytes(&app, "ursula").await, MIB);
         let (status, body) = app.post_uploads(&token, &declaration(6 * MIB)).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
 
@@ -87,11 +65,11 @@ async fn declared_sizes_are_reserved_released_on_abort_and_refused_over_the_quot
         let id = single["id"].as_str().unwrap();
         let (status, body) = app.complete_upload(id, &token, None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(used(&app, "ursula").await["used_bytes"], 7 * MIB);
+        assert_eq!(used_bytes(&app, "ursula").await, 7 * MIB);
         // Settled once: completing again changes nothing.
         app.complete_upload(id, &token, None).await;
         assert_eq!(
-            used(&app, "ursula").await["used_bytes"],
+            used_bytes(&app, "ursula").await,
             7 * MIB,
             "{}",
             state.name()
@@ -109,12 +87,7 @@ async fn declared_sizes_are_reserved_released_on_abort_and_refused_over_the_quot
 
         // The next period starts afresh.
         app.clock.set_offset_secs(86_400);
-        let mut claims = app.claims("ursula");
-        let now = crate::helpers::now_secs() + 86_400;
-        claims.insert("iat".into(), json!(now));
-        claims.insert("exp".into(), json!(now + 600));
-        claims.insert("roles".into(), json!(["uploader"]));
-        let token = app.sign_hs256(&jsonwebtoken::Header::default(), &claims);
+        let token = uploader_token_at(&app, "ursula", 86_400);
         assert_eq!(
             app.post_uploads(&token, &declaration(12 * MIB)).await.0,
             StatusCode::CREATED
@@ -154,7 +127,7 @@ async fn uppy_multipart_uploads_are_charged_when_they_complete() {
         let (status, body) = uppy_multipart(&app, &token, 2 * MIB as usize).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(
-            used(&app, "ursula").await["used_bytes"],
+            used_bytes(&app, "ursula").await,
             2 * MIB,
             "{}",
             state.name()
@@ -163,7 +136,7 @@ async fn uppy_multipart_uploads_are_charged_when_they_complete() {
         let (status, body) = uppy_multipart(&app, &token, 2 * MIB as usize).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
         assert_eq!(body["error"]["code"], "quota_exceeded", "{body}");
-        assert_eq!(used(&app, "ursula").await["used_bytes"], 2 * MIB);
+        assert_eq!(used_bytes(&app, "ursula").await, 2 * MIB);
     }
 }
 
@@ -195,7 +168,7 @@ async fn uppy_6x_multipart_counts_once_the_store_holds_it_and_must_fit_to_be_sig
         let token = app.token("ursula", &[], &["uploader"]);
         let (_, completion, etag) = uppy_6x_upload(&app, &token, 2 * MIB as usize).await;
         // Signed, not made: nothing is stored, nothing counts yet.
-        assert_eq!(used(&app, "ursula").await["used_bytes"], 0);
+        assert_eq!(used_bytes(&app, "ursula").await, 0);
         let xml = format!(
             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
         );
@@ -206,7 +179,7 @@ async fn uppy_6x_multipart_counts_once_the_store_holds_it_and_must_fit_to_be_sig
         // The client completed at the store: counted at the stored size, once.
         for _ in 0..2 {
             assert_eq!(
-                used(&app, "ursula").await["used_bytes"],
+                used_bytes(&app, "ursula").await,
                 2 * MIB,
                 "{}",
                 state.name()
@@ -246,12 +219,7 @@ async fn a_form_is_counted_at_its_stored_size_at_the_next_decision() {
             )
             .await;
         assert!(response.status().is_success(), "{}", response.status());
-        assert_eq!(
-            used(&app, "ursula").await["used_bytes"],
-            1000,
-            "{}",
-            state.name()
-        );
+        assert_eq!(used_bytes(&app, "ursula").await, 1000, "{}", state.name());
         // The next form is bounded by what is left after it.
         let (_, signed) = app.call(Method::GET, path, &token, None).await;
         let fields = form_fields(&signed);
@@ -326,16 +294,9 @@ async fn uploads_of_unknown_size_signed_and_never_finished_are_bounded() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "too_many_uploads", "{body}");
         // Once an upload id's life has passed, unused forms are forgotten.
-        app.clock
-            .set_offset_secs(i64::try_from(app.settings.uploads.id_max_age_secs).unwrap() + 1);
-        let mut claims = app.claims("ursula");
-        let now = crate::helpers::now_secs()
-            + i64::try_from(app.settings.uploads.id_max_age_secs).unwrap()
-            + 1;
-        claims.insert("iat".into(), json!(now));
-        claims.insert("exp".into(), json!(now + 600));
-        claims.insert("roles".into(), json!(["uploader"]));
-        let later = app.sign_hs256(&jsonwebtoken::Header::default(), &claims);
+        let max_age = i64::try_from(app.settings.uploads.id_max_age_secs).unwrap();
+        app.clock.set_offset_secs(max_age + 1);
+        let later = uploader_token_at(&app, "ursula", max_age + 1);
         assert_eq!(
             app.call(Method::GET, path, &later, None).await.0,
             StatusCode::OK

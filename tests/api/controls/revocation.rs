@@ -6,10 +6,8 @@ use jsonwebtoken::Header;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{spawn, states};
+use super::{PLAYLIST, spawn, states};
 use crate::helpers::{Meta, assert_error, grant_of, hls_objects, now_secs};
-
-const PLAYLIST: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg0.mp4\n#EXT-X-ENDLIST\n";
 
 #[tokio::test]
 async fn a_revoked_jti_is_refused_and_its_subjects_other_tokens_are_not() {

@@ -4,10 +4,8 @@
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::{spawn, states};
+use super::{PLAYLIST, spawn, states};
 use crate::helpers::{Meta, assert_error, hls_objects};
-
-const PLAYLIST: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg0.mp4\n#EXT-X-ENDLIST\n";
 
 #[tokio::test]
 async fn one_session_more_than_the_limit_is_refused_until_one_ends() {
