@@ -509,19 +509,16 @@ impl Controls {
             reservation_until_us: now_us
                 .saturating_add(self.quota.reservation_secs.saturating_mul(1_000_000)),
         };
-        match self.call(self.backend.quota(&call)).await {
-            Ok(answer) => Ok(Some((
-                answer,
-                QuotaUse {
-                    quota_bytes: self.quota.bytes,
-                    used_bytes: answer.used,
-                    remaining_bytes: self.quota.bytes.saturating_sub(answer.used),
-                    resets_in_secs: window_end_us.saturating_sub(now_us).div_ceil(1_000_000),
-                },
-            ))),
-            Err(_) if self.quota.failure_policy == FailurePolicy::FailOpen => Ok(None),
-            Err(_) => Err(Refusal::Unavailable),
-        }
+        let answer = self.quota_state(self.backend.quota(&call)).await?;
+        Ok(answer.map(|answer| {
+            let quota = QuotaUse {
+                quota_bytes: self.quota.bytes,
+                used_bytes: answer.used,
+                remaining_bytes: self.quota.bytes.saturating_sub(answer.used),
+                resets_in_secs: window_end_us.saturating_sub(now_us).div_ceil(1_000_000),
+            };
+            (answer, quota)
+        }))
     }
 
     /// Refused when `answer` says the bytes did not fit.
