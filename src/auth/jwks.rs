@@ -19,8 +19,11 @@ use super::verifier::ASYMMETRIC;
 
 /// A JWKS larger than this is refused (real ones are a few KiB).
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
-/// After a failed background refresh, retry this soon rather than a full period later.
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+/// After a failed refresh (the IdP down at start-up, say), the next try comes this soon, then
+/// twice as late each time up to [`MAX_RETRY_DELAY`] (or the refresh period when shorter), each
+/// with jitter so that replicas started together do not retry in step.
+const FIRST_RETRY_DELAY: Duration = Duration::from_secs(1);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
@@ -206,20 +209,43 @@ impl JwksCache {
     pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         let weak: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
-            let mut delay = every;
+            let mut delay = match weak.upgrade() {
+                Some(cache) if !cache.is_loaded() => FIRST_RETRY_DELAY.min(every),
+                _ => every,
+            };
+            let mut failures = 0_u32;
             loop {
                 tokio::time::sleep(delay).await;
                 let Some(cache) = weak.upgrade() else { break };
                 delay = match cache.refresh().await {
-                    Ok(_) => every,
+                    Ok(_) => {
+                        failures = 0;
+                        every
+                    }
                     Err(e) => {
                         tracing::warn!(error = %crate::error::error_chain(&e), "JWKS refresh failed; serving cached keys");
-                        every.min(RETRY_AFTER_FAILURE)
+                        failures = failures.saturating_add(1);
+                        retry_delay(failures, every)
                     }
                 };
             }
         })
     }
+}
+
+/// The pause after the `failures`-th failed refresh in a row: exponential from
+/// [`FIRST_RETRY_DELAY`], capped, with "equal jitter" (half fixed, half random).
+fn retry_delay(failures: u32, every: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let cap = MAX_RETRY_DELAY.min(every);
+    let exponential = FIRST_RETRY_DELAY.saturating_mul(1 << failures.saturating_sub(1).min(16));
+    let ceiling = exponential.min(cap);
+    // Randomly keyed by the standard library per process and per call: enough to spread
+    // replicas, no random-number crate needed.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(failures);
+    let fraction = (hasher.finish() >> 11) as f64 / (1_u64 << 53) as f64;
+    ceiling / 2 + ceiling.mul_f64(fraction / 2.0)
 }
 
 /// A signing key we accept, with the one algorithm it may verify. Symmetric (`oct`) keys and
@@ -260,6 +286,22 @@ fn usable_key(raw: serde_json::Value) -> Option<CachedKey> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_up_to_the_cap() {
+        let every = Duration::from_secs(300);
+        for (failures, ceiling) in [(1, 1), (2, 2), (3, 4), (5, 16), (6, 30), (40, 30)] {
+            let ceiling = Duration::from_secs(ceiling);
+            let delays: Vec<Duration> = (0..50).map(|_| retry_delay(failures, every)).collect();
+            for d in &delays {
+                assert!(*d >= ceiling / 2 && *d <= ceiling, "{failures}: {d:?}");
+            }
+            // Jittered: not all the same.
+            assert!(delays.iter().any(|d| *d != delays[0]), "{failures}");
+        }
+        // A refresh period shorter than the cap caps the retries too.
+        assert!(retry_delay(10, Duration::from_secs(4)) <= Duration::from_secs(4));
+    }
 
     /// A JWKS endpoint that answers `chunks` × 64 KiB of whitespace, chunked, with no
     /// Content-Length.
