@@ -252,6 +252,9 @@ pub struct ServerSettings {
     /// Most connections open at once; further ones wait in the kernel's listen backlog until
     /// one closes.
     pub max_connections: usize,
+    /// Most requests served at once; one more is answered `503 overloaded` with `Retry-After`
+    /// at once instead of waiting. `/healthz` and `/metrics` are never shed.
+    pub max_in_flight: usize,
     /// Accept the repository's published dev secrets although `host` is not a loopback
     /// address. For a development container only (docker-compose.yml binds 0.0.0.0 inside its
     /// network and publishes the port on the host's loopback); refused in production.
@@ -604,6 +607,12 @@ impl ServerSettings {
                 self.max_connections
             ));
         }
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_in_flight) {
+            problems.push(format!(
+                "server.max_in_flight must be 1..={MAX_CONNECTIONS}, got {}",
+                self.max_in_flight
+            ));
+        }
     }
 
     pub fn shutdown_grace(&self) -> Duration {
@@ -887,6 +896,7 @@ mod tests {
         s.server.header_read_timeout_secs = 0;
         s.server.request_timeout_secs = 0;
         s.server.max_connections = 0;
+        s.server.max_in_flight = 0;
         let p = problems(&s);
         assert!(
             p.contains("server.header_read_timeout_secs must be 1..=300, got 0"),
@@ -898,6 +908,10 @@ mod tests {
         );
         assert!(
             p.contains("server.max_connections must be 1..=1000000, got 0"),
+            "{p}"
+        );
+        assert!(
+            p.contains("server.max_in_flight must be 1..=1000000, got 0"),
             "{p}"
         );
 
@@ -912,6 +926,38 @@ mod tests {
         s.server.header_read_timeout_secs = 1;
         s.server.request_timeout_secs = MAX_REQUEST_TIMEOUT_SECS;
         s.server.max_connections = 1;
+        s.server.max_in_flight = 1;
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn store_timeouts_and_attempts_are_bounded_and_ordered() {
+        let s = base();
+        assert_eq!(s.storage.attempt_timeout(), Duration::from_secs(2));
+        assert_eq!(s.storage.operation_timeout(), Duration::from_secs(5));
+        assert_eq!(s.storage.max_attempts, 3);
+        for (attempt, operation, attempts, refused) in [
+            (0, 5000, 3, "storage.attempt_timeout_ms (0)"),
+            (3000, 2000, 3, "storage.attempt_timeout_ms (3000)"),
+            (2000, 60_001, 3, "storage.operation_timeout_ms (60001)"),
+            (2000, 5000, 0, "storage.max_attempts must be 1..=10, got 0"),
+            (
+                2000,
+                5000,
+                11,
+                "storage.max_attempts must be 1..=10, got 11",
+            ),
+        ] {
+            let mut s = base();
+            s.storage.attempt_timeout_ms = attempt;
+            s.storage.operation_timeout_ms = operation;
+            s.storage.max_attempts = attempts;
+            let p = problems(&s);
+            assert!(p.contains(refused), "{refused}: {p}");
+        }
+        let mut s = base();
+        (s.storage.attempt_timeout_ms, s.storage.operation_timeout_ms) = (60_000, 60_000);
+        s.storage.max_attempts = 1;
         assert!(s.validate().is_ok());
     }
 

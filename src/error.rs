@@ -49,6 +49,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("request took longer than server.request_timeout_secs")]
     RequestTimeout,
+    #[error("server.max_in_flight requests are already being served")]
+    Overloaded,
     #[error("storage unavailable")]
     StorageUnavailable(#[source] StorageError),
     #[error("storage refused tollgate's credentials")]
@@ -91,6 +93,11 @@ pub enum ApiError {
 
 /// Seconds a client should wait before retrying while the shared state is unreachable.
 const STATE_RETRY_AFTER_SECS: u64 = 5;
+/// The same while the object store is unreachable or too slow.
+const STORAGE_RETRY_AFTER_SECS: u64 = 5;
+/// Seconds a client shed under load should wait: in-flight requests end within milliseconds
+/// when the dependencies are healthy, and a short hint spreads the retries.
+const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
 
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
@@ -151,6 +158,7 @@ impl ApiError {
             Self::UploadExpired => StatusCode::GONE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::StorageUnavailable(_) | Self::StorageForbidden(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -178,6 +186,7 @@ impl ApiError {
             Self::RouteNotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout => "request_timeout",
+            Self::Overloaded => "overloaded",
             Self::StorageUnavailable(_) => "storage_unavailable",
             Self::StorageForbidden(_) => "storage_forbidden",
             Self::InvalidGrant(_) => "invalid_grant",
@@ -225,6 +234,7 @@ impl ApiError {
             Self::RequestTimeout => {
                 "the request took too long and was abandoned; try again".to_owned()
             }
+            Self::Overloaded => "the server is busy; retry after the Retry-After delay".to_owned(),
             Self::StorageUnavailable(_) => {
                 "the object store is unavailable, try again later".to_owned()
             }
@@ -272,6 +282,11 @@ impl ApiError {
     fn log(&self) {
         let chain = error_chain(self);
         match self.status() {
+            // One line per shed request would flood the log just when the server is busiest;
+            // the requests' metrics count them.
+            _ if matches!(self, Self::Overloaded) => {
+                tracing::debug!(code = self.code(), "request shed");
+            }
             s if s.is_server_error() => {
                 tracing::error!(code = self.code(), error = %chain, "request failed");
             }
@@ -307,6 +322,8 @@ impl IntoResponse for ApiError {
             }
             | Self::TooManyStreams { retry_after_secs } => Some(*retry_after_secs),
             Self::StateUnavailable | Self::State(_) => Some(STATE_RETRY_AFTER_SECS),
+            Self::StorageUnavailable(_) => Some(STORAGE_RETRY_AFTER_SECS),
+            Self::Overloaded => Some(OVERLOADED_RETRY_AFTER_SECS),
             Self::TooManyUploads => Some(60),
             _ => None,
         };

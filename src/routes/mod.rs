@@ -7,6 +7,7 @@ mod demo;
 mod fallback;
 mod health;
 mod hls;
+mod shed;
 mod timeout;
 mod uploads;
 mod uppy;
@@ -37,13 +38,29 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::telemetry;
 
+/// What each request is held to (`server.*`).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// Bounds each request, handler and body read included (`server.request_timeout_secs`).
+    pub timeout: Duration,
+    /// Requests served at once; more are shed (`server.max_in_flight`).
+    pub max_in_flight: usize,
+}
+
+impl RequestLimits {
+    pub fn from_settings(server: &crate::config::ServerSettings) -> Self {
+        Self {
+            timeout: server.request_timeout(),
+            max_in_flight: server.max_in_flight,
+        }
+    }
+}
+
 /// The whole application as a `Router` (no listener): what tests and benches drive.
-/// `request_timeout` bounds each request, handler and body read included
-/// (`server.request_timeout_secs`).
 pub fn router(
     state: AppState,
     cors: &CorsSettings,
-    request_timeout: Duration,
+    limits: RequestLimits,
     metrics_here: bool,
 ) -> Router {
     let routes = Router::new()
@@ -68,7 +85,7 @@ pub fn router(
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state.clone());
-    let routes = with_middleware(routes, request_timeout, Some(state.clone()));
+    let routes = with_middleware(routes, limits, Some(state.clone()));
     match cors_layer(cors) {
         // One `layer` call: each boxes every route's service once more, and every request
         // clones the boxes.
@@ -182,9 +199,9 @@ fn uppy_routes() -> Router<AppState> {
         .route_layer(axum::middleware::from_fn(uppy::companion_errors))
 }
 
-/// Request ids, access log, header redaction, metrics, the audit trail (with the app's state),
-/// panic recovery and the request timeout around `routes`.
-fn with_middleware(routes: Router, request_timeout: Duration, audit: Option<AppState>) -> Router {
+/// Request ids, access log, header redaction, metrics, load shedding, the audit trail (with the
+/// app's state), panic recovery and the request timeout around `routes`.
+fn with_middleware(routes: Router, limits: RequestLimits, audit: Option<AppState>) -> Router {
     // One `Router::layer` call: each call boxes every route's service once more, and every
     // request clones those boxes and polls one more boxed future (callgrind: thousands of
     // instructions a layer). The first layer here is the outermost.
@@ -203,13 +220,16 @@ fn with_middleware(routes: Router, request_timeout: Duration, audit: Option<AppS
             )
             .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
             .layer(axum::middleware::from_fn(crate::metrics::track))
+            // Inside the metrics, which count the 503s; before any work, so that a shed request
+            // costs next to nothing.
+            .layer(shed::LoadShedLayer::new(limits.max_in_flight))
             // Outside panic recovery and the timeout: a 500 or a 408 is recorded too.
             .layer(axum::middleware::from_fn_with_state(
                 audit,
                 crate::audit::record,
             ))
             .layer(CatchPanicLayer::custom(panic_response))
-            .layer(timeout::RequestTimeoutLayer::new(request_timeout)),
+            .layer(timeout::RequestTimeoutLayer::new(limits.timeout)),
     )
 }
 
@@ -231,6 +251,13 @@ mod tests {
 
     use super::*;
 
+    fn test_limits(timeout: Duration) -> RequestLimits {
+        RequestLimits {
+            timeout,
+            max_in_flight: 16,
+        }
+    }
+
     #[tokio::test]
     async fn a_panicking_handler_becomes_a_500_json_error_with_a_request_id() {
         async fn boom() -> &'static str {
@@ -238,7 +265,7 @@ mod tests {
         }
         let app = with_middleware(
             Router::new().route("/boom", get(boom)),
-            Duration::from_secs(30),
+            test_limits(Duration::from_secs(30)),
             None,
         );
         let response = app
@@ -272,7 +299,7 @@ mod tests {
         };
         let app = with_middleware(
             Router::new().route("/slow", get(slow)),
-            Duration::from_millis(100),
+            test_limits(Duration::from_millis(100)),
             None,
         );
         let response = tokio::time::timeout(
@@ -305,7 +332,7 @@ mod tests {
         }
         let app = with_middleware(
             Router::new().route("/quick", get(quick)),
-            Duration::from_secs(5),
+            test_limits(Duration::from_secs(5)),
             None,
         );
         let response = app

@@ -145,7 +145,7 @@ impl Application {
             router: routes::router(
                 state,
                 &settings.cors,
-                settings.server.request_timeout(),
+                routes::RequestLimits::from_settings(&settings.server),
                 admin.is_none(),
             ),
             admin,

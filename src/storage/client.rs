@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, IdentityCache, Region, SharedCredentialsProvider,
@@ -12,6 +13,14 @@ use super::credentials::{CachedProvider, CredentialsCache};
 use super::{StorageError, StorageErrorKind};
 use super::{StorageSettings, StoreKeySettings};
 use crate::clock::SharedClock;
+
+/// Longest wait for a TCP connection to the store, whatever the attempt timeout: a store that
+/// does not accept within this is down, and the attempt's remaining time is better spent on a
+/// retry.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// First pause before a retry; the SDK doubles it per attempt with full jitter, capped at 20 s
+/// (which `operation_timeout_ms` cuts short anyway).
+const RETRY_INITIAL_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Two clients over one key: `internal` for tollgate's own calls, `public` for
 /// presigning (its endpoint is the host written into URLs).
@@ -59,11 +68,20 @@ impl S3Clients {
             .identity_cache(IdentityCache::no_cache())
             .interceptor(super::store_metrics::StoreMetrics)
             .force_path_style(settings.force_path_style)
+            // A slow or silent store costs a request at most `operation_timeout`: each attempt
+            // is cut at `attempt_timeout` (connecting included), and only retryable failures
+            // are retried, with the SDK's exponential backoff and full jitter.
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(3))
-                    .operation_timeout(Duration::from_secs(10))
+                    .connect_timeout(settings.attempt_timeout().min(MAX_CONNECT_TIMEOUT))
+                    .operation_attempt_timeout(settings.attempt_timeout())
+                    .operation_timeout(settings.operation_timeout())
                     .build(),
+            )
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts)
+                    .with_initial_backoff(RETRY_INITIAL_BACKOFF),
             );
         let endpoint = endpoint.or_else(|| settings.endpoint.clone());
         let public_endpoint = settings

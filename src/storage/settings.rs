@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 
+/// Longest `storage.operation_timeout_ms`: a store call slower than a minute is an outage, and
+/// `server.request_timeout_secs` ends the request before then anyway.
+const MAX_STORE_TIMEOUT_MS: u64 = 60_000;
+/// Most `storage.max_attempts`: more only multiplies the load on a struggling store.
+const MAX_STORE_ATTEMPTS: u32 = 10;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
@@ -42,6 +48,16 @@ pub struct StorageSettings {
     pub metadata_cache_capacity: u64,
     pub not_found_cache_ttl_secs: u64,
     pub readiness_timeout_ms: u64,
+    /// Milliseconds one attempt of a store call may take (connecting included) before it is
+    /// abandoned and, within `operation_timeout_ms`, retried.
+    pub attempt_timeout_ms: u64,
+    /// Milliseconds a store call may take in all, its retries included: past it the request
+    /// is answered `503 storage_unavailable` with `Retry-After`.
+    pub operation_timeout_ms: u64,
+    /// Attempts of one store call (1: no retry), with the SDK's exponential backoff and jitter
+    /// between them. Only failures worth retrying are (timeouts, connection errors, 5xx,
+    /// throttling).
+    pub max_attempts: u32,
     /// `/readyz` asks the store at most once per this many milliseconds (it writes the probe
     /// object), whoever calls it.
     pub readiness_cache_ms: u64,
@@ -118,6 +134,21 @@ impl StorageSettings {
         if self.readiness_timeout_ms == 0 {
             problems.push("storage.readiness_timeout_ms must be positive".to_owned());
         }
+        if !(1..=MAX_STORE_TIMEOUT_MS).contains(&self.attempt_timeout_ms)
+            || !(self.attempt_timeout_ms..=MAX_STORE_TIMEOUT_MS)
+                .contains(&self.operation_timeout_ms)
+        {
+            problems.push(format!(
+                "storage.attempt_timeout_ms ({}) and storage.operation_timeout_ms ({}) must satisfy 1 <= attempt <= operation <= {MAX_STORE_TIMEOUT_MS}",
+                self.attempt_timeout_ms, self.operation_timeout_ms
+            ));
+        }
+        if !(1..=MAX_STORE_ATTEMPTS).contains(&self.max_attempts) {
+            problems.push(format!(
+                "storage.max_attempts must be 1..={MAX_STORE_ATTEMPTS}, got {}",
+                self.max_attempts
+            ));
+        }
         if self.embedded.enabled {
             if production {
                 problems.push("storage.embedded.enabled must be false in production".to_owned());
@@ -144,6 +175,14 @@ impl StorageSettings {
 
     pub fn readiness_timeout(&self) -> Duration {
         Duration::from_millis(self.readiness_timeout_ms)
+    }
+
+    pub fn attempt_timeout(&self) -> Duration {
+        Duration::from_millis(self.attempt_timeout_ms)
+    }
+
+    pub fn operation_timeout(&self) -> Duration {
+        Duration::from_millis(self.operation_timeout_ms)
     }
 
     /// The read key, when static credentials are configured.

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{assert_error, spawn_app, spawn_gated_app};
+use crate::helpers::{Fault, assert_error, spawn_app, spawn_gated_app};
 
 #[tokio::test]
 async fn healthz_is_ok() {
@@ -25,7 +25,7 @@ async fn readyz_is_ready_then_503_when_the_store_stops_while_healthz_stays_ok() 
     assert_eq!(body["checks"]["storage_read"]["status"], "ok");
     assert_eq!(body["checks"]["jwks"]["status"], "skipped");
 
-    app.gate().close();
+    app.gate().set(Fault::Reset);
 
     let response = app.get("/readyz", None).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -40,7 +40,7 @@ async fn readyz_is_ready_then_503_when_the_store_stops_while_healthz_stays_ok() 
 async fn video_url_is_503_when_the_store_is_down() {
     let app = spawn_gated_app().await;
     let token = app.token("alice", &["premium"], &[]);
-    app.gate().close();
+    app.gate().set(Fault::Reset);
     let (status, body) = app.video_url("never-cached", &token).await;
     assert_error(
         status,

@@ -10,6 +10,7 @@ mod cli;
 mod controls;
 mod cors;
 mod demo;
+mod faults;
 mod health;
 mod helpers;
 mod hls;

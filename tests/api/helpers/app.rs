@@ -48,7 +48,7 @@ pub enum Keys {
 #[derive(Default, Clone, Copy)]
 pub struct Options {
     pub keys: Keys,
-    /// Put a [`StoreGate`] between tollgate and its store.
+    /// Put a [`FaultProxy`] between tollgate and its store.
     pub gated: bool,
     /// An embedded store with s3s-fs's own leniency (unsigned `x-amz-*` headers executed,
     /// copies allowed): what stands between an upload URL and a read is then the upload key's
@@ -76,7 +76,7 @@ pub struct TestApp {
     pub clock: Arc<OffsetClock>,
     /// The store's own endpoint (not the gate's).
     pub store_endpoint: String,
-    pub gate: Option<StoreGate>,
+    pub gate: Option<FaultProxy>,
     _harness_store: Option<EmbeddedStore>,
     _data: TempDir,
 }
@@ -101,7 +101,7 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_opts(Options::default(), |_| {}).await
 }
 
-/// An app whose store connection a test can cut (`app.gate().close()`).
+/// An app whose store connection a test can break (`app.gate().set(Fault::Reset)`).
 pub async fn spawn_gated_app() -> TestApp {
     spawn_app_opts(
         Options {
@@ -225,7 +225,7 @@ pub async fn try_spawn_app_opts(
     if let Some(endpoint) = &store_endpoint {
         settings.storage.embedded.enabled = false;
         let tollgate_endpoint = if options.gated {
-            let g = StoreGate::open(endpoint).await;
+            let g = FaultProxy::start(endpoint).await;
             let e = g.endpoint.clone();
             gate = Some(g);
             e
@@ -298,7 +298,7 @@ impl<'a> Meta<'a> {
 }
 
 impl TestApp {
-    pub fn gate(&self) -> &StoreGate {
+    pub fn gate(&self) -> &FaultProxy {
         self.gate.as_ref().expect("spawned with `gated: true`")
     }
 

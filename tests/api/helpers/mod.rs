@@ -8,6 +8,7 @@
 
 mod app;
 mod auth;
+mod fault_proxy;
 mod hls;
 mod raw;
 mod redis;
@@ -16,6 +17,7 @@ mod store;
 
 pub use app::*;
 pub use auth::*;
+pub use fault_proxy::*;
 pub use hls::*;
 pub use raw::*;
 pub use redis::*;

@@ -1,10 +1,9 @@
 //! The store under test: the embedded store or an external one (`TOLLGATE_TEST_S3_*`), what
-//! differs between stores ([`StoreProfile`]), its keys, and a gate that can cut tollgate off it.
+//! differs between stores ([`StoreProfile`]), and its keys.
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use axum::http::StatusCode;
 use std::sync::LazyLock;
-use tokio::sync::watch;
 
 /// An S3-compatible store outside this process (Garage in CI, MinIO by hand).
 #[derive(Clone)]
@@ -149,51 +148,6 @@ pub fn profile() -> StoreProfile {
             lists_multipart_uploads: true,
             checks_part_etags: true,
         },
-    }
-}
-
-/// A TCP relay in front of the store that a test can close, to see tollgate with its store down.
-pub struct StoreGate {
-    pub endpoint: String,
-    closed: watch::Sender<bool>,
-}
-
-impl StoreGate {
-    pub(crate) async fn open(target_endpoint: &str) -> Self {
-        let target = target_endpoint
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind gate");
-        let endpoint = format!("http://{}", listener.local_addr().expect("gate addr"));
-        let (closed, mut on_close) = watch::channel(false);
-        tokio::spawn(async move {
-            loop {
-                let mut inbound = tokio::select! {
-                    accepted = listener.accept() => match accepted { Ok((s, _)) => s, Err(_) => continue },
-                    _ = on_close.changed() => break,
-                };
-                let target = target.clone();
-                let mut conn_closed = on_close.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = conn_closed.changed() => {}
-                    }
-                });
-            }
-        });
-        Self { endpoint, closed }
-    }
-
-    /// Refuses new connections and cuts the open ones.
-    pub fn close(&self) {
-        let _ = self.closed.send(true);
     }
 }
 
