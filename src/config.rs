@@ -148,6 +148,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub streams: StreamSettings,
     pub audit: crate::audit::AuditSettings,
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -431,6 +432,7 @@ impl Settings {
             &mut problems,
         );
         self.audit.validate(&mut problems);
+        self.webhooks.validate(&mut problems);
         if let Err(entry) = crate::controls::TrustedProxies::parse(&self.server.trusted_proxies) {
             problems.push(format!(
                 "server.trusted_proxies: {entry:?} is neither an IP address nor a network (10.0.0.0/8)"
@@ -494,7 +496,7 @@ impl Settings {
     }
 
     /// Every secret setting by name, for the rules that apply to all of them.
-    pub fn secrets(&self) -> [(&'static str, Option<&Secret>); 5] {
+    pub fn secrets(&self) -> [(&'static str, Option<&Secret>); 6] {
         [
             ("auth.hmac_secret", self.auth.hmac_secret.as_ref()),
             ("uploads.id_secret", self.uploads.id_secret.as_ref()),
@@ -507,6 +509,7 @@ impl Settings {
                 "storage.upload_secret_access_key",
                 self.storage.upload_secret_access_key.as_ref(),
             ),
+            ("webhooks.secret", self.webhooks.secret.as_ref()),
         ]
     }
 
@@ -825,9 +828,12 @@ mod tests {
         flatten(&value)
     }
 
-    /// The settings that `Secret` masks, found by serializing (not by a list of names).
+    /// The settings that `Secret` masks, found by serializing (not by a list of names), with
+    /// the secrets that no published configuration sets set too.
     fn secret_settings() -> Vec<String> {
-        let printed: serde_json::Value = serde_json::from_str(&base().to_masked_json()).unwrap();
+        let mut settings = base();
+        settings.webhooks.secret = Some(Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        let printed: serde_json::Value = serde_json::from_str(&settings.to_masked_json()).unwrap();
         flatten(&printed)
             .into_iter()
             .filter(|(_, value)| value == "***")
@@ -1185,6 +1191,32 @@ mod tests {
         s.server.allow_dev_secrets_on_public_address = true;
         s.environment = Environment::Production;
         assert!(problems(&s).contains("auth.hmac_secret is a development value"));
+    }
+
+    #[test]
+    fn webhooks_are_off_by_default_and_validated_with_the_rest() {
+        let mut s = base();
+        assert!(!s.webhooks.enabled());
+        assert!(s.webhooks.secret.is_none(), "no published webhook secret");
+        assert_eq!(s.webhooks.max_attempts, 12);
+        assert_eq!(s.webhooks.backoff_base(), Duration::from_secs(1));
+        assert_eq!(s.webhooks.backoff_max(), Duration::from_secs(300));
+        assert_eq!(s.webhooks.attempt_timeout(), Duration::from_secs(15));
+        assert_eq!(s.webhooks.queue_capacity, 1024);
+        assert_eq!(s.webhooks.max_in_flight, 8);
+
+        s.webhooks.url = Some("https://hooks.example.com/tollgate".to_owned());
+        s.presign.get_max_expires_secs = 0;
+        let p = problems(&s);
+        assert!(
+            p.contains("webhooks.secret is required with webhooks.url"),
+            "{p}"
+        );
+        assert!(p.contains("presign.get_max_expires_secs"), "{p}");
+        s.presign.get_max_expires_secs = 300;
+        s.webhooks.secret = Some(Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        s.validate().expect("a URL and its secret");
+        assert!(!s.to_masked_json().contains("MfKQ9r8G"));
     }
 
     #[test]

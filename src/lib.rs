@@ -25,6 +25,7 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod uploads;
+pub mod webhooks;
 
 pub use routes::router as build_app;
 pub use startup::Application;
