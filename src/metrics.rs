@@ -2,7 +2,7 @@
 //! port; never behind the Bearer check): requests by route and status with their latency, URLs
 //! issued by operation, decisions by action and result, store calls with their outcome and
 //! latency, cache lookups (token, metadata, playlist), JWKS refreshes, calls to the controls'
-//! state.
+//! state, webhook deliveries, attempts and dropped events.
 //!
 //! One registry per process ([`Metrics::global`]), as a process is what Prometheus scrapes.
 
@@ -60,6 +60,16 @@ pub struct ResultLabels {
     pub result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 fn latency() -> Histogram {
     // 50 µs … ~26 s.
     Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
@@ -76,6 +86,9 @@ pub struct Metrics {
     cache_lookups: Family<CacheLabels, Counter>,
     jwks_refreshes: Family<ResultLabels, Counter>,
     state_calls: Family<ResultLabels, Counter>,
+    webhook_deliveries: Family<DeliveryLabels, Counter>,
+    webhook_attempts: Family<ResultLabels, Counter>,
+    webhook_dropped: Family<ReasonLabels, Counter>,
 }
 
 static GLOBAL: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -94,6 +107,9 @@ impl Metrics {
         let cache_lookups = Family::<CacheLabels, Counter>::default();
         let jwks_refreshes = Family::<ResultLabels, Counter>::default();
         let state_calls = Family::<ResultLabels, Counter>::default();
+        let webhook_deliveries = Family::<DeliveryLabels, Counter>::default();
+        let webhook_attempts = Family::<ResultLabels, Counter>::default();
+        let webhook_dropped = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by route template, method and status",
@@ -139,6 +155,22 @@ impl Metrics {
             "Calls to the controls' shared state by result (ok, error)",
             state_calls.clone(),
         );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook events by how their delivery ended (delivered, exhausted: every attempt \
+             failed, abandoned: still pending when the shutdown grace ended)",
+            webhook_deliveries.clone(),
+        );
+        registry.register(
+            "webhook_attempts",
+            "Webhook POSTs by result (ok, non_2xx, timeout, network)",
+            webhook_attempts.clone(),
+        );
+        registry.register(
+            "webhook_events_dropped",
+            "Webhook events never queued, by reason (queue_full, closed: after shutdown began)",
+            webhook_dropped.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -150,6 +182,9 @@ impl Metrics {
             cache_lookups,
             jwks_refreshes,
             state_calls,
+            webhook_deliveries,
+            webhook_attempts,
+            webhook_dropped,
         }
     }
 
@@ -213,6 +248,27 @@ impl Metrics {
         let result = if ok { "ok" } else { "error" };
         self.state_calls
             .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// One webhook event whose delivery ended with `outcome`.
+    pub fn webhook_delivery(&self, outcome: &'static str) {
+        self.webhook_deliveries
+            .get_or_create(&DeliveryLabels { outcome })
+            .inc();
+    }
+
+    /// One webhook POST and its `result`.
+    pub fn webhook_attempt(&self, result: &'static str) {
+        self.webhook_attempts
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// One webhook event dropped before it was queued.
+    pub fn webhook_dropped(&self, reason: &'static str) {
+        self.webhook_dropped
+            .get_or_create(&ReasonLabels { reason })
             .inc();
     }
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub controls: Arc<crate::controls::Controls>,
     /// The `/demo` page, when `demo.enabled`.
     pub demo: Option<Arc<crate::demo::Demo>>,
+    /// Where completed uploads are announced (a no-op without `webhooks.url`).
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 impl FromRef<AppState> for Arc<TokenVerifier> {

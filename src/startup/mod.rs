@@ -34,6 +34,8 @@ pub enum StartupError {
     Controls(#[from] crate::controls::ControlsError),
     #[error("could not set up the audit trail")]
     Audit(#[from] crate::audit::AuditError),
+    #[error("could not set up webhooks")]
+    Webhooks(#[from] crate::webhooks::WebhookError),
 }
 
 pub struct Application {
@@ -43,6 +45,8 @@ pub struct Application {
     admin: Option<(TcpListener, SocketAddr)>,
     router: axum::Router,
     limits: serve::Limits,
+    /// The webhook delivery task, drained at shutdown (with `webhooks.url`).
+    webhooks: Option<crate::webhooks::Drain>,
     #[cfg(feature = "embedded-store")]
     store: Option<Arc<crate::storage::EmbeddedStore>>,
 }
@@ -83,7 +87,10 @@ impl Application {
             Arc::clone(&clock),
         )?;
         tracing::info!(backend = controls.backend_name(), "controls' state");
+        let (webhooks, webhooks_drain) =
+            crate::webhooks::Webhooks::start(&settings.webhooks, Arc::clone(&clock))?;
         let state = AppState {
+            webhooks,
             audit: Arc::new(crate::audit::Audit::new(&settings.audit)?),
             controls: Arc::new(controls),
             verifier: Arc::new(TokenVerifier::new(&settings.auth, jwks, Arc::clone(&clock))),
@@ -155,6 +162,7 @@ impl Application {
                 max_connections: settings.server.max_connections,
                 shutdown_grace: settings.server.shutdown_grace(),
             },
+            webhooks: webhooks_drain,
             #[cfg(feature = "embedded-store")]
             store,
         })
@@ -185,7 +193,8 @@ impl Application {
     }
 
     /// Serves until SIGTERM or SIGINT, then gives in-flight requests the grace period and drops
-    /// the connections still open after it. Accept errors are logged and retried, not fatal.
+    /// the connections still open after it; webhook events still pending get what is left of
+    /// the same grace period. Accept errors are logged and retried, not fatal.
     pub async fn run_until_stopped(self) {
         tracing::info!(addr = %self.addr, "tollgate listening");
         let admin = self.admin.map(|(listener, addr)| {
@@ -197,9 +206,26 @@ impl Application {
                 shutdown_signal(),
             ))
         });
-        serve::serve(self.listener, self.router, self.limits, shutdown_signal()).await;
+        let stopping = Arc::new(std::sync::OnceLock::new());
+        let signal = {
+            let stopping = Arc::clone(&stopping);
+            async move {
+                shutdown_signal().await;
+                let _ = stopping.set(tokio::time::Instant::now());
+            }
+        };
+        serve::serve(self.listener, self.router, self.limits, signal).await;
         if let Some(admin) = admin {
             admin.abort();
+        }
+        // The requests are done, so no event can come any more: the grace counts from the
+        // signal, so that a stop takes `shutdown_grace_secs` at most, not twice that.
+        if let Some(webhooks) = self.webhooks {
+            let since = stopping
+                .get()
+                .copied()
+                .unwrap_or_else(tokio::time::Instant::now);
+            webhooks.finish(since + self.limits.shutdown_grace).await;
         }
     }
 }
