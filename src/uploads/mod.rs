@@ -11,7 +11,7 @@ pub use grant::{Declaration, authorise, authorise_unknown_size};
 pub use id::{UploadId, UploadIds};
 pub use plan::PartPlan;
 pub use service::{
-    Completed, OwnedUpload, Started, UploadOperation, assemble, complete_unknown_size, new_key,
-    owned_key, owned_upload, presign_part, settle_pending, sign_new_form, sign_new_multipart,
-    sign_upload_operation, start_upload, upload_ids, verify_completed,
+    Completed, OwnedUpload, Started, UploadOperation, assemble, complete, complete_unknown_size,
+    new_key, owned_key, owned_upload, presign_part, settle_pending, sign_new_form,
+    sign_new_multipart, sign_upload_operation, start_upload, upload_ids, verify_completed,
 };

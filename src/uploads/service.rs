@@ -9,7 +9,8 @@ use crate::domain::{ContentType, ObjectKey};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::limits::MAX_PARTS;
-use crate::storage::{PresignedPost, PresignedUrl, PutObjectGrant};
+use crate::storage::{ObjectMeta, PresignedPost, PresignedUrl, PutObjectGrant};
+use crate::webhooks::{CompletedVia, UploadCompleted};
 
 use super::{Declaration, PartPlan, UploadId, UploadIds, authorise};
 
@@ -253,18 +254,29 @@ pub async fn verify_completed(
         .refresh(key)
         .await?
         .ok_or(ApiError::UploadNotFound)?;
-    // Objects an upload URL wrote carry the signed declaration (a size, or for uploads of
-    // unknown size their maximum); anything else (written with the store's own credentials, or
-    // a body the store refused but kept) is not an upload.
+    // Whether it is an upload at all before whose it is, then what it holds.
     if !meta.is_upload() {
-        return Err(ApiError::UploadMismatch(
-            "the object was not written through an upload URL".to_owned(),
-        ));
+        return Err(not_an_upload());
     }
     if !state.policy.may_manage(caller, &meta) {
         return Err(ApiError::Forbidden(
             "only the uploader or an admin may complete this upload",
         ));
+    }
+    check_stored(state, &meta)
+}
+
+fn not_an_upload() -> ApiError {
+    ApiError::UploadMismatch("the object was not written through an upload URL".to_owned())
+}
+
+/// What a stored object holds, when it is what an upload was authorised to write.
+fn check_stored(state: &AppState, meta: &ObjectMeta) -> Result<Completed, ApiError> {
+    // Objects an upload URL wrote carry the signed declaration (a size, or for uploads of
+    // unknown size their maximum); anything else (written with the store's own credentials, or
+    // a body the store refused but kept) is not an upload.
+    if !meta.is_upload() {
+        return Err(not_an_upload());
     }
     let size = meta.size.unwrap_or(0);
     if let Some(max) = meta.max_size
@@ -284,8 +296,103 @@ pub async fn verify_completed(
     Ok(Completed {
         size,
         content_type,
-        tier: state.policy.tier_of(&meta).to_owned(),
+        tier: state.policy.tier_of(meta).to_owned(),
     })
+}
+
+/// `POST /uploads/{id}/complete`: (multipart: the planned parts are assembled, then) the object
+/// is there, it is the caller's and what was authorised; the quota reservation becomes what the
+/// store holds, and the completion is announced.
+pub async fn complete(
+    state: &AppState,
+    caller: &Caller,
+    upload: &OwnedUpload,
+    multipart: Option<(&str, &[(u64, String)])>,
+) -> Result<Completed, ApiError> {
+    if let Some((upload_id, parts)) = multipart {
+        assemble(state, &upload.key, upload.plan, upload_id, parts).await?;
+    }
+    let completed = verify_completed(state, caller, &upload.key).await?;
+    state
+        .controls
+        .settle_upload(&caller.subject, upload.id.as_str(), completed.size)
+        .await?;
+    tracing::info!(upload = %upload.id, subject = %caller.subject, size = completed.size, "upload complete");
+    // Only now: a refused or failed completion announces nothing, and a client that retries
+    // it after a failure above announces it then.
+    announce(
+        state,
+        &upload.key,
+        &caller.subject,
+        completed.size,
+        Some(&completed),
+        CompletedVia::UploadsComplete,
+    );
+    Ok(completed)
+}
+
+/// Hands a completed upload to the webhooks (nothing without `webhooks.url`). `checked` is
+/// what [`check_stored`] found, when the store could be asked.
+fn announce(
+    state: &AppState,
+    key: &ObjectKey,
+    subject: &str,
+    size: u64,
+    checked: Option<&Completed>,
+    via: CompletedVia,
+) {
+    if !state.webhooks.enabled() {
+        return;
+    }
+    // Upload keys are the prefix and the upload id, which is the video id.
+    let id = key
+        .as_str()
+        .strip_prefix(state.storage.key_prefix())
+        .unwrap_or(key.as_str());
+    let data = UploadCompleted {
+        upload_id: id.to_owned(),
+        video_id: id.to_owned(),
+        bucket: state.storage.bucket().to_owned(),
+        key: key.to_string(),
+        size,
+        content_type: checked.map(|c| c.content_type.clone()),
+        access: checked.map(|c| c.tier.clone()),
+        subject: subject.to_owned(),
+        completed_via: via,
+    };
+    state.webhooks.upload_completed(&data, state.clock.now());
+}
+
+/// Announces a multipart upload tollgate just assembled for an Uppy client. Its type and tier
+/// are the object's: asked of the store (once, and only with webhooks on).
+async fn announce_assembled(state: &AppState, subject: &str, key: &ObjectKey, total: u64) {
+    if !state.webhooks.enabled() {
+        return;
+    }
+    let checked = match state.storage.metadata.refresh(key).await {
+        Ok(Some(meta)) => match check_stored(state, &meta) {
+            Ok(checked) => Some(checked),
+            Err(e) => {
+                tracing::warn!(key = %key, error = %e, "an assembled upload is not what was authorised: not announced");
+                return;
+            }
+        },
+        // Announced all the same: the store did assemble it, and a client retrying would find
+        // no upload left to complete.
+        Ok(None) | Err(_) => {
+            tracing::warn!(key = %key, "an assembled upload could not be read back: announced without its type");
+            None
+        }
+    };
+    let size = checked.as_ref().map_or(total, |c| c.size);
+    announce(
+        state,
+        key,
+        subject,
+        size,
+        checked.as_ref(),
+        CompletedVia::UppyMultipartComplete,
+    );
 }
 
 /// Completes an upload whose size was never declared (Uppy's protocols): the parts the client
@@ -325,6 +432,9 @@ pub async fn complete_unknown_size(
         .ensure_fits(&caller.subject, admin, total)
         .await?;
     complete_checked(state, key, upload_id, &parts).await?;
+    // Announced as soon as the store assembled it: a client that retries after a failure below
+    // finds no upload left to complete, so there would be no later chance.
+    announce_assembled(state, &caller.subject, key, total).await;
     if !admin {
         state
             .controls
@@ -335,9 +445,9 @@ pub async fn complete_unknown_size(
 }
 
 /// Counts the uploads of unknown size (Uppy's) that `subject` signed and the store now holds,
-/// at their stored size; forgets those that never arrived within an upload id's life. Run
-/// before each quota decision, so that an upload is counted however it was finished (a form, a
-/// completion the client made at the store itself).
+/// at their stored size, and announces them; forgets those that never arrived within an upload
+/// id's life. Run before each quota decision, so that an upload is counted however it was
+/// finished (a form, a completion the client made at the store itself).
 pub async fn settle_pending(state: &AppState, subject: &str) -> Result<(), ApiError> {
     if !state.controls.quotas_on() {
         return Ok(());
@@ -347,18 +457,19 @@ pub async fn settle_pending(state: &AppState, subject: &str) -> Result<(), ApiEr
     for (raw, since) in state.controls.pending_uploads(subject).await? {
         // Asked of the store, not of the metadata cache: a miss cached a moment before the
         // client finished its upload would hide it.
-        let meta = match ObjectKey::parse(&raw) {
+        let stored = match ObjectKey::parse(&raw) {
             Ok(key) => match state.storage.metadata.refresh(&key).await {
-                Ok(meta) => meta,
+                Ok(meta) => meta.map(|meta| (key, meta)),
                 Err(e) if e.is_forbidden() => None,
                 Err(e) => return Err(e.into()),
             },
             Err(_) => None,
         };
-        match meta {
-            Some(meta) => {
+        match stored {
+            Some((key, meta)) => {
                 let size = meta.size.unwrap_or(0);
                 state.controls.count_stored(subject, &raw, size).await?;
+                announce_found(state, subject, &key, &meta);
             }
             None if now.saturating_sub(since) > max_age => {
                 state.controls.forget_upload(subject, &raw).await?;
@@ -367,6 +478,24 @@ pub async fn settle_pending(state: &AppState, subject: &str) -> Result<(), ApiEr
         }
     }
     Ok(())
+}
+
+/// Announces an upload the client completed at the store itself, which tollgate has just found
+/// there, when it is what was authorised (the checks of a completion through tollgate).
+fn announce_found(state: &AppState, subject: &str, key: &ObjectKey, meta: &ObjectMeta) {
+    match check_stored(state, meta) {
+        Ok(checked) => announce(
+            state,
+            key,
+            subject,
+            checked.size,
+            Some(&checked),
+            CompletedVia::ClientAtStore,
+        ),
+        Err(e) => {
+            tracing::warn!(key = %key, subject, error = %e, "an upload completed at the store is not what was authorised: not announced");
+        }
+    }
 }
 
 /// A form upload of a new, tollgate-chosen key: a POST policy with the grant's type and

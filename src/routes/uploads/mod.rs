@@ -17,8 +17,7 @@ use crate::domain::S3UploadId;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::uploads::{
-    Declaration, OwnedUpload, Started, assemble, owned_upload, presign_part, start_upload,
-    verify_completed,
+    Declaration, OwnedUpload, Started, complete, owned_upload, presign_part, start_upload,
 };
 use body::{
     CompleteMultipart, CreateUpload, MultipartCreated, PartInfo, PartUrl, UploadCreated,
@@ -167,8 +166,8 @@ pub async fn abort_upload(
     Ok(Json(serde_json::json!({})))
 }
 
-/// `POST /uploads/{id}/complete`: (multipart: the parts are assembled, then) the object is there, it is the caller's, and it is what the
-/// URL was signed for.
+/// `POST /uploads/{id}/complete`: (multipart: the parts are assembled, then) the object is
+/// there, it is the caller's, and it is what the URL was signed for.
 pub async fn complete_upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -178,10 +177,12 @@ pub async fn complete_upload(
     let Path(raw_id) = path?;
     // Ownership first: nobody learns anything of someone else's upload, not even whether it
     // exists.
-    let OwnedUpload { id, key, plan, .. } = owned_upload(&state, &caller, &raw_id)?;
+    let upload = owned_upload(&state, &caller, &raw_id)?;
     let body = body?;
     // A multipart upload names its S3 upload and parts; a single upload sends no body.
-    if !body.is_empty() {
+    let multipart = if body.is_empty() {
+        None
+    } else {
         let request: CompleteMultipart = serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
         let parts: Vec<(u64, String)> = request
@@ -189,17 +190,19 @@ pub async fn complete_upload(
             .into_iter()
             .map(|p| (p.part_number, p.etag))
             .collect();
-        assemble(&state, &key, plan, request.upload_id.as_str(), &parts).await?;
-    }
-    let ready = verify_completed(&state, &caller, &key).await?;
-    // The reservation becomes what the store holds.
-    state
-        .controls
-        .settle_upload(&caller.subject, &id.to_string(), ready.size)
-        .await?;
-    tracing::info!(upload = %id, subject = %caller.subject, size = ready.size, "upload complete");
+        Some((request.upload_id, parts))
+    };
+    let ready = complete(
+        &state,
+        &caller,
+        &upload,
+        multipart
+            .as_ref()
+            .map(|(upload_id, parts)| (upload_id.as_str(), parts.as_slice())),
+    )
+    .await?;
     Ok(Json(UploadReady {
-        id: id.to_string(),
+        id: upload.id.to_string(),
         size: ready.size,
         content_type: ready.content_type,
         access: ready.tier,
