@@ -28,3 +28,4 @@ mod upload_bounds;
 mod uploads;
 mod uppy;
 mod videos;
+mod webhooks;

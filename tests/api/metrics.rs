@@ -7,13 +7,13 @@ use serde_json::json;
 use crate::helpers::{Meta, TestApp, spawn_app, spawn_app_with};
 
 /// The value of the sample `name{labels}` (the whole line's start), 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
+pub(crate) fn sample(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0.0)
 }
 
-async fn scrape(app: &TestApp, base: &str) -> String {
+pub(crate) async fn scrape(app: &TestApp, base: &str) -> String {
     let response = app
         .http
         .get(format!("{base}/metrics"))

@@ -14,6 +14,7 @@ mod raw;
 mod redis;
 mod requests;
 mod store;
+mod webhooks;
 
 pub use app::*;
 pub use auth::*;
@@ -23,3 +24,4 @@ pub use raw::*;
 pub use redis::*;
 pub use requests::{form_fields, form_secs_left};
 pub use store::*;
+pub use webhooks::*;
