@@ -77,6 +77,9 @@ fn latency() -> Histogram {
 
 pub struct Metrics {
     registry: Registry,
+    /// The families' names as scraped (`tollgate_` + name; counters add `_total` to samples).
+    /// A family appears in `/metrics` only once it has a sample.
+    families: Vec<String>,
     http_requests: Family<HttpLabels, Counter>,
     http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     urls_issued: Family<OperationLabels, Counter>,
@@ -93,9 +96,22 @@ pub struct Metrics {
 
 static GLOBAL: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
+/// Registers `metric` as `tollgate_{name}` and remembers the name.
+fn register(
+    registry: &mut Registry,
+    families: &mut Vec<String>,
+    name: &'static str,
+    help: &'static str,
+    metric: impl prometheus_client::registry::Metric,
+) {
+    families.push(format!("tollgate_{name}"));
+    registry.register(name, help, metric);
+}
+
 impl Metrics {
     fn new() -> Self {
         let mut registry = Registry::with_prefix("tollgate");
+        let mut families = Vec::new();
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_duration =
             Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency);
@@ -110,69 +126,94 @@ impl Metrics {
         let webhook_deliveries = Family::<DeliveryLabels, Counter>::default();
         let webhook_attempts = Family::<ResultLabels, Counter>::default();
         let webhook_dropped = Family::<ReasonLabels, Counter>::default();
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "http_requests",
             "HTTP requests answered, by route template, method and status",
             http_requests.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "http_request_duration_seconds",
             "Time from a request's head to its answer, by route template",
             http_duration.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "urls_issued",
             "Presigned URLs and requests signed, by S3 operation",
             urls_issued.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "decisions",
             "Decisions (the audit trail's events) by action, decision and refusal code",
             decisions.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "store_requests",
             "Requests tollgate made to the store, by operation and outcome (ok, not_found, error)",
             store_calls.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "store_request_duration_seconds",
             "Latency of tollgate's requests to the store, by operation",
             store_duration.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "cache_lookups",
             "Cache lookups by cache (token, metadata, playlist) and result (hit, miss)",
             cache_lookups.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "jwks_refreshes",
             "JWKS fetches by result (ok, error)",
             jwks_refreshes.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "state_calls",
             "Calls to the controls' shared state by result (ok, error)",
             state_calls.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "webhook_deliveries",
             "Webhook events by how their delivery ended (delivered, exhausted: every attempt \
              failed, abandoned: still pending when the shutdown grace ended)",
             webhook_deliveries.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "webhook_attempts",
             "Webhook POSTs by result (ok, non_2xx, timeout, network)",
             webhook_attempts.clone(),
         );
-        registry.register(
+        register(
+            &mut registry,
+            &mut families,
             "webhook_events_dropped",
             "Webhook events never queued, by reason (queue_full, closed: after shutdown began)",
             webhook_dropped.clone(),
         );
         Self {
             registry,
+            families,
             http_requests,
             http_duration,
             urls_issued,
@@ -191,6 +232,11 @@ impl Metrics {
     /// The process's metrics.
     pub fn global() -> &'static Self {
         &GLOBAL
+    }
+
+    /// Every family's name, with or without samples yet.
+    pub fn families(&self) -> &[String] {
+        &self.families
     }
 
     /// The OpenMetrics text exposition.
