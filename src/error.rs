@@ -5,7 +5,8 @@ use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::openapi::{RefOr, Schema};
 
 use crate::auth::AuthError;
 use crate::controls::{RateLimitInfo, Refusal, StateError};
@@ -91,6 +92,118 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Declares [`ErrorCode`] from one list, so that its string, its serialisation and its OpenAPI
+/// enum cannot drift apart.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal,)*) => {
+        /// Every stable error code a client can get (README "Error codes").
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[Self] = &[$(Self::$variant),*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MissingToken = "missing_token",
+    InvalidToken = "invalid_token",
+    TokenRevoked = "token_revoked",
+    InvalidGrant = "invalid_grant",
+    InvalidVideoId = "invalid_video_id",
+    InvalidKey = "invalid_key",
+    InvalidRequest = "invalid_request",
+    InvalidSession = "invalid_session",
+    GrantMismatch = "grant_mismatch",
+    NotEntitled = "not_entitled",
+    Forbidden = "forbidden",
+    VideoNotFound = "video_not_found",
+    UploadNotFound = "upload_not_found",
+    RevocationNotFound = "revocation_not_found",
+    SessionNotFound = "session_not_found",
+    NotFound = "not_found",
+    MethodNotAllowed = "method_not_allowed",
+    RequestTimeout = "request_timeout",
+    Overloaded = "overloaded",
+    UploadMismatch = "upload_mismatch",
+    UploadExpired = "upload_expired",
+    VideoTakenDown = "video_taken_down",
+    TooLarge = "too_large",
+    PayloadTooLarge = "payload_too_large",
+    QuotaExceeded = "quota_exceeded",
+    UnsupportedMediaType = "unsupported_media_type",
+    RateLimited = "rate_limited",
+    TooManyStreams = "too_many_streams",
+    TooManyUploads = "too_many_uploads",
+    InternalError = "internal_error",
+    BadPlaylist = "bad_playlist",
+    StorageUnavailable = "storage_unavailable",
+    StorageForbidden = "storage_forbidden",
+    UploadsDisabled = "uploads_disabled",
+    StateUnavailable = "state_unavailable",
+}
+
+impl ErrorCode {
+    /// The code of a value of `kind` that does not parse.
+    pub const fn of_value(kind: ValueKind) -> Self {
+        match kind {
+            ValueKind::VideoId => Self::InvalidVideoId,
+            ValueKind::ObjectKey => Self::InvalidKey,
+            ValueKind::ContentType => Self::UnsupportedMediaType,
+            ValueKind::SessionId => Self::InvalidSession,
+            ValueKind::DownloadName
+            | ValueKind::ExpiresIn
+            | ValueKind::S3UploadId
+            | ValueKind::Sha256
+            | ValueKind::Origin
+            | ValueKind::Tier => Self::InvalidRequest,
+        }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        crate::routes::openapi::code_enum(Self::ALL).into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
+/// Every error answer's body: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable: clients branch on it.
+    pub code: ErrorCode,
+    /// For people; it may change.
+    pub message: String,
+    /// `quota_exceeded` only: the bytes left in the subject's quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_bytes: Option<u64>,
+    /// `quota_exceeded` only: seconds until the quota renews.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resets_in_secs: Option<u64>,
+}
+
 /// Seconds a client should wait before retrying while the shared state is unreachable.
 const STATE_RETRY_AFTER_SECS: u64 = 5;
 /// The same while the object store is unreachable or too slow.
@@ -168,40 +281,45 @@ impl ApiError {
 
     /// The stable, documented code (README "Error codes").
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// The stable code, as the OpenAPI document names it.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Self::MissingToken => "missing_token",
-            Self::InvalidToken(_) => "invalid_token",
-            Self::InvalidValue(e) => e.kind.code(),
-            Self::BadRequest(_) => "invalid_request",
-            Self::VideoNotFound => "video_not_found",
-            Self::NotEntitled => "not_entitled",
-            Self::Forbidden(_) => "forbidden",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::TooLarge(_) => "too_large",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UploadNotFound => "upload_not_found",
-            Self::UploadsDisabled => "uploads_disabled",
-            Self::UploadMismatch(_) => "upload_mismatch",
-            Self::UploadExpired => "upload_expired",
-            Self::RouteNotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::RequestTimeout => "request_timeout",
-            Self::Overloaded => "overloaded",
-            Self::StorageUnavailable(_) => "storage_unavailable",
-            Self::StorageForbidden(_) => "storage_forbidden",
-            Self::InvalidGrant(_) => "invalid_grant",
-            Self::GrantForAnotherVideo => "grant_mismatch",
-            Self::BadPlaylist(_) => "bad_playlist",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::TokenRevoked => "token_revoked",
-            Self::VideoTakenDown => "video_taken_down",
-            Self::TooManyStreams { .. } => "too_many_streams",
-            Self::StateUnavailable | Self::State(_) => "state_unavailable",
-            Self::RevocationNotFound => "revocation_not_found",
-            Self::SessionNotFound => "session_not_found",
-            Self::QuotaExceeded { .. } => "quota_exceeded",
-            Self::TooManyUploads => "too_many_uploads",
-            Self::Internal(_) => "internal_error",
+            Self::MissingToken => ErrorCode::MissingToken,
+            Self::InvalidToken(_) => ErrorCode::InvalidToken,
+            Self::InvalidValue(e) => ErrorCode::of_value(e.kind),
+            Self::BadRequest(_) => ErrorCode::InvalidRequest,
+            Self::VideoNotFound => ErrorCode::VideoNotFound,
+            Self::NotEntitled => ErrorCode::NotEntitled,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::TooLarge(_) => ErrorCode::TooLarge,
+            Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::UploadNotFound => ErrorCode::UploadNotFound,
+            Self::UploadsDisabled => ErrorCode::UploadsDisabled,
+            Self::UploadMismatch(_) => ErrorCode::UploadMismatch,
+            Self::UploadExpired => ErrorCode::UploadExpired,
+            Self::RouteNotFound => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::RequestTimeout => ErrorCode::RequestTimeout,
+            Self::Overloaded => ErrorCode::Overloaded,
+            Self::StorageUnavailable(_) => ErrorCode::StorageUnavailable,
+            Self::StorageForbidden(_) => ErrorCode::StorageForbidden,
+            Self::InvalidGrant(_) => ErrorCode::InvalidGrant,
+            Self::GrantForAnotherVideo => ErrorCode::GrantMismatch,
+            Self::BadPlaylist(_) => ErrorCode::BadPlaylist,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::TokenRevoked => ErrorCode::TokenRevoked,
+            Self::VideoTakenDown => ErrorCode::VideoTakenDown,
+            Self::TooManyStreams { .. } => ErrorCode::TooManyStreams,
+            Self::StateUnavailable | Self::State(_) => ErrorCode::StateUnavailable,
+            Self::RevocationNotFound => ErrorCode::RevocationNotFound,
+            Self::SessionNotFound => ErrorCode::SessionNotFound,
+            Self::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
+            Self::TooManyUploads => ErrorCode::TooManyUploads,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -306,16 +424,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
         let status = self.status();
-        let mut body =
-            json!({ "error": { "code": self.code(), "message": self.public_message() } });
-        if let Self::QuotaExceeded {
-            remaining_bytes,
-            resets_in_secs,
-        } = &self
-        {
-            body["error"]["remaining_bytes"] = json!(remaining_bytes);
-            body["error"]["resets_in_secs"] = json!(resets_in_secs);
-        }
+        let (remaining_bytes, resets_in_secs) = match &self {
+            Self::QuotaExceeded {
+                remaining_bytes,
+                resets_in_secs,
+            } => (Some(*remaining_bytes), Some(*resets_in_secs)),
+            _ => (None, None),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.error_code(),
+                message: self.public_message(),
+                remaining_bytes,
+                resets_in_secs,
+            },
+        };
         let retry_after = match &self {
             Self::RateLimited {
                 retry_after_secs, ..
@@ -440,6 +563,29 @@ impl From<StorageError> for ApiError {
 mod tests {
     use super::*;
     use crate::domain::{ContentType, ExpiresIn, ObjectKey, VideoId};
+
+    #[test]
+    fn each_code_serialises_as_its_documented_string() {
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::from(code.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn each_code_is_in_the_readme() {
+        let readme = include_str!("../README.md");
+        let table = &readme[readme.find("### Error codes").unwrap()..];
+        for code in ErrorCode::ALL {
+            assert!(
+                table.contains(&format!("`{}`", code.as_str())),
+                "README \"Error codes\" lacks {}",
+                code.as_str()
+            );
+        }
+    }
 
     #[test]
     fn each_kind_of_value_answers_its_own_code() {

@@ -344,7 +344,18 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics`.
+crate::routes::openapi::refusals!(MetricsRefusals {});
+
+/// `GET /metrics`: the Prometheus metrics, on the API's port unless `server.admin_port` is set.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String),
+        MetricsRefusals,
+    )
+)]
 pub async fn serve() -> impl IntoResponse {
     (
         [(

@@ -26,6 +26,22 @@ impl TryFrom<u64> for ExpiresIn {
     }
 }
 
+impl utoipa::PartialSchema for ExpiresIn {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(u64::MAX))
+            .description(Some(
+                "Seconds (≥ 1); a longer lifetime than policy allows is clamped",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ExpiresIn {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

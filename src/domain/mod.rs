@@ -20,7 +20,8 @@ pub use tier::Tier;
 pub use upload_ids::{S3UploadId, Sha256Base64};
 pub use video_id::VideoId;
 
-/// Which kind of value a [`ParseError`] is about: it names the stable error code clients get.
+/// Which kind of value a [`ParseError`] is about: the HTTP layer answers each kind with its own
+/// stable error code (`crate::error::ErrorCode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
     VideoId,
@@ -35,20 +36,20 @@ pub enum ValueKind {
     SessionId,
 }
 
-impl ValueKind {
-    /// The API error code of a value of this kind that does not parse.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::VideoId => "invalid_video_id",
-            Self::ObjectKey => "invalid_key",
-            Self::ContentType => "unsupported_media_type",
-            Self::DownloadName => "invalid_request",
-            Self::SessionId => "invalid_session",
-            Self::ExpiresIn | Self::S3UploadId | Self::Sha256 | Self::Origin | Self::Tier => {
-                "invalid_request"
-            }
-        }
-    }
+/// The OpenAPI schema of a string of `min..=max` bytes matching `pattern` (an ECMA-262 regex,
+/// as JSON Schema writes them).
+fn string_schema(
+    min: usize,
+    max: usize,
+    pattern: Option<&str>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .pattern(pattern)
+        .into()
 }
 
 /// Why a raw value was refused. The message is safe to show to clients.

@@ -40,6 +40,14 @@ impl Default for SessionId {
     }
 }
 
+impl utoipa::PartialSchema for SessionId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::string_schema(1, Self::MAX_LEN, Some("^[A-Za-z0-9._~-]+$"))
+    }
+}
+
+impl utoipa::ToSchema for SessionId {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,7 +58,7 @@ mod tests {
         assert_eq!(SessionId::new().as_str().len(), 36);
         for bad in ["", "a b", "a/b", "é", &"x".repeat(65), "a%20"] {
             let error = SessionId::parse(bad).unwrap_err();
-            assert_eq!(error.kind.code(), "invalid_session", "{bad:?}");
+            assert_eq!(error.kind, ValueKind::SessionId, "{bad:?}");
         }
     }
 }

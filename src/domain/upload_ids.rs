@@ -11,8 +11,10 @@ use super::{ParseError, ValueKind};
 pub struct S3UploadId(String);
 
 impl S3UploadId {
+    pub const MAX_LEN: usize = 1024;
+
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        if raw.is_empty() || raw.len() > 1024 || raw.chars().any(char::is_control) {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || raw.chars().any(char::is_control) {
             return Err(ParseError::new(
                 ValueKind::S3UploadId,
                 "upload_id must be 1 to 1024 characters, none of them a control character",
@@ -33,6 +35,19 @@ impl TryFrom<String> for S3UploadId {
         Self::parse(&raw)
     }
 }
+
+impl utoipa::PartialSchema for S3UploadId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        // No control character (Unicode's Cc: what `char::is_control` refuses).
+        super::string_schema(
+            1,
+            Self::MAX_LEN,
+            Some("^[^\\u0000-\\u001F\\u007F-\\u009F]+$"),
+        )
+    }
+}
+
+impl utoipa::ToSchema for S3UploadId {}
 
 /// A SHA-256 digest in base64, as `x-amz-checksum-sha256` carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]

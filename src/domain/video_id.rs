@@ -39,6 +39,14 @@ impl fmt::Display for VideoId {
     }
 }
 
+impl utoipa::PartialSchema for VideoId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::string_schema(1, Self::MAX_LEN, Some("^[A-Za-z0-9_-]+$"))
+    }
+}
+
+impl utoipa::ToSchema for VideoId {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

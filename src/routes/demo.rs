@@ -4,17 +4,19 @@
 //! Node.js.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::admission::{ClientIp, charge_unauthenticated};
+use super::openapi::refusals;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -28,12 +30,12 @@ const PAGE_POLICY: &str = "default-src 'self'; connect-src 'self' http: https:; 
      media-src http: https: blob:; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; \
      object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/demo", get(page))
-        .route("/demo/demo.js", get(script))
-        .route("/demo/demo.css", get(style))
-        .route("/demo/session", post(session))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(page))
+        .routes(routes!(script))
+        .routes(routes!(style))
+        .routes(routes!(session))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
@@ -51,20 +53,56 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
+refusals!(AssetRefusals {});
+
+#[utoipa::path(get, path = "/demo", tag = "demo", summary = "The demo page", responses(
+    (status = 200, description = "The page", content_type = "text/html", body = String),
+    AssetRefusals,
+))]
 async fn page() -> impl IntoResponse {
     asset("text/html; charset=utf-8", PAGE)
 }
 
+#[utoipa::path(get, path = "/demo/demo.js", tag = "demo", summary = "The demo page's script", responses(
+    (status = 200, description = "The script", content_type = "text/javascript", body = String),
+    AssetRefusals,
+))]
 async fn script() -> impl IntoResponse {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
+#[utoipa::path(get, path = "/demo/demo.css", tag = "demo", summary = "The demo page's style", responses(
+    (status = 200, description = "The style sheet", content_type = "text/css", body = String),
+    AssetRefusals,
+))]
 async fn style() -> impl IntoResponse {
     asset("text/css; charset=utf-8", STYLE)
 }
 
+/// A token for the demo page, when this tollgate mints them.
+#[derive(Debug, Serialize, ToSchema)]
+struct DemoSession {
+    /// Where the page's uploads go (`storage.key_prefix`).
+    key_prefix: String,
+    /// `null` unless `auth.hmac_secret` is the published development secret: the page then asks
+    /// for a token.
+    token: Option<String>,
+    /// The token's lifetime in seconds, with the token.
+    expires_in: Option<u64>,
+}
+
+refusals!(SessionRefusals {
+    404 => [NotFound],
+    429 => [RateLimited],
+    503 => [StateUnavailable],
+});
+
 /// `POST /demo/session` → `{"key_prefix", "token"}`: a token for the page when this tollgate
 /// mints them (the published development secret), else `null` and the page asks for one.
+#[utoipa::path(post, path = "/demo/session", tag = "demo", summary = "A token for the demo page", responses(
+    (status = 200, description = "The token, or `null`", body = DemoSession),
+    SessionRefusals,
+))]
 async fn session(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -75,11 +113,11 @@ async fn session(
     let token = demo
         .token(&state.uploads.uploader_role, state.clock.now())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let body: Value = json!({
-        "key_prefix": demo.key_prefix,
-        "token": token,
-        "expires_in": token.as_ref().map(|_| demo.token_ttl_secs()),
-    });
+    let body = DemoSession {
+        key_prefix: demo.key_prefix.clone(),
+        expires_in: token.as_ref().map(|_| demo.token_ttl_secs()),
+        token,
+    };
     Ok((
         [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         Json(body),

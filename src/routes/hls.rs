@@ -16,6 +16,7 @@ use crate::domain::{SessionId, VideoId};
 use crate::error::ApiError;
 use crate::hls::{Access, Grant};
 use crate::routes::admission::{Authenticated, ClientIp, charge_unauthenticated};
+use crate::routes::openapi::refusals;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -26,6 +27,36 @@ pub struct PlaylistParams {
     session: Option<String>,
 }
 
+refusals!(PlaylistRefusals {
+    400 => [InvalidVideoId, InvalidKey, InvalidRequest, InvalidSession],
+    401 => [MissingToken, InvalidToken, TokenRevoked, InvalidGrant],
+    403 => [NotEntitled, GrantMismatch],
+    404 => [VideoNotFound, NotFound],
+    410 => [VideoTakenDown],
+    429 => [RateLimited, TooManyStreams],
+    502 => [BadPlaylist],
+    503 => [StorageUnavailable, StorageForbidden, StateUnavailable],
+});
+
+/// `GET /videos/{id}/hls/{path}`.
+#[utoipa::path(
+    get,
+    path = "/videos/{id}/hls/{*path}",
+    tag = "playback",
+    summary = "An HLS playlist of video `id`, its URIs rewritten for the caller",
+    description = "Nested playlists point back here with the grant; segments are presigned URLs. \
+        `404 not_found` while HLS is not configured (`hls.grant_secret`).",
+    params(
+        ("id" = VideoId, Path, description = "The video id"),
+        ("path" = String, Path, description = "The playlist's path in the video's folder", min_length = 1),
+        ("session" = Option<SessionId>, Query, description = "With a Bearer token: the playback session whose lease the playlist renews"),
+    ),
+    security(("bearer" = []), ("grant" = [])),
+    responses(
+        (status = 200, description = "The playlist (`Cache-Control: private, no-store`; gzip when accepted)", content_type = "application/vnd.apple.mpegurl", body = String),
+        PlaylistRefusals,
+    )
+)]
 pub async fn playlist(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

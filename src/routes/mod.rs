@@ -7,6 +7,7 @@ mod demo;
 mod fallback;
 mod health;
 mod hls;
+pub mod openapi;
 mod shed;
 mod timeout;
 mod uploads;
@@ -16,13 +17,14 @@ mod videos;
 use std::any::Any;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use axum::http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -63,24 +65,7 @@ pub fn router(
     limits: RequestLimits,
     metrics_here: bool,
 ) -> Router {
-    let routes = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
-    let routes = if metrics_here {
-        routes.route("/metrics", get(crate::metrics::serve))
-    } else {
-        routes
-    };
-    let routes = routes
-        .merge(playback_routes())
-        .merge(upload_routes())
-        .merge(admin::routes());
-    #[cfg(feature = "demo")]
-    let routes = if state.demo.is_some() {
-        routes.merge(demo::routes())
-    } else {
-        routes
-    };
+    let (routes, _) = api(&state, metrics_here);
     let routes = routes
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
@@ -99,6 +84,34 @@ pub fn router(
         ),
         None => routes,
     }
+}
+
+/// Every route of the API with its OpenAPI document, which `GET /openapi.json` serves. The
+/// router and the document come from the same registrations (`routes!`): a route cannot be
+/// added without its documentation.
+pub fn api(state: &AppState, metrics_here: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let document = openapi::Document::default();
+    let routes = openapi::api_router(&document)
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz));
+    let routes = if metrics_here {
+        routes.routes(routes!(crate::metrics::serve))
+    } else {
+        routes
+    };
+    let routes = routes
+        .merge(playback_routes())
+        .merge(upload_routes())
+        .merge(admin::routes());
+    #[cfg(feature = "demo")]
+    let routes = if state.demo.is_some() {
+        routes.merge(demo::routes())
+    } else {
+        routes
+    };
+    #[cfg(not(feature = "demo"))]
+    let _ = state;
+    openapi::finish(routes, &document)
 }
 
 /// The admin port's service (`server.admin_port`): `/metrics` and `/healthz`, nothing else.
@@ -142,61 +155,22 @@ pub fn allow_origins(patterns: &[String]) -> AllowOrigin {
 }
 
 /// Playback URLs and HLS playlists, and the end of a playback session.
-fn playback_routes() -> Router<AppState> {
-    Router::new()
-        .route("/videos/{id}/url", get(videos::video_url))
-        .route("/videos/{id}/hls/{*path}", get(hls::playlist))
-        .route(
-            "/videos/{id}/sessions/{session}",
-            axum::routing::delete(videos::end_session),
-        )
+fn playback_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(videos::video_url))
+        .routes(routes!(hls::playlist))
+        .routes(routes!(videos::end_session))
 }
 
 /// Every route that hands out upload URLs or ids. Their answers are for one caller and carry
 /// capabilities: `Cache-Control: no-store` on each, so that no cache keeps them.
-fn upload_routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/uploads",
-            post(uploads::create_upload).layer(DefaultBodyLimit::max(uploads::MAX_BODY_BYTES)),
-        )
-        .route(
-            "/uploads/{id}",
-            axum::routing::delete(uploads::abort_upload),
-        )
-        .route("/uploads/{id}/parts", get(uploads::list_parts))
-        .route("/uploads/{id}/parts/{n}", get(uploads::sign_part))
-        .route(
-            "/uploads/{id}/complete",
-            post(uploads::complete_upload)
-                .layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
-        )
-        .merge(uppy_routes())
+fn upload_routes() -> OpenApiRouter<AppState> {
+    uploads::routes()
+        .merge(uppy::routes())
         .route_layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
-}
-
-/// Uppy 4.x/5.x's Companion-style routes, answering errors in Companion's shape too.
-fn uppy_routes() -> Router<AppState> {
-    Router::new()
-        .route("/s3/params", get(uppy::params))
-        .route("/s3/sign", post(uppy::sign))
-        .route("/s3/multipart", post(uppy::create_multipart))
-        .route(
-            "/s3/multipart/{upload_id}",
-            get(uppy::list_parts).delete(uppy::abort),
-        )
-        .route(
-            "/s3/multipart/{upload_id}/{part_number}",
-            get(uppy::sign_part),
-        )
-        .route(
-            "/s3/multipart/{upload_id}/complete",
-            post(uppy::complete).layer(DefaultBodyLimit::max(uploads::MAX_COMPLETE_BODY_BYTES)),
-        )
-        .route_layer(axum::middleware::from_fn(uppy::companion_errors))
 }
 
 /// Request ids, access log, header redaction, metrics, load shedding, the audit trail (with the

@@ -5,8 +5,10 @@ use axum::http::header::{CACHE_CONTROL, HOST};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::AuditSlot;
 use crate::controls::RouteClass;
@@ -15,11 +17,13 @@ use crate::error::ApiError;
 use crate::hls::Entry;
 use crate::playback::{Playback, PlaybackRequest, playback_url};
 use crate::routes::admission::Authenticated;
+use crate::routes::openapi::refusals;
 use crate::state::AppState;
 use crate::storage::PresignedUrl;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UrlParams {
     /// Requested lifetime in seconds (≥ 1); longer than policy is clamped.
     expires_in: Option<ExpiresIn>,
@@ -30,23 +34,39 @@ pub struct UrlParams {
     filename: Option<String>,
     /// The player's playback session, which holds a lease (`streams.max_concurrent`); absent,
     /// the URL gets a session of its own.
+    #[param(value_type = Option<SessionId>)]
     session: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A presigned request: the client calls `url` with `method` and exactly `headers`.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UrlResponse {
     url: String,
-    /// `file` (one object) or `hls` (a playlist served by tollgate).
-    format: &'static str,
+    format: PlaybackFormat,
+    /// `GET` for playback, `PUT` for uploads.
     method: &'static str,
-    headers: serde_json::Map<String, serde_json::Value>,
+    /// Headers signed into the URL: send each, unchanged.
+    headers: BTreeMap<String, String>,
     /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     expires_at: String,
+    /// Seconds the URL has left.
     expires_in: u64,
     /// The playback session holding a lease on this URL, when streams are limited: end it with
     /// `DELETE /videos/{id}/sessions/{session}`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<SessionId>)]
     session: Option<String>,
+}
+
+/// What a URL points at.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaybackFormat {
+    /// One object in the bucket.
+    File,
+    /// An HLS playlist served by tollgate (`/videos/{id}/hls/…`).
+    Hls,
 }
 
 /// RFC 3339, UTC, whole seconds.
@@ -62,9 +82,9 @@ impl From<PresignedUrl> for UrlResponse {
     fn from(p: PresignedUrl) -> Self {
         Self {
             url: p.url,
-            format: "file",
+            format: PlaybackFormat::File,
             method: p.method,
-            headers: p.headers.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            headers: p.headers.into_iter().collect(),
             expires_at: rfc3339(p.expires_at),
             expires_in: p.expires_in,
             session: None,
@@ -76,9 +96,9 @@ impl From<Entry> for UrlResponse {
     fn from(entry: Entry) -> Self {
         Self {
             url: entry.url,
-            format: "hls",
+            format: PlaybackFormat::Hls,
             method: "GET",
-            headers: serde_json::Map::new(),
+            headers: BTreeMap::new(),
             expires_at: rfc3339(entry.expires_at),
             expires_in: entry.expires_in,
             session: None,
@@ -86,8 +106,37 @@ impl From<Entry> for UrlResponse {
     }
 }
 
+refusals!(UrlRefusals {
+    400 => [InvalidVideoId, InvalidKey, InvalidRequest, InvalidSession],
+    401 => [MissingToken, InvalidToken, TokenRevoked],
+    403 => [NotEntitled],
+    404 => [VideoNotFound],
+    409 => [UploadMismatch],
+    410 => [VideoTakenDown],
+    429 => [RateLimited, TooManyStreams],
+    503 => [StorageUnavailable, StorageForbidden, StateUnavailable],
+});
+
 /// `GET /videos/{id}/url`: authenticate → parse → the playback decision (controls included) →
 /// JSON.
+#[utoipa::path(
+    get,
+    path = "/videos/{id}/url",
+    tag = "playback",
+    summary = "A presigned URL to play video `id`",
+    description = "Granted when the video's tier is open, is in the caller's entitlements, or \
+        the caller owns the video or is an admin. An HLS video answers the URL of its top \
+        playlist on tollgate (`format: hls`), with a playback grant.",
+    params(("id" = VideoId, Path, description = "The video id"), UrlParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The URL (`Cache-Control: no-store`)", body = UrlResponse, headers(
+            ("RateLimit" = String, description = "What is left of the caller's limit, when limits are set"),
+            ("RateLimit-Policy" = String, description = "The caller's limit, when limits are set"),
+        )),
+        UrlRefusals,
+    )
+)]
 pub async fn video_url(
     State(state): State<AppState>,
     audit: AuditSlot,
@@ -154,8 +203,28 @@ pub async fn video_url(
     Ok(([(CACHE_CONTROL, "no-store")], admitted.limit, Json(answer)))
 }
 
+refusals!(EndSessionRefusals {
+    400 => [InvalidRequest, InvalidVideoId, InvalidSession],
+    401 => [MissingToken, InvalidToken, TokenRevoked],
+    404 => [SessionNotFound],
+    429 => [RateLimited],
+    503 => [StateUnavailable],
+});
+
 /// `DELETE /videos/{id}/sessions/{session}`: the caller's playback session ends, and its lease
 /// with it (a URL already handed out keeps working until it expires).
+#[utoipa::path(
+    delete,
+    path = "/videos/{id}/sessions/{session}",
+    tag = "playback",
+    summary = "End one of the caller's playback sessions",
+    params(
+        ("id" = VideoId, Path, description = "The video id"),
+        ("session" = SessionId, Path, description = "The playback session"),
+    ),
+    security(("bearer" = [])),
+    responses((status = 204, description = "The session's lease is gone"), EndSessionRefusals)
+)]
 pub async fn end_session(
     State(state): State<AppState>,
     authenticated: Authenticated,

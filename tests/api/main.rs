@@ -19,6 +19,7 @@ mod hls_hostile2;
 mod hostile_urls;
 mod jwks;
 mod metrics;
+mod openapi;
 mod post_policy;
 mod server;
 mod shutdown;

@@ -7,14 +7,30 @@ mod companion_body;
 mod sign;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::Value;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
-pub use companion::{abort, complete, create_multipart, list_parts, params, sign_part};
-pub use sign::sign;
+use crate::state::AppState;
+
+/// Uppy 4.x/5.x's Companion-style routes and 6.x's `POST /s3/sign`, answering errors in
+/// Companion's shape too.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(companion::params))
+        .routes(routes!(sign::sign))
+        .routes(routes!(companion::create_multipart))
+        .routes(routes!(companion::list_parts, companion::abort))
+        .routes(routes!(companion::sign_part))
+        .routes(routes!(companion::complete).layer(DefaultBodyLimit::max(
+            super::uploads::MAX_COMPLETE_BODY_BYTES,
+        )))
+        .route_layer(axum::middleware::from_fn(companion_errors))
+}
 
 /// Companion's error shape, which `@uppy/companion-client` reads: a top-level `message` (shown to
 /// the user for 4xx) and `requestId`, beside tollgate's own `error` object.
