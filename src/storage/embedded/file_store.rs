@@ -42,6 +42,13 @@ impl FileStore {
     fn is_folder(&self, bucket: &str, key: &str) -> bool {
         self.root.join(bucket).join(key).is_dir()
     }
+
+    /// A well-formed upload id (s3s-fs's are UUIDs; it refuses others itself with 400) that
+    /// s3s-fs has no record of: it keeps one file per upload in its root.
+    fn is_unknown_upload(&self, upload_id: &str) -> bool {
+        uuid::Uuid::parse_str(upload_id)
+            .is_ok_and(|id| !self.root.join(format!(".upload-{id}.json")).exists())
+    }
 }
 
 /// `impl S3 for FileStore`: the listed operations handed to s3s-fs unchanged, then `$own`.
@@ -72,7 +79,6 @@ fn location(headers: &HeaderMap, bucket: &str, key: &str) -> Option<String> {
 
 file_store_impl! {
     [
-        abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput,
         copy_object: CopyObjectInput => CopyObjectOutput,
         create_bucket: CreateBucketInput => CreateBucketOutput,
         create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput,
@@ -89,6 +95,19 @@ file_store_impl! {
         upload_part: UploadPartInput => UploadPartOutput,
         upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput,
     ]
+
+    /// s3s-fs refuses an upload id it does not know with AccessDenied; S3 answers
+    /// NoSuchUpload (404), and tollgate reads a 403 as a refusal of its own key (503
+    /// `storage_forbidden`), so an abort of an unknown upload was answered 503.
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        if self.is_unknown_upload(&req.input.upload_id) {
+            return Err(s3_error!(NoSuchUpload));
+        }
+        self.fs.abort_multipart_upload(req).await
+    }
 
     async fn get_object(
         &self,

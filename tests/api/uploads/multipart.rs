@@ -155,6 +155,31 @@ async fn another_users_upload_cannot_be_signed_listed_completed_or_aborted() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// Found by schemathesis: the embedded store refused an unknown upload id with AccessDenied,
+/// which tollgate answered `503 storage_forbidden`.
+#[tokio::test]
+async fn aborting_an_unknown_upload_id_is_404_on_both_routes() {
+    let app = multipart_app().await;
+    let token = uploader(&app);
+    let (_, created) = app
+        .post_uploads(&token, &declaration("video/mp4", big_video().len()))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let key = percent_encoding::utf8_percent_encode(
+        created["key"].as_str().unwrap(),
+        percent_encoding::NON_ALPHANUMERIC,
+    )
+    .to_string();
+    let unknown = uuid::Uuid::new_v4();
+    for path in [
+        format!("/uploads/{id}?upload_id={unknown}"),
+        format!("/s3/multipart/{unknown}?key={key}"),
+    ] {
+        let (status, answer) = app.call(reqwest::Method::DELETE, &path, &token, None).await;
+        assert_error(status, &answer, StatusCode::NOT_FOUND, "upload_not_found");
+    }
+}
+
 #[tokio::test]
 async fn abort_leaves_nothing_behind() {
     let app = multipart_app().await;
