@@ -144,7 +144,23 @@ pub async fn params(
     summary = "Uppy 4.x/5.x createMultipartUpload, under a key tollgate chooses",
     request_body = CreateMultipart,
     security(("bearer" = [])),
-    responses((status = 200, description = "Created", body = MultipartStarted), NewUploadRefusals)
+    responses(
+        (status = 200, description = "Created", body = MultipartStarted, links(
+            ("list_parts" = (operation_id = "uppy_list_parts", parameters(
+                ("upload_id" = "$response.body#/uploadId"),
+                ("key" = "$response.body#/key"),
+            ))),
+            ("complete" = (operation_id = "uppy_complete", parameters(
+                ("upload_id" = "$response.body#/uploadId"),
+                ("key" = "$response.body#/key"),
+            ))),
+            ("abort" = (operation_id = "uppy_abort", parameters(
+                ("upload_id" = "$response.body#/uploadId"),
+                ("key" = "$response.body#/key"),
+            ))),
+        )),
+        NewUploadRefusals,
+    )
 )]
 pub async fn create_multipart(
     State(state): State<AppState>,
