@@ -90,7 +90,6 @@ file_store_impl! {
         list_buckets: ListBucketsInput => ListBucketsOutput,
         list_objects: ListObjectsInput => ListObjectsOutput,
         list_objects_v2: ListObjectsV2Input => ListObjectsV2Output,
-        list_parts: ListPartsInput => ListPartsOutput,
         put_object: PutObjectInput => PutObjectOutput,
         upload_part: UploadPartInput => UploadPartOutput,
         upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput,
@@ -107,6 +106,18 @@ file_store_impl! {
             return Err(s3_error!(NoSuchUpload));
         }
         self.fs.abort_multipart_upload(req).await
+    }
+
+    /// As above: s3s-fs lists an upload it has no record of (an aborted one) as empty, where
+    /// S3 answers NoSuchUpload.
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        if self.is_unknown_upload(&req.input.upload_id) {
+            return Err(s3_error!(NoSuchUpload));
+        }
+        self.fs.list_parts(req).await
     }
 
     async fn get_object(

@@ -69,8 +69,8 @@ pub struct StoreProfile {
     /// Status of a form posted again over the object it wrote: the embedded store honours the
     /// policy's `If-None-Match` field (412); Garage ignores it and replaces the object (204).
     pub form_posted_again: StatusCode,
-    /// Status of `GET /uploads/{id}/parts` after an abort: s3s-fs still answers ListParts with an
-    /// empty list, Garage and AWS with NoSuchUpload (404).
+    /// Status of `GET /uploads/{id}/parts` after an abort: NoSuchUpload (404) on Garage and AWS,
+    /// and on the embedded store, which answers for s3s-fs (that lists an aborted upload as empty).
     pub parts_after_abort: StatusCode,
     /// Whether the store implements ListMultipartUploads (s3s-fs 0.14 answers 501).
     pub lists_multipart_uploads: bool,
@@ -103,7 +103,7 @@ pub fn profile() -> StoreProfile {
             unsigned_amz_header: StatusCode::FORBIDDEN,
             form_with_unsigned_amz_header: StatusCode::FORBIDDEN,
             form_posted_again: StatusCode::PRECONDITION_FAILED,
-            parts_after_abort: StatusCode::OK,
+            parts_after_abort: StatusCode::NOT_FOUND,
             lists_multipart_uploads: false,
             checks_part_etags: false,
             refuses_before_reading_the_body: false,
