@@ -528,9 +528,8 @@ async fn an_upload_the_store_no_longer_knows_is_answered_as_the_store_says() {
     let path = format!("/s3/multipart/{}?key={}", encode(&upload_id), encode(&key));
     let (status, _) = app.call(reqwest::Method::DELETE, &path, &token, None).await;
     assert_eq!(status, StatusCode::OK);
-    // Gone: Garage answers 404 (upload_not_found). s3s-fs answers 403 AccessDenied for an
-    // upload id it no longer knows, which tollgate cannot tell from a refused key and reports
-    // as such (503 storage_forbidden), as it must on AWS.
+    // Gone: the store answers NoSuchUpload (the embedded store for s3s-fs, whose own 403
+    // AccessDenied tollgate could not tell from a refused key), so 404 upload_not_found.
     let (status, body) = app.call(reqwest::Method::DELETE, &path, &token, None).await;
     let (expected, code) = profile().forgotten_upload_id;
     assert_error(status, &body, expected, code);

@@ -84,8 +84,8 @@ pub struct StoreProfile {
     /// not the last (s3s-fs and AWS do; Garage 2.5 assembles them).
     pub refuses_small_or_unordered_parts: bool,
     /// What tollgate answers for an abort of an upload the store no longer knows: 404
-    /// `upload_not_found` where the store says NoSuchUpload; s3s-fs answers 403 AccessDenied,
-    /// which tollgate must take for a refused key.
+    /// `upload_not_found`, as every store says NoSuchUpload (the embedded store answers it for
+    /// s3s-fs, whose own AccessDenied tollgate would take for a refused key).
     pub forgotten_upload_id: (StatusCode, &'static str),
 }
 
@@ -108,7 +108,7 @@ pub fn profile() -> StoreProfile {
             checks_part_etags: false,
             refuses_before_reading_the_body: false,
             refuses_small_or_unordered_parts: true,
-            forgotten_upload_id: (StatusCode::SERVICE_UNAVAILABLE, "storage_forbidden"),
+            forgotten_upload_id: (StatusCode::NOT_FOUND, "upload_not_found"),
         },
         (Some(_), Ok("garage")) => StoreProfile {
             name: "garage",
