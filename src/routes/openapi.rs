@@ -114,20 +114,30 @@ pub enum Shape {
 }
 
 /// The error answers of one route: for each status, the codes it can answer. Every route can
-/// also answer `408 request_timeout` (`server.request_timeout_secs`) and, for a bug,
-/// `500 internal_error`.
+/// also answer `408 request_timeout` (`server.request_timeout_secs`), `503 overloaded`
+/// (`server.max_in_flight`; never `/healthz` or `/metrics`, which list it all the same) and, for
+/// a bug, `500 internal_error`.
 pub fn refusal_responses(
     shape: Shape,
     table: &[(u16, &[ErrorCode])],
 ) -> BTreeMap<String, RefOr<Response>> {
-    let common: [(u16, &[ErrorCode]); 2] = [
+    let common: [(u16, &[ErrorCode]); 3] = [
         (408, &[ErrorCode::RequestTimeout]),
         (500, &[ErrorCode::InternalError]),
+        (503, &[ErrorCode::Overloaded]),
     ];
-    table
-        .iter()
-        .chain(common.iter())
-        .map(|(status, codes)| (status.to_string(), refusal(shape, *status, codes).into()))
+    let mut merged: BTreeMap<u16, Vec<ErrorCode>> = BTreeMap::new();
+    for (status, codes) in table.iter().chain(common.iter()) {
+        let entry = merged.entry(*status).or_default();
+        for code in *codes {
+            if !entry.contains(code) {
+                entry.push(*code);
+            }
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(status, codes)| (status.to_string(), refusal(shape, status, &codes).into()))
         .collect()
 }
 
@@ -159,7 +169,11 @@ fn refusal(shape: Shape, status: u16, codes: &[ErrorCode]) -> Response {
             ),
         );
     }
-    if status == 429 || has(ErrorCode::StateUnavailable) {
+    if status == 429
+        || has(ErrorCode::StateUnavailable)
+        || has(ErrorCode::StorageUnavailable)
+        || has(ErrorCode::Overloaded)
+    {
         response = response.header(
             "Retry-After",
             header(Type::Integer, "Seconds to wait before trying again"),
