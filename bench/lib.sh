@@ -34,6 +34,18 @@ need_wrk() {
     fi
 }
 
+OHA_VERSION=1.16.0
+OHA=${HOME}/.cache/tollgate/oha-$OHA_VERSION/bin/oha
+
+# need_oha: installs oha (crates.io, pinned) into the cache when it is missing. oha sends at a
+# fixed rate, evenly spaced, and measures latency from when each request was due.
+need_oha() {
+    if [ ! -x "$OHA" ]; then
+        log "installing oha $OHA_VERSION (cargo install, a few minutes once)"
+        cargo install oha --version "$OHA_VERSION" --locked --quiet --root "$(dirname "$(dirname "$OHA")")"
+    fi
+}
+
 # cpu_ticks PID: the process's user + system time so far, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

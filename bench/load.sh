@@ -22,21 +22,17 @@ CONNS=${CONNS:-64}
 TOKENS=${TOKENS:-1000}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-OHA_VERSION=1.16.0
-OHA=${HOME}/.cache/tollgate/oha-$OHA_VERSION/bin/oha
 VENV=${HOME}/.cache/tollgate/bench-venv
 RELEASE=${CARGO_TARGET_DIR:-target}/release  # where cargo puts the release binaries
 OUT=${RESULTS:-bench/RESULTS.md}  # its "load" section is rewritten (bench/splice.sh)
 
-# log, the scratch folder ($WORK) and cleanup, wait_http, need_wrk, cpu_ticks, to_ms, median.
+# log, the scratch folder ($WORK) and cleanup, wait_http, need_wrk, need_oha, cpu_ticks, to_ms,
+# median.
 source bench/lib.sh
 
 # --- tools and peers ---------------------------------------------------------------------
 need_wrk
-if [ ! -x "$OHA" ]; then
-  log "installing oha $OHA_VERSION (cargo install, a few minutes once)"
-  cargo install oha --version "$OHA_VERSION" --locked --quiet --root "$(dirname "$(dirname "$OHA")")"
-fi
+need_oha
 if [ ! -d bench/peers/companion/node_modules/@uppy/companion ]; then
   log "installing @uppy/companion (npm ci)"
   (cd bench/peers/companion && npm ci --no-audit --no-fund --loglevel=error)

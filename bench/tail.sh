@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Where tollgate's latency tail comes from, in one run: `GET /videos/{id}/url` (HS256, one
+# token, warm caches) and the bare axum hello, each paced by oha at a fixed rate:
+#   - both at half of tollgate's saturation (the comparison bench/load.sh makes);
+#   - the hello again at the rate that keeps its core as busy as tollgate's was ("equal
+#     utilisation"): if the tail follows how busy the core is, the two tails match there;
+#   - tollgate once more under `perf sched record` on its core: how long its worker waited for
+#     the CPU (the longest wait and who ran meanwhile), to rule stalls in or out.
+# Writes the "tail" section of bench/RESULTS.md.
+#
+#   bash bench/tail.sh                  # 3 runs × 10 s each
+#   DURATION=5 REPS=1 bash bench/tail.sh
+#
+# Servers are pinned to CPU $SERVER_CPU, oha to $LOAD_CPU. Bounded: fixed durations, loopback
+# only, every process stopped on exit. Installs wrk (Debian) and oha (crates.io) if missing;
+# needs perf (linux-perf) for the scheduler trace and skips it without.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+
+DURATION=${DURATION:-10}
+REPS=${REPS:-3}
+CONNS=${CONNS:-64}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+HZ=$(getconf CLK_TCK)
+
+need_wrk
+need_oha
+log "building release binaries"
+cargo build --release --locked -q --bin tollgate --example hello
+
+port=$(free_port)
+store=$(free_port)
+env=(TOLLGATE__SERVER__PORT="$port" TOLLGATE__STORAGE__EMBEDDED__ADDR="127.0.0.1:$store"
+    TOLLGATE__STORAGE__EMBEDDED__DATA_DIR="$WORK/data" TOLLGATE__LOG__FILTER=warn)
+env "${env[@]}" taskset -c "$SERVER_CPU" "$RELEASE/tollgate" serve > "$WORK/tollgate.log" 2>&1 &
+TG=$!
+PIDS+=("$TG")
+wait_http "http://127.0.0.1:$port/healthz"
+printf 'not really a video' > "$WORK/demo.mp4"
+env "${env[@]}" "$RELEASE/tollgate" put --id demo --access premium "$WORK/demo.mp4" > /dev/null
+TOKEN=$("$RELEASE/tollgate" token --sub tail --entitlement premium --ttl 2h)
+hello_port=$(free_port)
+taskset -c "$SERVER_CPU" "$RELEASE/examples/hello" "127.0.0.1:$hello_port" > /dev/null 2>&1 &
+HELLO=$!
+PIDS+=("$HELLO")
+wait_http "http://127.0.0.1:$hello_port/hello"
+
+# Saturation: wrk as hard as it can, one token.
+echo "$TOKEN" > "$WORK/token"
+out=$(BENCH_PATH=/videos/demo/url BENCH_TOKENS="$WORK/token" taskset -c "$LOAD_CPU" \
+    wrk -t1 -c"$CONNS" -d"${DURATION}s" -s bench/tokens.lua "http://127.0.0.1:$port")
+SATURATION=$(awk '/^Requests\/sec/ {printf "%d", $2}' <<< "$out")
+HALF=$((SATURATION / 2))
+log "tollgate saturates at $SATURATION req/s; half: $HALF"
+
+# paced NAME PID PORT PATH RATE [TOKEN] → "rate p50_ms p99_ms max_ms cpu_us_per_req busy_%"
+paced() {
+    local name=$1 pid=$2 port=$3 path=$4 rate=$5 token=${6:-} header=() before after
+    [ -n "$token" ] && header=(-H "Authorization: Bearer $token")
+    before=$(cpu_ticks "$pid")
+    taskset -c "$LOAD_CPU" "$OHA" -z "${DURATION}s" -q "$rate" -c "$CONNS" --latency-correction \
+        --no-tui --output-format json "${header[@]}" "http://127.0.0.1:$port$path" > "$WORK/oha.json"
+    after=$(cpu_ticks "$pid")
+    python3 - "$WORK/oha.json" "$((after - before))" "$HZ" "$DURATION" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = r.get("statusCodeDistribution", {})
+if set(codes) != {"200"}:
+    sys.exit(f"paced run: status codes {codes}")
+n = sum(codes.values())
+p = r["latencyPercentiles"]
+cpu_s = int(sys.argv[2]) / int(sys.argv[3])
+print(f'{r["summary"]["requestsPerSec"]:.0f} {p["p50"] * 1000:.3f} {p["p99"] * 1000:.3f} '
+      f'{r["summary"]["slowest"] * 1000:.3f} {cpu_s * 1e6 / n:.1f} {100 * cpu_s / float(sys.argv[4]):.0f}')
+PY
+}
+
+: > "$WORK/tollgate-half"
+: > "$WORK/hello-half"
+: > "$WORK/hello-equal"
+for rep in $(seq "$REPS"); do
+    paced tollgate "$TG" "$port" /videos/demo/url "$HALF" "$TOKEN" | tee -a "$WORK/tollgate-half" |
+        sed "s/^/== tollgate at $HALF req\/s, run $rep: /" >&2
+    paced hello "$HELLO" "$hello_port" /hello "$HALF" | tee -a "$WORK/hello-half" |
+        sed "s/^/== hello at $HALF req\/s, run $rep: /" >&2
+    # The rate at which the hello's core is as busy as tollgate's was in this run.
+    busy=$(tail -1 "$WORK/tollgate-half" | awk '{print $6}')
+    hello_us=$(tail -1 "$WORK/hello-half" | awk '{print $5}')
+    equal=$(awk -v b="$busy" -v u="$hello_us" 'BEGIN {printf "%d", b / 100 * 1e6 / u}')
+    # A request costs the hello less CPU at a higher rate (more work per wake-up): one short
+    # calibration run there, then the rate again from that cost.
+    hello_us=$(DURATION=2 paced hello "$HELLO" "$hello_port" /hello "$equal" | awk '{print $5}')
+    equal=$(awk -v b="$busy" -v u="$hello_us" 'BEGIN {printf "%d", b / 100 * 1e6 / u}')
+    paced hello "$HELLO" "$hello_port" /hello "$equal" | tee -a "$WORK/hello-equal" |
+        sed "s/^/== hello at $equal req\/s (tollgate's $busy % busy), run $rep: /" >&2
+done
+
+# The scheduler's view of one more tollgate run at half saturation.
+sched="perf not available"
+if command -v perf > /dev/null; then
+    perf sched record -q -C "$SERVER_CPU" -o "$WORK/sched.data" -- sleep "$DURATION" &
+    recorder=$!
+    paced tollgate "$TG" "$port" /videos/demo/url "$HALF" "$TOKEN" > "$WORK/traced"
+    wait "$recorder" || true
+    perf sched latency -i "$WORK/sched.data" -s max 2> /dev/null > "$WORK/latency.txt" || true
+    # Per task: runtime, switches, average and longest wait for the CPU after being woken.
+    sched=$(awk -F'|' '/ms \|/ && NF > 5 {
+            gsub(/^ +| +$/, "", $1); gsub(/ +/, " ", $3); gsub(/ +/, " ", $4); gsub(/ +/, " ", $5)
+            printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$WORK/latency.txt" | head -8)
+fi
+
+m() { awk -v c="$2" '{print $c}' "$WORK/$1" | median; }
+row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(m "$2" 1)" "$(m "$2" 6)" "$(m "$2" 5)" "$(m "$2" 2)" "$(m "$2" 3)" "$(m "$2" 4)"; }
+part=$(mktemp)
+{
+    echo "## The tail: tollgate's p99 against the bare server's"
+    echo
+    echo "Written by \`bash bench/tail.sh\` on $(date -u +%Y-%m-%d) (DURATION=${DURATION} s × REPS=${REPS}, medians). Release binaries pinned to CPU ${SERVER_CPU}, oha ${OHA_VERSION} (${CONNS} connections, evenly paced, latency counted from when each request was due) on CPU ${LOAD_CPU}, loopback. tollgate: \`GET /videos/demo/url\`, HS256, one token, warm caches, log at warn; it saturated at ${SATURATION} req/s (wrk, one token). *busy*: the server's CPU time over the run's wall time (one core = 100 %)."
+    echo
+    echo "| server, rate | req/s | busy % | CPU µs/req | p50 ms | p99 ms | max ms |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    row "tollgate, half its saturation" tollgate-half
+    row "hello, the same rate" hello-half
+    row "hello, as busy as tollgate" hello-equal
+    echo
+    echo "Raw runs (req/s, p50, p99, max ms, CPU µs/req, busy %):"
+    echo
+    for f in tollgate-half hello-half hello-equal; do
+        echo "- $f: $(paste -sd';' "$WORK/$f" | sed 's/;/; /g')"
+    done
+    echo
+    echo "\`perf sched latency\` on CPU ${SERVER_CPU} during one more tollgate run at half saturation ($(cat "$WORK/traced" 2> /dev/null | awk '{print "p99 " $3 " ms"}')), tasks by their longest wait for the CPU:"
+    echo
+    echo "| task | runtime | switches | average wait | longest wait |"
+    echo "|---|---:|---:|---:|---:|"
+    echo "$sched"
+} > "$part"
+bash bench/splice.sh tail "$part"
+cat "$part"
+rm -f "$part"
