@@ -60,3 +60,21 @@ to_ms() {
 
 # median: the median of the numbers on standard input, one per line.
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+# start_tollgate [VAR=VALUE...]: the release tollgate on free ports with its embedded store in
+# $WORK/data, log at warn, pinned to CPU $SERVER_CPU, with VAR=VALUE settings on top, serving
+# `demo` (premium). Sets TG_PORT, TG_PID (added to PIDS) and TG_ENV (its settings, for `tollgate`
+# commands run beside it).
+start_tollgate() {
+    local store
+    TG_PORT=$(free_port)
+    store=$(free_port)
+    TG_ENV=(TOLLGATE__SERVER__PORT="$TG_PORT" TOLLGATE__STORAGE__EMBEDDED__ADDR="127.0.0.1:$store"
+        TOLLGATE__STORAGE__EMBEDDED__DATA_DIR="$WORK/data" TOLLGATE__LOG__FILTER=warn "$@")
+    env "${TG_ENV[@]}" taskset -c "$SERVER_CPU" "$RELEASE/tollgate" serve > "$WORK/tollgate.log" 2>&1 &
+    TG_PID=$!
+    PIDS+=("$TG_PID")
+    wait_http "http://127.0.0.1:$TG_PORT/healthz"
+    printf 'not really a video' > "$WORK/demo.mp4"
+    env "${TG_ENV[@]}" "$RELEASE/tollgate" put --id demo --access premium "$WORK/demo.mp4" > /dev/null
+}

@@ -46,16 +46,9 @@ DELAY_MS=$((CONNS * 1000 / RATE))
 # Never below half of it: a server that falls behind is a finding, not a reason to push harder.
 MIN_DELAY_MS=$((DELAY_MS / 2))
 
-port=$(free_port)
-store=$(free_port)
-env=(TOLLGATE__SERVER__PORT="$port" TOLLGATE__STORAGE__EMBEDDED__ADDR="127.0.0.1:$store"
-    TOLLGATE__STORAGE__EMBEDDED__DATA_DIR="$WORK/data" TOLLGATE__LOG__FILTER=warn)
-env "${env[@]}" taskset -c "$SERVER_CPU" "$RELEASE/tollgate" serve > "$WORK/tollgate.log" 2>&1 &
-pid=$!
-PIDS+=("$pid")
-wait_http "http://127.0.0.1:$port/healthz"
-printf 'not really a video' > "$WORK/demo.mp4"
-env "${env[@]}" "$RELEASE/tollgate" put --id demo --access premium "$WORK/demo.mp4" > /dev/null
+start_tollgate
+port=$TG_PORT
+pid=$TG_PID
 # 100 subjects of each kind: premium viewers, uploaders, viewers without the tier.
 : > "$WORK/tokens"
 for i in $(seq 100); do

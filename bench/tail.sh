@@ -30,16 +30,9 @@ need_oha
 log "building release binaries"
 cargo build --release --locked -q --bin tollgate --example hello
 
-port=$(free_port)
-store=$(free_port)
-env=(TOLLGATE__SERVER__PORT="$port" TOLLGATE__STORAGE__EMBEDDED__ADDR="127.0.0.1:$store"
-    TOLLGATE__STORAGE__EMBEDDED__DATA_DIR="$WORK/data" TOLLGATE__LOG__FILTER=warn)
-env "${env[@]}" taskset -c "$SERVER_CPU" "$RELEASE/tollgate" serve > "$WORK/tollgate.log" 2>&1 &
-TG=$!
-PIDS+=("$TG")
-wait_http "http://127.0.0.1:$port/healthz"
-printf 'not really a video' > "$WORK/demo.mp4"
-env "${env[@]}" "$RELEASE/tollgate" put --id demo --access premium "$WORK/demo.mp4" > /dev/null
+start_tollgate
+port=$TG_PORT
+TG=$TG_PID
 TOKEN=$("$RELEASE/tollgate" token --sub tail --entitlement premium --ttl 2h)
 hello_port=$(free_port)
 taskset -c "$SERVER_CPU" "$RELEASE/examples/hello" "127.0.0.1:$hello_port" > /dev/null 2>&1 &
