@@ -309,10 +309,21 @@ pub async fn complete(
     upload: &OwnedUpload,
     multipart: Option<(&str, &[(u64, String)])>,
 ) -> Result<Completed, ApiError> {
-    if let Some((upload_id, parts)) = multipart {
-        assemble(state, &upload.key, upload.plan, upload_id, parts).await?;
-    }
-    let completed = verify_completed(state, caller, &upload.key).await?;
+    let completed = match multipart {
+        Some((upload_id, parts)) => {
+            match assemble(state, &upload.key, upload.plan, upload_id, parts).await {
+                Ok(()) => verify_completed(state, caller, &upload.key).await?,
+                // A completion retried after the store assembled the parts (its answer lost or
+                // too late, or the SDK's own retry finding the upload gone) finds no parts left:
+                // the object is then checked as an upload without a body is, or the refusal
+                // stands.
+                Err(refused) => verify_completed(state, caller, &upload.key)
+                    .await
+                    .map_err(|_| refused)?,
+            }
+        }
+        None => verify_completed(state, caller, &upload.key).await?,
+    };
     state
         .controls
         .settle_upload(&caller.subject, upload.id.as_str(), completed.size)

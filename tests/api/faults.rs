@@ -13,6 +13,7 @@ use crate::helpers::{
     Fault, FaultProxy, JwksServer, Meta, Options, SigningKey, TestApp, assert_error,
     spawn_app_opts, spawn_app_with,
 };
+use crate::uploads::{MIB, big_video, declaration, object_exists, upload_parts, uploader};
 
 /// Attempt and operation timeouts of the store in these tests.
 const ATTEMPT: Duration = Duration::from_millis(300);
@@ -126,6 +127,49 @@ async fn with_the_store_down_cached_metadata_serves_and_service_recovers_by_itse
     let ready = app.get("/readyz", None).await;
     assert_eq!(ready.status(), StatusCode::OK);
     app.granted_url("uncached", &token).await;
+}
+
+#[tokio::test]
+async fn a_multipart_completion_whose_answer_was_lost_completes_when_retried() {
+    let app = gated_app(|s| {
+        s.uploads.multipart_threshold_bytes = 5 * MIB as u64;
+        s.uploads.part_size_bytes = 5 * MIB as u64;
+    })
+    .await;
+    let token = uploader(&app);
+    let video = big_video();
+    let (status, created) = app
+        .post_uploads(&token, &declaration("video/mp4", video.len()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let parts = upload_parts(&app, &token, &created, &video).await;
+    let id = created["id"].as_str().unwrap();
+    let complete = serde_json::json!({ "upload_id": created["upload_id"], "parts": parts });
+
+    // The store assembles the parts, but its answer comes too late: tollgate gives up on it
+    // (and the SDK's retry finds the upload gone). It may see the object there already.
+    app.gate().set(Fault::DelayPosts(Duration::from_secs(5)));
+    let (status, body) = app.complete_upload(id, &token, Some(&complete)).await;
+    if status != StatusCode::OK {
+        assert_error(
+            status,
+            &body,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+        );
+    }
+    let key = format!("{}{id}", app.settings.storage.key_prefix);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !object_exists(&app, &key).await {
+        assert!(Instant::now() < deadline, "the store never assembled {key}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.gate().set(Fault::None);
+
+    // The client retries as the 503 told it to: the upload is complete, not "not found".
+    let (status, ready) = app.complete_upload(id, &token, Some(&complete)).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["size"], video.len());
 }
 
 #[tokio::test]

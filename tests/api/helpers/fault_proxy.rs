@@ -2,7 +2,7 @@
 //! to make it slow, reset its connections or swallow them, and then heal it again.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,6 +16,10 @@ pub enum Fault {
     None,
     /// Holds every answer back this long before relaying it: a slow dependency.
     Delay(Duration),
+    /// Holds back this long the answers to POST requests (S3's multipart create and complete),
+    /// and any later answer on their connection: a store that does what it was asked, but
+    /// whose answer comes too late.
+    DelayPosts(Duration),
     /// Accepts, then resets at once: a dependency that is down.
     Reset,
     /// Accepts and never answers: a dependency that hangs (or a dropped route).
@@ -84,20 +88,36 @@ async fn relay(inbound: TcpStream, target: String, mut faults: watch::Receiver<F
             let _ = faults.changed().await;
             return;
         }
-        Fault::None | Fault::Delay(_) => {}
+        Fault::None | Fault::Delay(_) | Fault::DelayPosts(_) => {}
     }
     let Ok(outbound) = TcpStream::connect(&target).await else {
         return;
     };
-    let delay = match fault {
-        Fault::Delay(d) => d,
-        _ => Duration::ZERO,
+    let (delay, delay_posts) = match fault {
+        Fault::Delay(d) => (d, None),
+        Fault::DelayPosts(d) => (Duration::ZERO, Some(d)),
+        _ => (Duration::ZERO, None),
     };
+    // Whether a POST went upstream on this connection (requests are not pipelined: its answer
+    // is the next one).
+    let posted = AtomicBool::new(false);
     let (mut client_read, mut client_write) = inbound.into_split();
     let (mut upstream_read, mut upstream_write) = outbound.into_split();
     // The client's end of file does not end the relay: answers may still be on their way.
     let requests = async {
-        let _ = tokio::io::copy(&mut client_read, &mut upstream_write).await;
+        let mut buffer = vec![0_u8; 16 * 1024];
+        loop {
+            let n = match client_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if buffer[..n].starts_with(b"POST ") {
+                posted.store(true, Ordering::SeqCst);
+            }
+            if upstream_write.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
         std::future::pending::<()>().await;
     };
     let answers = async {
@@ -106,6 +126,10 @@ async fn relay(inbound: TcpStream, target: String, mut faults: watch::Receiver<F
             let n = match upstream_read.read(&mut buffer).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
+            };
+            let delay = match delay_posts {
+                Some(d) if posted.load(Ordering::SeqCst) => d,
+                _ => delay,
             };
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
