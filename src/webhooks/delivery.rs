@@ -5,7 +5,8 @@
 //! drop it (logged and counted). The queue is in memory: events still in it when the process
 //! dies are lost (the README says so).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
@@ -41,6 +42,30 @@ mod url_error {
 #[derive(Clone, Default)]
 pub struct Webhooks {
     queue: Option<mpsc::Sender<Message>>,
+    pending: Pending,
+}
+
+/// The ids of the events queued or being delivered. An event whose id is pending is not queued
+/// again: the receiver would drop the copy anyway (same `webhook-id`), and one uploader
+/// repeating `POST /uploads/{id}/complete` could otherwise fill the queue with copies and
+/// crowd out everyone else's events. Holds at most `queue_capacity + max_in_flight` ids.
+#[derive(Clone, Default)]
+struct Pending(Arc<Mutex<HashSet<String>>>);
+
+impl Pending {
+    /// Marks `id` pending; false if it already was.
+    fn claim(&self, id: &str) -> bool {
+        self.ids().insert(id.to_owned())
+    }
+
+    fn release(&self, id: &str) {
+        self.ids().remove(id);
+    }
+
+    fn ids(&self) -> MutexGuard<'_, HashSet<String>> {
+        // Nothing can leave the set half-changed: a poisoned lock is still a consistent set.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Stops the delivery task at shutdown, after it delivered what it could.
@@ -91,25 +116,44 @@ impl Webhooks {
         });
         let (queue, received) = mpsc::channel(settings.queue_capacity);
         let (stop, stopped) = oneshot::channel();
-        let worker = tokio::spawn(run(received, sender, settings.max_in_flight, stopped));
-        Ok((Self { queue: Some(queue) }, Some(Drain { stop, worker })))
+        let pending = Pending::default();
+        let worker = tokio::spawn(run(
+            received,
+            sender,
+            pending.clone(),
+            settings.max_in_flight,
+            stopped,
+        ));
+        Ok((
+            Self {
+                queue: Some(queue),
+                pending,
+            },
+            Some(Drain { stop, worker }),
+        ))
     }
 
     pub fn enabled(&self) -> bool {
         self.queue.is_some()
     }
 
-    /// Queues `message` without waiting: when the queue is full (or closed at shutdown) it is
-    /// dropped, logged and counted.
+    /// Queues `message` without waiting, unless an event with its id is still queued or being
+    /// delivered: when the queue is full (or closed at shutdown) it is dropped, logged and
+    /// counted.
     pub fn send(&self, message: Message) {
         let Some(queue) = &self.queue else {
             return;
         };
+        if !self.pending.claim(&message.id) {
+            tracing::debug!(webhook_id = %message.id, "webhook event already pending: not queued again");
+            return;
+        }
         let (reason, message) = match queue.try_send(message) {
             Ok(()) => return,
             Err(TrySendError::Full(message)) => ("queue_full", message),
             Err(TrySendError::Closed(message)) => ("closed", message),
         };
+        self.pending.release(&message.id);
         tracing::warn!(
             webhook_id = %message.id,
             event = message.kind,
@@ -140,6 +184,7 @@ impl Drain {
 async fn run(
     mut queue: mpsc::Receiver<Message>,
     sender: Arc<Sender>,
+    pending: Pending,
     max_in_flight: usize,
     mut stop: oneshot::Receiver<Instant>,
 ) {
@@ -153,8 +198,13 @@ async fn run(
             received = queue.recv(), if queue_open && in_flight.len() < max_in_flight => {
                 match received {
                     Some(message) => {
-                        let sender = Arc::clone(&sender);
-                        in_flight.spawn(async move { sender.deliver(&message).await });
+                        let (sender, pending) = (Arc::clone(&sender), pending.clone());
+                        in_flight.spawn(async move {
+                            sender.deliver(&message).await;
+                            // Delivered or given up: a completion repeated from now on is
+                            // announced again.
+                            pending.release(&message.id);
+                        });
                     }
                     // Closed and emptied: no event can come any more.
                     None => queue_open = false,

@@ -304,6 +304,43 @@ async fn a_full_queue_drops_events_without_slowing_completions() {
 }
 
 #[tokio::test]
+async fn repeating_a_completion_cannot_crowd_other_uploads_out_of_the_queue() {
+    // The receiver holds the first attempt until its timeout; meanwhile one uploader repeats
+    // its completion over and over, and another completes once. One slot, a queue of two.
+    let receiver = WebhookReceiver::start(vec![Reply::Hang]).await;
+    let app = spawn_app_with(|s| {
+        receiver.configure(s);
+        s.webhooks.attempt_timeout_ms = 1_000;
+        s.webhooks.queue_capacity = 2;
+        s.webhooks.max_in_flight = 1;
+    })
+    .await;
+    let mallory = app.token("mallory", &[], &["uploader"]);
+    let token = uploader(&app);
+    let repeated = uploaded(&app, &mallory).await;
+    let other = uploaded(&app, &token).await;
+
+    for _ in 0..5 {
+        let (status, ready) = app.complete_upload(&repeated, &mallory, None).await;
+        assert_eq!(status, StatusCode::OK, "{ready}");
+    }
+    let (status, ready) = app.complete_upload(&other, &token, None).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+
+    // The repeats are one event, pending until delivered: the other upload's event had room.
+    receiver.wait_for(3).await;
+    let deliveries = receiver.after_quiet(QUIET).await;
+    let delivered = |upload: &str| {
+        deliveries
+            .iter()
+            .filter(|d| d.data()["upload_id"] == upload && d.answered == Reply::Status(200, None))
+            .count()
+    };
+    assert_eq!(delivered(&other), 1, "{deliveries:#?}");
+    assert_eq!(delivered(&repeated), 1, "{deliveries:#?}");
+}
+
+#[tokio::test]
 async fn a_refused_or_failed_completion_announces_nothing() {
     let receiver = WebhookReceiver::start(vec![]).await;
     let app = app_for(&receiver).await;
@@ -356,14 +393,19 @@ async fn a_refused_or_failed_completion_announces_nothing() {
 }
 
 #[tokio::test]
-async fn a_repeated_completion_is_announced_again_with_the_same_id() {
+async fn a_completion_repeated_after_its_delivery_is_announced_again_with_the_same_id() {
     let receiver = WebhookReceiver::start(vec![]).await;
     let app = app_for(&receiver).await;
     let token = uploader(&app);
     let id = uploaded(&app, &token).await;
     let other = uploaded(&app, &token).await;
 
-    for upload in [&id, &id, &other] {
+    let (status, ready) = app.complete_upload(&id, &token, None).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    // Delivered: no longer pending (a repeat while it is would add nothing).
+    receiver.wait_for(1).await;
+    receiver.after_quiet(QUIET).await;
+    for upload in [&id, &other] {
         let (status, ready) = app.complete_upload(upload, &token, None).await;
         assert_eq!(status, StatusCode::OK, "{ready}");
     }
