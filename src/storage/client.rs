@@ -60,7 +60,11 @@ impl S3Clients {
                     )
                 })?,
         };
-        let credentials = Arc::new(CredentialsCache::new(source, clock));
+        let credentials = Arc::new(CredentialsCache::new(
+            source,
+            clock,
+            settings.operation_timeout(),
+        ));
         let base = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(settings.region.clone()))

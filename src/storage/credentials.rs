@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 
 use crate::clock::SharedClock;
@@ -17,6 +18,8 @@ pub struct CredentialsCache {
     current: RwLock<Option<Credentials>>,
     refresh: tokio::sync::Mutex<()>,
     clock: SharedClock,
+    /// Longest wait for credentials, the refresh lock's included (`storage.operation_timeout_ms`).
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for CredentialsCache {
@@ -26,12 +29,13 @@ impl std::fmt::Debug for CredentialsCache {
 }
 
 impl CredentialsCache {
-    pub fn new(source: SharedCredentialsProvider, clock: SharedClock) -> Self {
+    pub fn new(source: SharedCredentialsProvider, clock: SharedClock, timeout: Duration) -> Self {
         Self {
             source,
             current: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
             clock,
+            timeout,
         }
     }
 
@@ -44,13 +48,21 @@ impl CredentialsCache {
         fresh.then(|| creds.clone())
     }
 
-    /// Current credentials, renewed from the source when missing or close to expiry.
-    pub async fn get(
-        &self,
-    ) -> Result<Credentials, aws_credential_types::provider::error::CredentialsError> {
+    /// Current credentials, renewed from the source when missing or close to expiry, within
+    /// the timeout. Presigning needs no store call, but temporary credentials (STS, IMDS,
+    /// container) do a network call to renew: without the bound, a silent credentials
+    /// endpoint would hold every signing request, queued on the refresh lock, until the
+    /// request timeout.
+    pub async fn get(&self) -> Result<Credentials, CredentialsError> {
         if let Some(creds) = self.cached_fresh() {
             return Ok(creds);
         }
+        tokio::time::timeout(self.timeout, self.refreshed())
+            .await
+            .unwrap_or_else(|_| Err(CredentialsError::provider_timed_out(self.timeout)))
+    }
+
+    async fn refreshed(&self) -> Result<Credentials, CredentialsError> {
         let _single_flight = self.refresh.lock().await;
         if let Some(creds) = self.cached_fresh() {
             return Ok(creds);
@@ -63,9 +75,7 @@ impl CredentialsCache {
     }
 
     /// When the current credentials expire (`None`: static credentials).
-    pub async fn expiry(
-        &self,
-    ) -> Result<Option<SystemTime>, aws_credential_types::provider::error::CredentialsError> {
+    pub async fn expiry(&self) -> Result<Option<SystemTime>, CredentialsError> {
         Ok(self.get().await?.expiry())
     }
 }
@@ -80,5 +90,42 @@ impl ProvideCredentials for CachedProvider {
         Self: 'a,
     {
         future::ProvideCredentials::new(self.0.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A credentials endpoint that accepts and never answers.
+    #[derive(Debug)]
+    struct Silent;
+
+    impl ProvideCredentials for Silent {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            future::ProvideCredentials::new(std::future::pending())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_credentials_source_fails_every_caller_within_the_timeout() {
+        let timeout = Duration::from_millis(200);
+        let cache = CredentialsCache::new(
+            SharedCredentialsProvider::new(Silent),
+            Arc::new(crate::clock::SystemClock),
+            timeout,
+        );
+        let started = tokio::time::Instant::now();
+        // Three callers at once: one fetches, two queue on the refresh lock.
+        let (a, b, c) = tokio::time::timeout(Duration::from_secs(5), async {
+            tokio::join!(cache.get(), cache.get(), cache.get())
+        })
+        .await
+        .expect("answered, not hanging");
+        assert!(a.is_err() && b.is_err() && c.is_err(), "{a:?} {b:?} {c:?}");
+        assert!(started.elapsed() < timeout * 2, "{:?}", started.elapsed());
     }
 }
