@@ -21,7 +21,9 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
-    /// Where every event is POSTed (http or https); unset: no webhooks.
+    /// Where every event is POSTed (http or https); unset: no webhooks. Printed (`tollgate
+    /// check-config`) as its origin only: a receiver's path or query may hold its token.
+    #[serde(serialize_with = "origin_only")]
     pub url: Option<String>,
     /// The Standard Webhooks signing secret, `whsec_` + base64 of 24 to 64 random bytes;
     /// required with `url`.
@@ -111,6 +113,15 @@ impl WebhookSettings {
                 problems.push(format!("webhooks.{name} must be 1..={max}, got {value}"));
             }
         }
+    }
+}
+
+/// `url` as `scheme://host[:port]/***`, or `***` when it is not a URL.
+fn origin_only<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url.as_deref().map(reqwest::Url::parse) {
+        None => s.serialize_none(),
+        Some(Ok(url)) => s.serialize_some(&format!("{}/***", url.origin().ascii_serialization())),
+        Some(Err(_)) => s.serialize_some("***"),
     }
 }
 
@@ -216,6 +227,27 @@ mod tests {
             );
             assert!(!p.contains(secret), "{p}");
         }
+    }
+
+    #[test]
+    fn only_the_urls_origin_is_printed() {
+        let mut s = settings();
+        s.url =
+            Some("https://hooks.example.com:8443/T0001/B0001/xoxKEY?token=t0ps3cret".to_owned());
+        let printed = serde_json::to_string(&s).unwrap();
+        assert!(
+            printed.contains(r#""url":"https://hooks.example.com:8443/***""#),
+            "{printed}"
+        );
+        for hidden in ["xoxKEY", "t0ps3cret", "MfKQ9r8G"] {
+            assert!(!printed.contains(hidden), "{printed}");
+        }
+        s.url = Some("not a url with xoxKEY".to_owned());
+        let printed = serde_json::to_string(&s).unwrap();
+        assert!(printed.contains(r#""url":"***""#), "{printed}");
+        s.url = None;
+        let printed = serde_json::to_string(&s).unwrap();
+        assert!(printed.contains(r#""url":null"#), "{printed}");
     }
 
     #[test]
