@@ -16,6 +16,7 @@ pub mod domain;
 pub mod entitlement;
 pub mod error;
 pub mod hls;
+pub mod jitter;
 pub mod metrics;
 pub mod playback;
 pub mod routes;

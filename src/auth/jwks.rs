@@ -236,16 +236,10 @@ impl JwksCache {
 /// The pause after the `failures`-th failed refresh in a row: exponential from
 /// [`FIRST_RETRY_DELAY`], capped, with "equal jitter" (half fixed, half random).
 fn retry_delay(failures: u32, every: Duration) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
     let cap = MAX_RETRY_DELAY.min(every);
     let exponential = FIRST_RETRY_DELAY.saturating_mul(1 << failures.saturating_sub(1).min(16));
     let ceiling = exponential.min(cap);
-    // Randomly keyed by the standard library per process and per call: enough to spread
-    // replicas, no random-number crate needed.
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(failures);
-    let fraction = (hasher.finish() >> 11) as f64 / (1_u64 << 53) as f64;
-    ceiling / 2 + ceiling.mul_f64(fraction / 2.0)
+    ceiling / 2 + ceiling.mul_f64(crate::jitter::random_unit() / 2.0)
 }
 
 /// A signing key we accept, with the one algorithm it may verify. Symmetric (`oct`) keys and
