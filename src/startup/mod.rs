@@ -14,7 +14,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Environment, Settings};
 use crate::entitlement::Policy;
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::storage::{S3Clients, Storage, StorageError, StorageErrorKind, UploadKeyRead};
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +89,7 @@ impl Application {
         tracing::info!(backend = controls.backend_name(), "controls' state");
         let (webhooks, webhooks_drain) =
             crate::webhooks::Webhooks::start(&settings.webhooks, Arc::clone(&clock))?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             webhooks,
             audit: Arc::new(crate::audit::Audit::new(&settings.audit)?),
             controls: Arc::new(controls),
@@ -121,7 +121,7 @@ impl Application {
                     &settings.storage.key_prefix,
                 ))
             }),
-        };
+        });
 
         let bind = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&bind)
