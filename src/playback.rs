@@ -118,7 +118,7 @@ async fn find(
     id: &VideoId,
     request: &PlaybackRequest<'_>,
 ) -> Result<Found, ApiError> {
-    let key = state.storage.key_for(id)?;
+    let key = state.storage.key_for(id);
     let Some(meta) = state.storage.object_meta(&key).await? else {
         if let Some(hls) = &state.hls
             && let Some(prepared) = hls

@@ -13,7 +13,7 @@ mod video_id;
 pub use content_type::{ContentType, MediaFamily};
 pub use download_name::DownloadName;
 pub use expires_in::ExpiresIn;
-pub use object_key::ObjectKey;
+pub use object_key::{KeyPrefix, ObjectKey};
 pub use origin::OriginPattern;
 pub use session_id::SessionId;
 pub use tier::Tier;

@@ -186,11 +186,10 @@ pub async fn video_url(
         Playback::File(presigned) => presigned.expires_at,
         Playback::Hls(entry) => entry.expires_at,
     };
-    let key = matches!(playback, Playback::File(_))
-        .then(|| state.storage.key_for(&id).ok())
-        .flatten();
     audit.update(|d| {
-        d.key = key.map(|k| k.as_str().to_owned());
+        if matches!(playback, Playback::File(_)) {
+            d.key = Some(state.storage.key_for(&id).as_str().to_owned());
+        }
         d.expires_at = Some(crate::clock::unix_secs(expires_at));
     });
     let mut answer = match playback {

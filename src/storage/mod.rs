@@ -93,7 +93,7 @@ impl StorageError {
 /// uploads. A URL carries its signer's permissions, so an upload URL can never read.
 pub struct Storage {
     bucket: String,
-    key_prefix: String,
+    key_prefix: crate::domain::KeyPrefix,
     /// Calls made with the read key: HEAD bucket and objects, ListParts, the read probe.
     reader: Client,
     /// Calls made with the upload key: multipart create, complete and abort, the write probes.
@@ -170,7 +170,8 @@ impl Storage {
         };
         Ok(Self {
             bucket: settings.bucket.clone(),
-            key_prefix: settings.key_prefix.clone(),
+            key_prefix: crate::domain::KeyPrefix::parse(&settings.key_prefix)
+                .map_err(|e| StorageError::new(StorageErrorKind::InvalidKey, e.to_string()))?,
             read_probe: probe(Capability::Read, &read.internal),
             write_probe: probe(Capability::Write, &upload.internal),
             upload_read_probe: probe(Capability::Read, &upload.internal),
@@ -188,7 +189,7 @@ impl Storage {
         })
     }
 
-    pub fn key_for(&self, id: &VideoId) -> Result<ObjectKey, crate::domain::ParseError> {
+    pub fn key_for(&self, id: &VideoId) -> ObjectKey {
         ObjectKey::for_video(&self.key_prefix, id)
     }
 
@@ -197,7 +198,7 @@ impl Storage {
     }
 
     pub fn key_prefix(&self) -> &str {
-        &self.key_prefix
+        self.key_prefix.as_str()
     }
 
     /// Where an object lives, as S3's CompleteMultipartUpload names it (`/bucket/key`).

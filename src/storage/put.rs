@@ -44,8 +44,9 @@ pub async fn put_video(
     metadata: VideoMetadata,
 ) -> Result<ObjectKey, StorageError> {
     let clients = writer(settings).await?;
-    let key = ObjectKey::for_video(&settings.key_prefix, id)
+    let prefix = crate::domain::KeyPrefix::parse(&settings.key_prefix)
         .map_err(|e| StorageError::new(super::StorageErrorKind::InvalidKey, e.to_string()))?;
+    let key = ObjectKey::for_video(&prefix, id);
     let mut put = clients
         .internal
         .put_object()

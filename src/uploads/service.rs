@@ -70,7 +70,7 @@ pub fn owned_upload(
     else {
         return Err(ApiError::UploadExpired);
     };
-    let key = state.storage.key_for(id.video_id())?;
+    let key = state.storage.key_for(id.video_id());
     Ok(OwnedUpload {
         id,
         key,
@@ -214,7 +214,7 @@ pub async fn complete_checked(
 pub async fn new_key(state: &AppState, caller: &Caller) -> Result<ObjectKey, ApiError> {
     state.storage.ensure_writable().await?;
     let id = upload_ids(state)?.issue(&caller.subject, PartPlan::unknown_size());
-    let key = state.storage.key_for(id.video_id())?;
+    let key = state.storage.key_for(id.video_id());
     // Its size is unknown until the store holds it: tracked until then (quotas).
     settle_pending(state, &caller.subject).await?;
     let admin = state.policy.is_admin(caller);
@@ -680,7 +680,7 @@ pub async fn start_upload(
     // tollgate chooses the key: time-ordered, unguessable, bound to its owner, never the client's.
     let plan = PartPlan::new(size, state.uploads.part_size_bytes);
     let id = ids.issue(&caller.subject, plan);
-    let key = state.storage.key_for(id.video_id())?;
+    let key = state.storage.key_for(id.video_id());
     // The declared size, held against the caller's quota until the upload completes or aborts.
     let reservation = id.to_string();
     let admin = state.policy.is_admin(caller);
