@@ -7,6 +7,7 @@ mod demo;
 mod fallback;
 mod health;
 mod hls;
+mod json;
 pub mod openapi;
 mod shed;
 mod timeout;

@@ -1,8 +1,7 @@
-use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, HOST};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -17,6 +16,7 @@ use crate::error::ApiError;
 use crate::hls::Entry;
 use crate::playback::{Playback, PlaybackRequest, playback_url};
 use crate::routes::admission::Authenticated;
+use crate::routes::json::JsonObject;
 use crate::routes::openapi::refusals;
 use crate::state::AppState;
 use crate::storage::PresignedUrl;
@@ -56,7 +56,7 @@ pub struct UrlResponse {
     /// `DELETE /videos/{id}/sessions/{session}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<SessionId>)]
-    session: Option<String>,
+    pub(crate) session: Option<String>,
 }
 
 /// What a URL points at.
@@ -76,6 +76,50 @@ fn rfc3339(at: std::time::SystemTime) -> String {
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default()
+}
+
+impl UrlResponse {
+    /// Its fields into `object`, as `Serialize` would write them (what [`JsonObject`] is for).
+    pub fn write(&self, object: &mut JsonObject) {
+        object
+            .str("url", &self.url)
+            .str(
+                "format",
+                match self.format {
+                    PlaybackFormat::File => "file",
+                    PlaybackFormat::Hls => "hls",
+                },
+            )
+            .str("method", self.method)
+            .str_map(
+                "headers",
+                self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .str("expires_at", &self.expires_at)
+            .u64("expires_in", self.expires_in);
+        if let Some(session) = &self.session {
+            object.str("session", session);
+        }
+    }
+
+    /// Room for the fields besides the URL.
+    pub fn capacity(&self) -> usize {
+        self.url.len()
+            + 160
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 6)
+                .sum::<usize>()
+    }
+}
+
+impl IntoResponse for UrlResponse {
+    fn into_response(self) -> axum::response::Response {
+        let mut object = JsonObject::with_capacity(self.capacity());
+        self.write(&mut object);
+        object.into_response(StatusCode::OK)
+    }
 }
 
 impl From<PresignedUrl> for UrlResponse {
@@ -199,7 +243,11 @@ pub async fn video_url(
     if state.controls.streams_limited(&caller.entitlements) {
         answer.session = session.map(SessionId::into_string);
     }
-    Ok(([(CACHE_CONTROL, "no-store")], admitted.limit, Json(answer)))
+    Ok((
+        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        admitted.limit,
+        answer,
+    ))
 }
 
 refusals!(EndSessionRefusals {

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -116,7 +116,7 @@ pub async fn create_upload(
             })
         }
     };
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    Ok(created.to_json().into_response(StatusCode::CREATED))
 }
 
 fn upload_id_query(
@@ -153,7 +153,7 @@ pub async fn sign_part(
     caller: Caller,
     path: Result<Path<(String, u64)>, PathRejection>,
     query: Result<Query<UploadIdQuery>, QueryRejection>,
-) -> Result<Json<PartUrl>, ApiError> {
+) -> Result<Response, ApiError> {
     let Path((raw_id, number)) = path?;
     let upload = owned_upload(&state, &caller, &raw_id)?;
     let upload_id = upload_id_query(query)?;
@@ -165,11 +165,13 @@ pub async fn sign_part(
         state.presign.put_max_expires_secs,
     )
     .await?;
-    Ok(Json(PartUrl {
+    Ok(PartUrl {
         part_number: number,
         size: length,
         url: UrlResponse::from(presigned),
-    }))
+    }
+    .to_json()
+    .into_response(StatusCode::OK))
 }
 
 refusals!(UploadRefusals {
