@@ -18,15 +18,19 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request};
 use axum::http::Method;
 use axum::http::header::USER_AGENT;
-use axum::middleware::Next;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tower::{Layer, Service};
 
 use crate::state::AppState;
 
@@ -77,27 +81,37 @@ pub struct Details {
     pub target: Option<String>,
 }
 
-/// The request's details, shared by the extractors and handlers that fill them.
+/// The request's details, shared by the extractors and handlers that fill them; empty when
+/// nobody reads them (the route is not audited, or events go nowhere), and then
+/// [`AuditSlot::update`] does nothing, not even run its closure.
 #[derive(Debug, Clone, Default)]
-pub struct AuditSlot(Arc<Mutex<Details>>);
+pub struct AuditSlot(Option<Arc<Mutex<Details>>>);
 
 impl AuditSlot {
+    /// A slot whose details [`record`] reads.
+    fn read() -> Self {
+        Self(Some(Arc::default()))
+    }
+
     /// Changes the details (a poisoned lock only means a panic elsewhere: keep recording).
     pub fn update(&self, change: impl FnOnce(&mut Details)) {
-        let mut details = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        change(&mut details);
+        if let Some(details) = &self.0 {
+            change(
+                &mut details
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+        }
     }
 
     fn take(&self) -> Details {
-        std::mem::take(
-            &mut *self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+        self.0.as_ref().map_or_else(Details::default, |details| {
+            std::mem::take(
+                &mut *details
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+        })
     }
 }
 
@@ -291,117 +305,236 @@ fn rfc3339(secs: i64) -> Option<String> {
 }
 
 /// The decision an answer carries, counted in the metrics.
-fn count(
-    method: &Method,
-    route: &str,
-    response: &Response,
-    refusal: Option<&'static str>,
-) -> &'static str {
+fn count(action: &'static str, response: &Response) -> &'static str {
+    let refusal = response.extensions().get::<RefusalCode>().map(|c| c.0);
     let decision = if refusal.is_none() && response.status().is_success() {
         "granted"
     } else {
         "refused"
     };
-    crate::metrics::Metrics::global().decision(
-        action(method, route),
-        decision,
-        refusal.unwrap_or(""),
-    );
+    crate::metrics::Metrics::global().decision(action, decision, refusal.unwrap_or(""));
     decision
 }
 
-/// Middleware on the audited routes: a slot for the handlers, then one event for the answer.
-pub async fn record(
-    State(state): State<Option<AppState>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    // A router without the app (the middleware's own unit tests): nothing to record into.
-    let Some(state) = state else {
-        return next.run(request).await;
-    };
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    // Not a decision (health, metrics, the demo page, no route): not audited.
-    if action(&method, &route) == "other" {
-        return next.run(request).await;
+/// The audit trail on the routes (inside the routing, which names the route): a slot for the
+/// handlers, then one event for the answer. Its own small service rather than axum's
+/// `from_fn`, which boxes the inner service and the future of every request.
+#[derive(Clone)]
+pub struct RecordLayer {
+    /// `None`: a router without the app (the middleware's own unit tests), nothing to record.
+    state: Option<AppState>,
+}
+
+impl RecordLayer {
+    pub fn new(state: Option<AppState>) -> Self {
+        Self { state }
     }
-    // Nobody reads events (no file, and the `audit` target filtered out): only counted.
-    if !state.audit.wants_events() {
-        let response = next.run(request).await;
-        let refusal = response.extensions().get::<RefusalCode>().map(|c| c.0);
-        count(&method, &route, &response, refusal);
-        return response;
+}
+
+impl<S> Layer<S> for RecordLayer {
+    type Service = Record<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Record {
+            inner,
+            state: self.state.clone(),
+        }
     }
-    let slot = AuditSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    let request_id = request
-        .headers()
-        .get(&crate::telemetry::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let user_agent = request
-        .headers()
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
-    // The path names the video or the upload.
-    let (mut parts, body) = request.into_parts();
-    if let Ok(params) = RawPathParams::from_request_parts(&mut parts, &()).await {
-        let videos = route.starts_with("/videos/");
-        slot.update(|details| {
-            for (name, value) in &params {
-                match name {
-                    "id" if videos => details.video = Some(value.to_owned()),
-                    "id" | "upload_id" if !route.starts_with("/admin/") => {
-                        details.upload = Some(value.to_owned());
-                    }
-                    _ => {}
-                }
-            }
-        });
+}
+
+#[derive(Clone)]
+pub struct Record<S> {
+    inner: S,
+    state: Option<AppState>,
+}
+
+impl<S> Service<Request> for Record<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = RecordFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
     }
-    let request = Request::from_parts(parts, body);
-    let client_ip: Option<IpAddr> =
-        request
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let Some(state) = &self.state else {
+            return RecordFuture::new(self.inner.call(request), None);
+        };
+        let route = request
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| {
-                state
-                    .controls
-                    .trusted_proxies()
-                    .client_ip(peer.ip(), request.headers())
+            .get::<MatchedPath>()
+            .map_or("", MatchedPath::as_str);
+        let action = action(request.method(), route);
+        // Not a decision (health, metrics, the demo page, no route): not audited.
+        if action == "other" {
+            return RecordFuture::new(self.inner.call(request), None);
+        }
+        // Nobody reads events (no file, and the `audit` target filtered out): only counted.
+        if !state.audit.wants_events() {
+            let future = self.inner.call(request);
+            return RecordFuture::new(future, Some(Pending::Count(action)));
+        }
+        let (request, event) = EventStart::new(state, action, request);
+        let future = self.inner.call(request);
+        RecordFuture::new(future, Some(Pending::Event(Box::new(event))))
+    }
+}
+
+/// What is left to do once the answer is known.
+enum Pending {
+    /// Count the decision.
+    Count(&'static str),
+    /// Count it and write its event.
+    Event(Box<EventStart>),
+}
+
+pin_project_lite::pin_project! {
+    pub struct RecordFuture<F> {
+        #[pin]
+        inner: F,
+        pending: Option<Pending>,
+    }
+}
+
+impl<F> RecordFuture<F> {
+    fn new(inner: F, pending: Option<Pending>) -> Self {
+        Self { inner, pending }
+    }
+}
+
+impl<F, E> Future for RecordFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &answer {
+            match this.pending.take() {
+                Some(Pending::Count(action)) => {
+                    count(action, response);
+                }
+                Some(Pending::Event(event)) => event.finish(response),
+                None => {}
+            }
+        }
+        Poll::Ready(answer)
+    }
+}
+
+/// What an event knows before the answer: the request's side.
+struct EventStart {
+    state: AppState,
+    action: &'static str,
+    slot: AuditSlot,
+    method: Method,
+    route: String,
+    request_id: Option<String>,
+    user_agent: Option<String>,
+    client_ip: Option<IpAddr>,
+}
+
+impl EventStart {
+    /// Reads `request`, and leaves a slot in it for the handlers.
+    fn new(state: &AppState, action: &'static str, mut request: Request) -> (Request, Self) {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        let slot = AuditSlot::read();
+        request.extensions_mut().insert(slot.clone());
+        let request_id = request
+            .headers()
+            .get(&crate::telemetry::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let user_agent = request
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
+        // The path names the video or the upload.
+        let (mut parts, body) = request.into_parts();
+        if let Some(params) = path_params(&mut parts) {
+            let videos = route.starts_with("/videos/");
+            slot.update(|details| {
+                for (name, value) in &params {
+                    match name {
+                        "id" if videos => details.video = Some(value.to_owned()),
+                        "id" | "upload_id" if !route.starts_with("/admin/") => {
+                            details.upload = Some(value.to_owned());
+                        }
+                        _ => {}
+                    }
+                }
             });
+        }
+        let request = Request::from_parts(parts, body);
+        let client_ip =
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| {
+                    state
+                        .controls
+                        .trusted_proxies()
+                        .client_ip(peer.ip(), request.headers())
+                });
+        let start = Self {
+            state: state.clone(),
+            action,
+            slot,
+            method: request.method().clone(),
+            route,
+            request_id,
+            user_agent,
+            client_ip,
+        };
+        (request, start)
+    }
 
-    let response = next.run(request).await;
+    /// Counts the decision and writes its event.
+    fn finish(self, response: &Response) {
+        let details = self.slot.take();
+        let decision = count(self.action, response);
+        let refusal = response.extensions().get::<RefusalCode>().map(|c| c.0);
+        let event = json!({
+            "time": OffsetDateTime::from(self.state.clock.now()).format(&Rfc3339).ok(),
+            "request_id": self.request_id,
+            "action": self.action,
+            "method": self.method.as_str(),
+            "route": self.route,
+            "decision": decision,
+            "code": refusal,
+            "status": response.status().as_u16(),
+            "subject": details.subject,
+            "video": details.video,
+            "upload": details.upload,
+            "key": details.key,
+            "target": details.target,
+            "expires_at": details.expires_at.and_then(rfc3339),
+            "client_ip": self.client_ip.map(|ip| ip.to_string()),
+            "user_agent": self.user_agent,
+        });
+        self.state.audit.write(&event);
+    }
+}
 
-    let details = slot.take();
-    let refusal = response.extensions().get::<RefusalCode>().map(|c| c.0);
-    let decision = count(&method, &route, &response, refusal);
-    let event = json!({
-        "time": OffsetDateTime::from(state.clock.now()).format(&Rfc3339).ok(),
-        "request_id": request_id,
-        "action": action(&method, &route),
-        "method": method.as_str(),
-        "route": route,
-        "decision": decision,
-        "code": refusal,
-        "status": response.status().as_u16(),
-        "subject": details.subject,
-        "video": details.video,
-        "upload": details.upload,
-        "key": details.key,
-        "target": details.target,
-        "expires_at": details.expires_at.and_then(rfc3339),
-        "client_ip": client_ip.map(|ip| ip.to_string()),
-        "user_agent": user_agent,
-    });
-    state.audit.write(&event);
-    response
+/// The path's parameters, as the router matched them. Axum's extractor only reads the
+/// request's extensions: it is ready when first polled, and never waits.
+fn path_params(parts: &mut axum::http::request::Parts) -> Option<RawPathParams> {
+    let future = std::pin::pin!(RawPathParams::from_request_parts(parts, &()));
+    match future.poll(&mut Context::from_waker(std::task::Waker::noop())) {
+        Poll::Ready(Ok(params)) => Some(params),
+        Poll::Ready(Err(_)) | Poll::Pending => None,
+    }
 }
 
 #[cfg(test)]

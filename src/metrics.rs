@@ -6,29 +6,89 @@
 //!
 //! One registry per process ([`Metrics::global`]), as a process is what Prometheus scrapes.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::LazyLock;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::MatchedPath;
 use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
+use axum::http::{Method, Request};
 use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::fmt::Write as _;
+use tower::{Layer, Service};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub route: String,
-    pub method: String,
+    pub route: RouteLabel,
+    pub method: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub route: String,
+    pub route: RouteLabel,
+}
+
+/// A request's route template, as the router matched it: its own `MatchedPath`, shared rather
+/// than copied into a label of its own on every request.
+#[derive(Clone, Debug)]
+pub enum RouteLabel {
+    Matched(MatchedPath),
+    /// No route matched (a 404, a refused preflight).
+    Unmatched,
+}
+
+impl RouteLabel {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Matched(path) => path.as_str(),
+            Self::Unmatched => "unmatched",
+        }
+    }
+}
+
+impl std::hash::Hash for RouteLabel {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialEq for RouteLabel {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RouteLabel {}
+
+impl EncodeLabelValue for RouteLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
+/// A request's method as a label: the methods HTTP defines, and `other` for any other token a
+/// client sends (hyper accepts any), so that clients cannot grow the label set without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -319,29 +379,92 @@ impl Metrics {
     }
 }
 
-/// Counts every request and its latency by route template (`unmatched` for none).
-pub async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    let metrics = Metrics::global();
-    metrics
-        .http_requests
-        .get_or_create(&HttpLabels {
-            route: route.clone(),
+/// Counts every request and its latency by route template (`unmatched` for none): a layer
+/// inside the routing, where the route is known. Its own small service rather than axum's
+/// `from_fn`, which boxes the inner service and the future of every request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrackLayer;
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Track { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Track<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for Track<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .cloned()
+            .map_or(RouteLabel::Unmatched, RouteLabel::Matched);
+        let method = method_label(request.method());
+        TrackFuture {
+            started: Instant::now(),
+            inner: self.inner.call(request),
             method,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    metrics
-        .http_duration
-        .get_or_create(&RouteLabels { route })
-        .observe(started.elapsed().as_secs_f64());
-    response
+            route: Some(route),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub struct TrackFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        method: &'static str,
+        // Taken when the answer is counted.
+        route: Option<RouteLabel>,
+    }
+}
+
+impl<F, E> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(response), Some(route)) = (&answer, this.route.take()) {
+            let metrics = Metrics::global();
+            metrics
+                .http_duration
+                .get_or_create(&RouteLabels {
+                    route: route.clone(),
+                })
+                .observe(this.started.elapsed().as_secs_f64());
+            metrics
+                .http_requests
+                .get_or_create(&HttpLabels {
+                    route,
+                    method: this.method,
+                    status: response.status().as_u16(),
+                })
+                .inc();
+        }
+        Poll::Ready(answer)
+    }
 }
 
 crate::routes::openapi::refusals!(MetricsRefusals {});

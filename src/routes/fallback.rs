@@ -26,32 +26,3 @@ pub async fn method_not_allowed(State(state): State<AppState>, ClientIp(ip): Cli
         Err(refused) => refused,
     }
 }
-
-/// CORS preflights are answered by the CORS layer, before any route: this layer, outside it,
-/// counts them against the client IP (429 over the limit).
-pub async fn count_preflights(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let preflight = request.method() == axum::http::Method::OPTIONS
-        && request
-            .headers()
-            .contains_key(axum::http::header::ACCESS_CONTROL_REQUEST_METHOD);
-    if preflight {
-        let ip = request
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| {
-                state
-                    .controls
-                    .trusted_proxies()
-                    .client_ip(info.0.ip(), request.headers())
-            });
-        if let Err(refused) = charge_unauthenticated(&state, RouteClass::Playback, ip).await {
-            return refused.into_response();
-        }
-    }
-    next.run(request).await
-}

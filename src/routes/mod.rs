@@ -9,13 +9,13 @@ mod health;
 mod hls;
 mod json;
 pub mod openapi;
+mod panic;
+mod preflight;
 mod shed;
 mod timeout;
 mod uploads;
 mod uppy;
 mod videos;
-
-use std::any::Any;
 
 use axum::Router;
 use std::time::Duration;
@@ -24,10 +24,8 @@ use utoipa_axum::routes;
 
 use axum::http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -37,7 +35,6 @@ use tracing::Level;
 
 use crate::config::CorsSettings;
 use crate::domain::OriginPattern;
-use crate::error::ApiError;
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -71,20 +68,9 @@ pub fn router(
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state.clone());
-    let routes = with_middleware(routes, limits, Some(state.clone()));
-    match cors_layer(cors) {
-        // One `layer` call: each boxes every route's service once more, and every request
-        // clones the boxes.
-        Some(layer) => routes.layer(
-            ServiceBuilder::new()
-                .layer(axum::middleware::from_fn_with_state(
-                    state,
-                    fallback::count_preflights,
-                ))
-                .layer(layer),
-        ),
-        None => routes,
-    }
+    let cors =
+        cors_layer(cors).map(|layer| (preflight::PreflightLimitLayer::new(state.clone()), layer));
+    with_middleware(routes, limits, Some(state), cors)
 }
 
 /// Every route of the API with its OpenAPI document, which `GET /openapi.json` serves. The
@@ -174,12 +160,20 @@ fn upload_routes() -> OpenApiRouter<AppState> {
         ))
 }
 
-/// Request ids, access log, header redaction, metrics, load shedding, the audit trail (with the
-/// app's state), panic recovery and the request timeout around `routes`.
-fn with_middleware(routes: Router, limits: RequestLimits, audit: Option<AppState>) -> Router {
+/// Request ids, access log, header redaction, CORS (with its preflights counted against the
+/// client's limit), metrics, load shedding, the audit trail (with the app's state), panic
+/// recovery and the request timeout around `routes`.
+fn with_middleware(
+    routes: Router,
+    limits: RequestLimits,
+    audit: Option<AppState>,
+    cors: Option<(preflight::PreflightLimitLayer, CorsLayer)>,
+) -> Router {
+    let (preflights, cors) = cors.unzip();
     // One `Router::layer` call: each call boxes every route's service once more, and every
     // request clones those boxes and polls one more boxed future (callgrind: thousands of
-    // instructions a layer). The first layer here is the outermost.
+    // instructions a layer). The first layer here is the outermost. The layers are axum's
+    // `from_fn` nowhere: it boxes the inner service and the future of every request.
     routes.layer(
         ServiceBuilder::new()
             // The request id first, so that every log line carries it.
@@ -194,28 +188,19 @@ fn with_middleware(routes: Router, limits: RequestLimits, audit: Option<AppState
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
             .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
-            .layer(axum::middleware::from_fn(crate::metrics::track))
+            // Inside the access log (a preflight is logged like any request), outside the
+            // routes' own layers: CORS answers preflights itself.
+            .option_layer(preflights)
+            .option_layer(cors)
+            .layer(crate::metrics::TrackLayer)
             // Inside the metrics, which count the 503s; before any work, so that a shed request
             // costs next to nothing.
             .layer(shed::LoadShedLayer::new(limits.max_in_flight))
             // Outside panic recovery and the timeout: a 500 or a 408 is recorded too.
-            .layer(axum::middleware::from_fn_with_state(
-                audit,
-                crate::audit::record,
-            ))
-            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(crate::audit::RecordLayer::new(audit))
+            .layer(panic::CatchPanicLayer)
             .layer(timeout::RequestTimeoutLayer::new(limits.timeout)),
     )
-}
-
-#[allow(clippy::needless_pass_by_value)] // the signature CatchPanicLayer::custom requires
-fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("non-string panic payload");
-    ApiError::Internal(format!("handler panicked: {detail}")).into_response()
 }
 
 #[cfg(test)]
@@ -241,6 +226,7 @@ mod tests {
         let app = with_middleware(
             Router::new().route("/boom", get(boom)),
             test_limits(Duration::from_secs(30)),
+            None,
             None,
         );
         let response = app
@@ -276,6 +262,7 @@ mod tests {
             Router::new().route("/slow", get(slow)),
             test_limits(Duration::from_millis(100)),
             None,
+            None,
         );
         let response = tokio::time::timeout(
             Duration::from_secs(10),
@@ -308,6 +295,7 @@ mod tests {
         let app = with_middleware(
             Router::new().route("/quick", get(quick)),
             test_limits(Duration::from_secs(5)),
+            None,
             None,
         );
         let response = app
