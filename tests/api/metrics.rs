@@ -107,6 +107,36 @@ async fn metrics_count_requests_urls_decisions_store_calls_and_cache_lookups() {
     }
 }
 
+/// Any token is a method to hyper: a client inventing methods must not invent series.
+#[tokio::test]
+async fn invented_methods_share_one_label_and_add_no_series() {
+    let app = spawn_app().await;
+    let methods = ["BREW", "PROPFIND", "X-TOLLGATE-1", "X-TOLLGATE-2"];
+    for method in methods {
+        let response = app
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}/videos/v1/url", app.address),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+    }
+    let text = scrape(&app, &app.address).await;
+    for method in methods {
+        assert!(!text.contains(method), "{method} became a label:\n{text}");
+    }
+    assert!(
+        sample(
+            &text,
+            r#"tollgate_http_requests_total{route="/videos/{id}/url",method="other",status="405"}"#
+        ) >= 4.0,
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn with_an_admin_port_metrics_are_there_and_not_on_the_api_port() {
     let app = spawn_app_with(|s| s.server.admin_port = Some(0)).await;
