@@ -2,6 +2,7 @@
 
 mod admin;
 mod admission;
+mod cors;
 #[cfg(feature = "demo")]
 mod demo;
 mod fallback;
@@ -10,7 +11,6 @@ mod hls;
 mod json;
 pub mod openapi;
 mod panic;
-mod preflight;
 mod shed;
 mod timeout;
 mod uploads;
@@ -22,11 +22,11 @@ use std::time::Duration;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use axum::http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderValue, Method};
+use axum::http::HeaderValue;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use axum::routing::get;
 use tower::ServiceBuilder;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::CorsLayer;
 use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -34,7 +34,6 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::CorsSettings;
-use crate::domain::OriginPattern;
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -68,8 +67,7 @@ pub fn router(
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state.clone());
-    let cors =
-        cors_layer(cors).map(|layer| (preflight::PreflightLimitLayer::new(state.clone()), layer));
+    let cors = cors::layers(cors, &state);
     with_middleware(routes, limits, Some(state), cors)
 }
 
@@ -109,37 +107,7 @@ pub fn admin_router() -> Router {
         .fallback(fallback::plain_not_found)
 }
 
-/// CORS for browser apps on other origins: the methods and headers tollgate's API uses. The
-/// bucket needs its own CORS rules for the presigned URLs (README).
-fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
-    if settings.allowed_origins.is_empty() {
-        return None;
-    }
-    let origins = allow_origins(&settings.allowed_origins);
-    Some(
-        CorsLayer::new()
-            .allow_origin(origins)
-            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
-            .allow_headers([AUTHORIZATION, CONTENT_TYPE, ACCEPT])
-            .expose_headers([telemetry::REQUEST_ID.clone()])
-            .max_age(Duration::from_secs(settings.max_age_secs)),
-    )
-}
-
-/// The origins a CORS layer allows, from patterns validated at start-up (exact origins, any port
-/// of a host, or `*`).
-pub fn allow_origins(patterns: &[String]) -> AllowOrigin {
-    let patterns: Vec<OriginPattern> = patterns
-        .iter()
-        .filter_map(|p| OriginPattern::parse(p).ok())
-        .collect();
-    if patterns.contains(&OriginPattern::Any) {
-        return AllowOrigin::any();
-    }
-    AllowOrigin::predicate(move |origin: &HeaderValue, _| {
-        patterns.iter().any(|p| p.matches(origin.as_bytes()))
-    })
-}
+pub use cors::allow_origins;
 
 /// Playback URLs and HLS playlists, and the end of a playback session.
 fn playback_routes() -> OpenApiRouter<AppState> {
@@ -167,7 +135,7 @@ fn with_middleware(
     routes: Router,
     limits: RequestLimits,
     audit: Option<AppState>,
-    cors: Option<(preflight::PreflightLimitLayer, CorsLayer)>,
+    cors: Option<(cors::PreflightLimitLayer, CorsLayer)>,
 ) -> Router {
     let (preflights, cors) = cors.unzip();
     // One `Router::layer` call: each call boxes every route's service once more, and every

@@ -72,6 +72,61 @@ async fn configured_origins_get_preflight_answers_and_others_do_not() {
     );
 }
 
+/// Caches must keep answers apart by origin and preflight: `Vary` names the request headers CORS
+/// answers depend on, on preflights and on every other answer, whatever the origin.
+#[tokio::test]
+async fn every_answer_varies_by_origin_and_preflight_headers() {
+    let app =
+        spawn_app_with(|s| s.cors.allowed_origins = vec!["https://app.example.com".to_owned()])
+            .await;
+    let vary = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .get_all("vary")
+            .iter()
+            .flat_map(|v| {
+                v.to_str()
+                    .unwrap()
+                    .split(',')
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let expected = [
+        "origin",
+        "access-control-request-method",
+        "access-control-request-headers",
+    ];
+    let mut answers = vec![
+        preflight(&app, "https://app.example.com", "POST", "authorization").await,
+        preflight(&app, "https://evil.example", "POST", "authorization").await,
+    ];
+    for origin in [
+        Some("https://app.example.com"),
+        Some("https://evil.example"),
+        None,
+    ] {
+        let mut request = app.http.get(app.url("/videos/v1/url"));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        answers.push(response);
+    }
+    for response in &answers {
+        let vary = vary(response);
+        for name in expected {
+            assert_eq!(
+                vary.iter().filter(|v| *v == name).count(),
+                1,
+                "{name} in {vary:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn without_configured_origins_there_are_no_cors_headers() {
     let app = spawn_app().await;

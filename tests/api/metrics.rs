@@ -122,7 +122,11 @@ async fn invented_methods_share_one_label_and_add_no_series() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}"
+        );
     }
     let text = scrape(&app, &app.address).await;
     for method in methods {

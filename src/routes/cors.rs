@@ -1,21 +1,74 @@
-//! CORS preflights are answered by the CORS layer, before any route: this layer, outside it,
-//! counts them against the client IP's limit like any request that proves nothing (429 over
-//! the limit). Every other request passes through untouched, at the cost of two header checks.
+//! CORS for browser apps on other origins: tower-http's layer writes the headers, for the
+//! methods and headers tollgate's API uses, and this module's layer, outside it, does what it
+//! does not:
+//! - CORS answers preflights before any route: they are counted here against the client IP's
+//!   limit like any request that proves nothing (429 over the limit);
+//! - `Vary` is one static header on every answer; tower-http builds its text anew for each.
+//!
+//! The bucket needs its own CORS rules for the presigned URLs (README).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::time::Duration;
+
 use axum::extract::{ConnectInfo, Request};
-use axum::http::Method;
-use axum::http::header::ACCESS_CONTROL_REQUEST_METHOD;
+use axum::http::header::{
+    ACCEPT, ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_TYPE, VARY,
+};
+use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::admission::charge_unauthenticated;
+use crate::config::CorsSettings;
 use crate::controls::RouteClass;
+use crate::domain::OriginPattern;
 use crate::state::AppState;
+use crate::telemetry;
+
+/// What every answer varies by when CORS is on: the origin, and a preflight's questions.
+const VARY_BY: HeaderValue = HeaderValue::from_static(
+    "origin, access-control-request-method, access-control-request-headers",
+);
+
+/// The CORS layers, outermost first, when `cors.allowed_origins` names any.
+pub fn layers(
+    settings: &CorsSettings,
+    state: &AppState,
+) -> Option<(PreflightLimitLayer, CorsLayer)> {
+    if settings.allowed_origins.is_empty() {
+        return None;
+    }
+    let origins = allow_origins(&settings.allowed_origins);
+    let cors = CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE, ACCEPT])
+        .expose_headers([telemetry::REQUEST_ID.clone()])
+        .max_age(Duration::from_secs(settings.max_age_secs))
+        // PreflightLimit adds it.
+        .vary([]);
+    Some((PreflightLimitLayer::new(state.clone()), cors))
+}
+
+/// The origins a CORS layer allows, from patterns validated at start-up (exact origins, any port
+/// of a host, or `*`).
+pub fn allow_origins(patterns: &[String]) -> AllowOrigin {
+    let patterns: Vec<OriginPattern> = patterns
+        .iter()
+        .filter_map(|p| OriginPattern::parse(p).ok())
+        .collect();
+    if patterns.contains(&OriginPattern::Any) {
+        return AllowOrigin::any();
+    }
+    AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+        patterns.iter().any(|p| p.matches(origin.as_bytes()))
+    })
+}
 
 #[derive(Clone)]
 pub struct PreflightLimitLayer {
@@ -118,9 +171,14 @@ where
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            Projected::Passed { inner } => inner.poll(cx),
-            Projected::Charged { future } => future.as_mut().poll(cx),
-        }
+        let answer = match self.project() {
+            Projected::Passed { inner } => std::task::ready!(inner.poll(cx)),
+            Projected::Charged { future } => std::task::ready!(future.as_mut().poll(cx)),
+        };
+        Poll::Ready(answer.map(|mut response| {
+            // After any the answer has (as tower-http appends its own).
+            response.headers_mut().append(VARY, VARY_BY);
+            response
+        }))
     }
 }
