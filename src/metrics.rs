@@ -6,9 +6,11 @@
 //!
 //! One registry per process ([`Metrics::global`]), as a process is what Prometheus scrapes.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::pin::Pin;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -130,6 +132,86 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+/// A family's metrics, found by the identity of their labels rather than their text.
+/// `Family::get_or_create` hashes the labels' text with SipHash under a lock on every call
+/// (~400 instructions; a playback request made six). The first lookup of a label set goes to
+/// the family and keeps the metric's handle (an `Arc`: the same series); later ones hash a
+/// few addresses with foldhash. A family's samples still appear once they are first counted.
+struct Handles<K, M> {
+    by_identity: RwLock<HashMap<K, M, foldhash::fast::RandomState>>,
+}
+
+impl<K: Hash + Eq, M: Clone> Handles<K, M> {
+    fn new() -> Self {
+        Self {
+            by_identity: RwLock::new(HashMap::default()),
+        }
+    }
+
+    /// Applies `apply` to the metric under `key`, which `find` looks up in its family the
+    /// first time.
+    fn with(&self, key: K, find: impl FnOnce() -> M, apply: impl FnOnce(&M)) {
+        // A poisoned lock only means a panic elsewhere: the map is still whole.
+        if let Some(metric) = self
+            .by_identity
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            apply(metric);
+            return;
+        }
+        let metric = find();
+        apply(&metric);
+        self.by_identity
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, metric);
+    }
+}
+
+/// A `&'static str` label by its address: a constant's text never moves nor is freed, so the
+/// same address is the same text (the same text at two addresses only takes two entries
+/// leading to the same metric).
+#[derive(Clone, Copy)]
+struct Static(&'static str);
+
+impl Hash for Static {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.0.as_ptr() as usize);
+        state.write_usize(self.0.len());
+    }
+}
+
+impl PartialEq for Static {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for Static {}
+
+/// A route by the address of its template: the key holds the router's `MatchedPath` (an
+/// `Arc`), so the address cannot be reused for other text while the entry lives.
+#[derive(Clone)]
+struct RouteId(RouteLabel);
+
+impl Hash for RouteId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let route = self.0.as_str();
+        state.write_usize(route.as_ptr() as usize);
+        state.write_usize(route.len());
+    }
+}
+
+impl PartialEq for RouteId {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0.as_str(), other.0.as_str())
+    }
+}
+
+impl Eq for RouteId {}
+
 fn latency() -> Histogram {
     // 50 µs … ~26 s.
     Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
@@ -141,12 +223,17 @@ pub struct Metrics {
     /// A family appears in `/metrics` only once it has a sample.
     families: Vec<String>,
     http_requests: Family<HttpLabels, Counter>,
+    http_requests_by_id: Handles<(RouteId, Static, u16), Counter>,
     http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    http_duration_by_id: Handles<RouteId, Histogram>,
     urls_issued: Family<OperationLabels, Counter>,
+    urls_issued_by_id: Handles<Static, Counter>,
     decisions: Family<DecisionLabels, Counter>,
+    decisions_by_id: Handles<(Static, Static, Static), Counter>,
     store_calls: Family<OutcomeLabels, Counter>,
     store_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
     cache_lookups: Family<CacheLabels, Counter>,
+    cache_lookups_by_id: Handles<(Static, bool), Counter>,
     jwks_refreshes: Family<ResultLabels, Counter>,
     state_calls: Family<ResultLabels, Counter>,
     webhook_deliveries: Family<DeliveryLabels, Counter>,
@@ -275,12 +362,17 @@ impl Metrics {
             registry,
             families,
             http_requests,
+            http_requests_by_id: Handles::new(),
             http_duration,
+            http_duration_by_id: Handles::new(),
             urls_issued,
+            urls_issued_by_id: Handles::new(),
             decisions,
+            decisions_by_id: Handles::new(),
             store_calls,
             store_duration,
             cache_lookups,
+            cache_lookups_by_id: Handles::new(),
             jwks_refreshes,
             state_calls,
             webhook_deliveries,
@@ -311,19 +403,32 @@ impl Metrics {
     /// One presigned request for `operation` (an HLS playlist signs thousands: a label lookup
     /// each, no allocation).
     pub fn url_issued(&self, operation: &'static str) {
-        self.urls_issued
-            .get_or_create(&OperationLabels { operation })
-            .inc();
+        self.urls_issued_by_id.with(
+            Static(operation),
+            || {
+                self.urls_issued
+                    .get_or_create_owned(&OperationLabels { operation })
+            },
+            |issued| {
+                issued.inc();
+            },
+        );
     }
 
     pub fn decision(&self, action: &'static str, decision: &'static str, code: &'static str) {
-        self.decisions
-            .get_or_create(&DecisionLabels {
-                action,
-                decision,
-                code,
-            })
-            .inc();
+        self.decisions_by_id.with(
+            (Static(action), Static(decision), Static(code)),
+            || {
+                self.decisions.get_or_create_owned(&DecisionLabels {
+                    action,
+                    decision,
+                    code,
+                })
+            },
+            |decisions| {
+                decisions.inc();
+            },
+        );
     }
 
     /// One request to the store that started at `started`.
@@ -338,9 +443,16 @@ impl Metrics {
 
     pub fn cache_lookup(&self, cache: &'static str, hit: bool) {
         let result = if hit { "hit" } else { "miss" };
-        self.cache_lookups
-            .get_or_create(&CacheLabels { cache, result })
-            .inc();
+        self.cache_lookups_by_id.with(
+            (Static(cache), hit),
+            || {
+                self.cache_lookups
+                    .get_or_create_owned(&CacheLabels { cache, result })
+            },
+            |lookups| {
+                lookups.inc();
+            },
+        );
     }
 
     pub fn jwks_refresh(&self, ok: bool) {
@@ -448,20 +560,30 @@ where
         let answer = std::task::ready!(this.inner.poll(cx));
         if let (Ok(response), Some(route)) = (&answer, this.route.take()) {
             let metrics = Metrics::global();
-            metrics
-                .http_duration
-                .get_or_create(&RouteLabels {
-                    route: route.clone(),
-                })
-                .observe(this.started.elapsed().as_secs_f64());
-            metrics
-                .http_requests
-                .get_or_create(&HttpLabels {
-                    route,
-                    method: this.method,
-                    status: response.status().as_u16(),
-                })
-                .inc();
+            let status = response.status().as_u16();
+            let method = *this.method;
+            metrics.http_duration_by_id.with(
+                RouteId(route.clone()),
+                || {
+                    metrics.http_duration.get_or_create_owned(&RouteLabels {
+                        route: route.clone(),
+                    })
+                },
+                |duration| duration.observe(this.started.elapsed().as_secs_f64()),
+            );
+            metrics.http_requests_by_id.with(
+                (RouteId(route.clone()), Static(method), status),
+                || {
+                    metrics.http_requests.get_or_create_owned(&HttpLabels {
+                        route,
+                        method,
+                        status,
+                    })
+                },
+                |requests| {
+                    requests.inc();
+                },
+            );
         }
         Poll::Ready(answer)
     }
@@ -487,4 +609,46 @@ pub async fn serve() -> impl IntoResponse {
         )],
         Metrics::global().render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(series: &str) -> Option<String> {
+        Metrics::global()
+            .render()
+            .lines()
+            .find_map(|line| line.strip_prefix(series).map(|v| v.trim().to_owned()))
+    }
+
+    /// Handles are found by address: the same text at two addresses is still one series, and
+    /// every count lands in it.
+    #[test]
+    fn the_same_labels_at_two_addresses_are_one_series() {
+        let a: &'static str = String::from("test_identity_op").leak();
+        let b: &'static str = String::from("test_identity_op").leak();
+        assert!(!std::ptr::eq(a, b));
+        let metrics = Metrics::global();
+        for operation in [a, b, a, b, b] {
+            metrics.url_issued(operation);
+        }
+        assert_eq!(
+            sample(r#"tollgate_urls_issued_total{operation="test_identity_op"}"#).as_deref(),
+            Some("5")
+        );
+        for (cache, hit) in [(a, true), (b, true), (a, false)] {
+            metrics.cache_lookup(cache, hit);
+        }
+        assert_eq!(
+            sample(r#"tollgate_cache_lookups_total{cache="test_identity_op",result="hit"}"#)
+                .as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            sample(r#"tollgate_cache_lookups_total{cache="test_identity_op",result="miss"}"#)
+                .as_deref(),
+            Some("1")
+        );
+    }
 }
