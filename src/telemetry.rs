@@ -1,7 +1,7 @@
 //! Logging setup, request ids, and redaction of what must never reach a log line.
 
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::HeaderName;
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
@@ -64,32 +64,6 @@ pub fn init(settings: &LogSettings) {
     };
 }
 
-/// Accepts the caller's `x-request-id` when it is short and printable, otherwise makes one.
-/// Runs outermost (a `map_request` layer) so that every log line of the request carries it;
-/// tower-http's `PropagateRequestIdLayer` echoes it on the response.
-pub fn assign_request_id<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
-    let acceptable = request
-        .headers()
-        .get(&REQUEST_ID)
-        .is_some_and(is_acceptable_request_id);
-    if !acceptable {
-        request
-            .headers_mut()
-            .insert(REQUEST_ID.clone(), new_request_id());
-    }
-    request
-}
-
-fn is_acceptable_request_id(value: &HeaderValue) -> bool {
-    let bytes = value.as_bytes();
-    (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| b.is_ascii_graphic())
-}
-
-fn new_request_id() -> HeaderValue {
-    let id = uuid::Uuid::new_v4().to_string();
-    HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
-}
-
 /// The span of one request: method, path (never the query or headers) and request id.
 pub fn make_span(request: &Request) -> tracing::Span {
     let request_id = request
@@ -140,20 +114,6 @@ mod tests {
             "http://s3/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED&x-id=GetObject"
         );
         assert_eq!(redact_url("http://s3/b/k"), "http://s3/b/k");
-    }
-
-    #[test]
-    fn only_short_printable_request_ids_are_kept() {
-        assert!(is_acceptable_request_id(&HeaderValue::from_static(
-            "abc-123"
-        )));
-        assert!(!is_acceptable_request_id(&HeaderValue::from_static(
-            "has space"
-        )));
-        let long = "a".repeat(129);
-        assert!(!is_acceptable_request_id(
-            &HeaderValue::from_str(&long).unwrap()
-        ));
     }
 }
 

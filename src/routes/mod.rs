@@ -11,6 +11,7 @@ mod hls;
 mod json;
 pub mod openapi;
 mod panic;
+mod request_id;
 mod shed;
 mod timeout;
 mod uploads;
@@ -23,12 +24,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use axum::http::HeaderValue;
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL};
+use axum::http::header::CACHE_CONTROL;
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::cors::CorsLayer;
-use tower_http::request_id::PropagateRequestIdLayer;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -145,17 +144,13 @@ fn with_middleware(
     routes.layer(
         ServiceBuilder::new()
             // The request id first, so that every log line carries it.
-            .layer(tower::util::MapRequestLayer::new(
-                telemetry::assign_request_id::<axum::body::Body>,
-            ))
-            .layer(PropagateRequestIdLayer::new(telemetry::REQUEST_ID.clone()))
+            .layer(request_id::RequestIdLayer)
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(telemetry::make_span)
                     // One access-log line per request at the default level.
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
-            .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
             // Inside the access log (a preflight is logged like any request), outside the
             // routes' own layers: CORS answers preflights itself.
             .option_layer(preflights)
