@@ -1,6 +1,5 @@
 //! Logging setup, request ids, and redaction of what must never reach a log line.
 
-use axum::extract::Request;
 use axum::http::HeaderName;
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
@@ -65,7 +64,7 @@ pub fn init(settings: &LogSettings) {
 }
 
 /// The span of one request: method, path (never the query or headers) and request id.
-pub fn make_span(request: &Request) -> tracing::Span {
+pub fn make_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     let request_id = request
         .headers()
         .get(&REQUEST_ID)

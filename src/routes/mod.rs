@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware, and JSON answers for everything else.
 
+mod access_log;
 mod admin;
 mod admission;
 mod cors;
@@ -29,12 +30,9 @@ use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::cors::CorsLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::config::CorsSettings;
 use crate::state::AppState;
-use crate::telemetry;
 
 /// What each request is held to (`server.*`).
 #[derive(Debug, Clone, Copy)]
@@ -145,12 +143,7 @@ fn with_middleware(
         ServiceBuilder::new()
             // The request id first, so that every log line carries it.
             .layer(request_id::RequestIdLayer)
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(telemetry::make_span)
-                    // One access-log line per request at the default level.
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
-            )
+            .layer(access_log::AccessLogLayer)
             // Inside the access log (a preflight is logged like any request), outside the
             // routes' own layers: CORS answers preflights itself.
             .option_layer(preflights)

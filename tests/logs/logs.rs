@@ -52,6 +52,28 @@ async fn the_default_filter_logs_nothing_more_verbose_than_info() {
         .await;
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("access granted"), "the capture works");
+    // One access-log line per request, in the request's span: method, path, request id,
+    // then the status and latency; never the query string.
+    let access: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("finished processing request") && l.contains("/videos/gold-1/url"))
+        .collect();
+    assert_eq!(access.len(), 1, "{logs}");
+    for field in [
+        "INFO",
+        "method=GET",
+        "request_id=",
+        "status=200",
+        "latency=",
+        " ms",
+    ] {
+        assert!(
+            access[0].contains(field),
+            "{field} is missing: {}",
+            access[0]
+        );
+    }
+    assert!(!access[0].contains('?'), "{}", access[0]);
     let verbose: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("DEBUG") || l.contains("TRACE"))
