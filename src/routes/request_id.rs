@@ -82,10 +82,10 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut answer = ready!(this.inner.poll(cx));
-        if let (Ok(response), Some(id)) = (&mut answer, this.id.take()) {
-            if !response.headers().contains_key(&REQUEST_ID) {
-                response.headers_mut().insert(REQUEST_ID.clone(), id);
-            }
+        if let (Ok(response), Some(id)) = (&mut answer, this.id.take())
+            && !response.headers().contains_key(&REQUEST_ID)
+        {
+            response.headers_mut().insert(REQUEST_ID.clone(), id);
         }
         Poll::Ready(answer)
     }
