@@ -19,7 +19,7 @@ pub struct PlaybackRequest<'a> {
     /// Signed as `response-content-disposition`.
     pub content_disposition: Option<String>,
     /// The request's `Host`, for the tollgate URL of an HLS video.
-    pub host: Option<String>,
+    pub host: Option<&'a str>,
     /// The playback session that holds a lease on the URL (`streams.max_concurrent`).
     pub session: Option<&'a str>,
 }
@@ -88,7 +88,7 @@ pub async fn playback_url(
     let playback = match found {
         Found::Hls(prepared) => {
             let hls = state.hls.as_ref().ok_or(ApiError::VideoNotFound)?;
-            let base = hls.base_url(request.host.as_deref());
+            let base = hls.base_url(request.host);
             Playback::Hls(hls.entry(state, &prepared, id, &base))
         }
         Found::File(key) => {

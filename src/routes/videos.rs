@@ -1,7 +1,7 @@
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, HOST};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -69,10 +69,37 @@ pub enum PlaybackFormat {
     Hls,
 }
 
-/// RFC 3339, UTC, whole seconds.
+/// RFC 3339, UTC, whole seconds: `2026-12-01T04:05:06Z`. Written digit by digit for years
+/// 0 to 9999 (time's formatter is generic, and this runs on every URL handed out); any other
+/// year through it.
 fn rfc3339(at: std::time::SystemTime) -> String {
-    OffsetDateTime::from(at)
-        .replace_nanosecond(0)
+    let t = OffsetDateTime::from(at);
+    let Ok(year) = u16::try_from(t.year()) else {
+        return rfc3339_by_time(t);
+    };
+    if year > 9999 {
+        return rfc3339_by_time(t);
+    }
+    let mut text = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, value: u16, width: usize| {
+        let mut value = value;
+        for i in (at..at + width).rev() {
+            // A digit: always below 10.
+            text[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, u16::from(u8::from(t.month())), 2);
+    put(8, u16::from(t.day()), 2);
+    put(11, u16::from(t.hour()), 2);
+    put(14, u16::from(t.minute()), 2);
+    put(17, u16::from(t.second()), 2);
+    text.iter().map(|&b| char::from(b)).collect()
+}
+
+fn rfc3339_by_time(t: OffsetDateTime) -> String {
+    t.replace_nanosecond(0)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default()
@@ -185,7 +212,7 @@ pub async fn video_url(
     State(state): State<AppState>,
     audit: AuditSlot,
     authenticated: Authenticated,
-    headers: HeaderMap,
+    host: RequestHost,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<UrlParams>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -218,10 +245,7 @@ pub async fn video_url(
     let request = PlaybackRequest {
         expires_in: params.expires_in.map(ExpiresIn::secs),
         content_disposition: disposition,
-        host: headers
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned),
+        host: host.0.as_ref().and_then(|h| h.to_str().ok()),
         session: session.as_ref().map(SessionId::as_str),
     };
     let admission = authenticated.admission(&state, RouteClass::Playback);
@@ -248,6 +272,20 @@ pub async fn video_url(
         admitted.limit,
         answer,
     ))
+}
+
+/// The request's `Host` header, alone: the `HeaderMap` extractor copies every header.
+pub struct RequestHost(Option<HeaderValue>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestHost {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.headers.get(HOST).cloned()))
+    }
 }
 
 refusals!(EndSessionRefusals {
@@ -307,5 +345,40 @@ fn content_disposition(params: &UrlParams, id: &VideoId) -> Result<Option<String
                 .map_err(|e| ApiError::BadRequest(e.to_string()))?;
             Ok(Some(name.content_disposition()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The digits written by hand are time's RFC 3339 over all the years time handles
+        /// (-9999 to 9999), before and after the epoch, with any fraction of a second dropped.
+        #[test]
+        fn rfc3339_is_times(
+            secs in -377_705_116_800_i64..253_402_300_800,
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let at = if secs >= 0 {
+                UNIX_EPOCH + Duration::new(secs.unsigned_abs(), nanos)
+            } else {
+                UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()) + Duration::from_nanos(u64::from(nanos))
+            };
+            prop_assert_eq!(rfc3339(at), rfc3339_by_time(OffsetDateTime::from(at)));
+        }
+    }
+
+    #[test]
+    fn rfc3339_examples() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_millis(1_796_094_306_999)),
+            "2026-12-01T03:05:06Z"
+        );
     }
 }
