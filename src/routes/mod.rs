@@ -28,7 +28,6 @@ use axum::http::HeaderValue;
 use axum::http::header::CACHE_CONTROL;
 use axum::routing::get;
 use tower::ServiceBuilder;
-use tower_http::cors::CorsLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::CorsSettings;
@@ -64,7 +63,7 @@ pub fn router(
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state.clone());
-    let cors = cors::layers(cors, &state);
+    let cors = cors::CorsLayer::new(cors, &state);
     with_middleware(routes, limits, Some(state), cors)
 }
 
@@ -125,16 +124,15 @@ fn upload_routes() -> OpenApiRouter<AppState> {
         ))
 }
 
-/// Request ids, access log, header redaction, CORS (with its preflights counted against the
-/// client's limit), metrics, load shedding, the audit trail (with the app's state), panic
-/// recovery and the request timeout around `routes`.
+/// Request ids (with sensitive headers kept out of the logs), access log, CORS (which answers
+/// every `OPTIONS` itself, counted against the client IP's limit), metrics, load shedding, the
+/// audit trail (with the app's state), panic recovery and the request timeout around `routes`.
 fn with_middleware(
     routes: Router,
     limits: RequestLimits,
     audit: Option<AppState>,
-    cors: Option<(cors::PreflightLimitLayer, CorsLayer)>,
+    cors: Option<cors::CorsLayer>,
 ) -> Router {
-    let (preflights, cors) = cors.unzip();
     // One `Router::layer` call: each call boxes every route's service once more, and every
     // request clones those boxes and polls one more boxed future (callgrind: thousands of
     // instructions a layer). The first layer here is the outermost. The layers are axum's
@@ -146,7 +144,6 @@ fn with_middleware(
             .layer(access_log::AccessLogLayer)
             // Inside the access log (a preflight is logged like any request), outside the
             // routes' own layers: CORS answers preflights itself.
-            .option_layer(preflights)
             .option_layer(cors)
             .layer(crate::metrics::TrackLayer)
             // Inside the metrics, which count the 503s; before any work, so that a shed request

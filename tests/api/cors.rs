@@ -70,6 +70,19 @@ async fn configured_origins_get_preflight_answers_and_others_do_not() {
             .unwrap()
             .contains("x-request-id")
     );
+    let response = app
+        .http
+        .get(app.url("/healthz"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    for name in [
+        "access-control-allow-origin",
+        "access-control-expose-headers",
+    ] {
+        assert!(response.headers().get(name).is_none(), "{name}");
+    }
 }
 
 /// Caches must keep answers apart by origin and preflight: `Vary` names the request headers CORS

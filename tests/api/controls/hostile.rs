@@ -571,6 +571,24 @@ async fn preflights_and_the_demo_session_count_against_the_client_ip() {
             .send()
             .await
             .unwrap();
+        // An OPTIONS without the preflight's headers is answered by CORS too, and counted.
+        let bare = app
+            .http
+            .request(Method::OPTIONS, app.url("/uploads"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            bare.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            state.name()
+        );
+        assert!(
+            bare.headers()["vary"].to_str().unwrap().contains("origin"),
+            "{}: a refused preflight varies by origin",
+            state.name()
+        );
         let demo = app
             .http
             .post(app.url("/demo/session"))
