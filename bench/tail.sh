@@ -48,16 +48,46 @@ SATURATION=$(awk '/^Requests\/sec/ {printf "%d", $2}' <<< "$out")
 HALF=$((SATURATION / 2))
 log "tollgate saturates at $SATURATION req/s; half: $HALF"
 
-# paced NAME PID PORT PATH RATE [TOKEN] → "rate p50_ms p99_ms max_ms cpu_us_per_req busy_%"
+# paced NAME PID PORT PATH RATE [TOKEN] → "rate p50_ms p99_ms max_ms cpu_us_per_req busy_%
+# server_p99_ms" (the last: the bound of tollgate's histogram bucket holding its own p99, or -)
 paced() {
     local name=$1 pid=$2 port=$3 path=$4 rate=$5 token=${6:-} header=() before after
     [ -n "$token" ] && header=(-H "Authorization: Bearer $token")
+    # tollgate's own histogram of each request's time inside it (head to answer), before and
+    # after: where the client's tail is spent, in the server's code or waiting outside it.
+    : > "$WORK/metrics.before"
+    : > "$WORK/metrics.after"
+    [ "$name" = tollgate ] && curl -sf "http://127.0.0.1:$port/metrics" > "$WORK/metrics.before"
     before=$(cpu_ticks "$pid")
     taskset -c "$LOAD_CPU" "$OHA" -z "${DURATION}s" -q "$rate" -c "$CONNS" --latency-correction \
         --no-tui --output-format json "${header[@]}" "http://127.0.0.1:$port$path" > "$WORK/oha.json"
     after=$(cpu_ticks "$pid")
-    python3 - "$WORK/oha.json" "$((after - before))" "$HZ" "$DURATION" <<'PY'
-import json, sys
+    [ "$name" = tollgate ] && curl -sf "http://127.0.0.1:$port/metrics" > "$WORK/metrics.after"
+    python3 - "$WORK/oha.json" "$((after - before))" "$HZ" "$DURATION" "$WORK/metrics.before" \
+        "$WORK/metrics.after" <<'PY'
+import json, re, sys
+
+def buckets(file):
+    """The request-duration histogram's cumulative counts by upper bound, for the route."""
+    found = {}
+    for line in open(file):
+        m = re.match(r'tollgate_http_request_duration_seconds_bucket\{(.*)\} (\d+)', line)
+        if not m or 'route="/videos/{id}/url"' not in m.group(1):
+            continue
+        le = re.search(r'le="([^"]+)"', m.group(1)).group(1)
+        found[float(le)] = int(m.group(2))
+    return found
+
+def server_p99(before, after):
+    b, a = buckets(before), buckets(after)
+    if not a:
+        return "-"
+    total = a[max(a)] - b.get(max(a), 0)
+    for le in sorted(a):
+        if a[le] - b.get(le, 0) >= 0.99 * total:
+            return f"{le * 1000:.2f}"
+    return "-"
+
 r = json.load(open(sys.argv[1]))
 codes = r.get("statusCodeDistribution", {})
 if set(codes) != {"200"}:
@@ -66,7 +96,8 @@ n = sum(codes.values())
 p = r["latencyPercentiles"]
 cpu_s = int(sys.argv[2]) / int(sys.argv[3])
 print(f'{r["summary"]["requestsPerSec"]:.0f} {p["p50"] * 1000:.3f} {p["p99"] * 1000:.3f} '
-      f'{r["summary"]["slowest"] * 1000:.3f} {cpu_s * 1e6 / n:.1f} {100 * cpu_s / float(sys.argv[4]):.0f}')
+      f'{r["summary"]["slowest"] * 1000:.3f} {cpu_s * 1e6 / n:.1f} {100 * cpu_s / float(sys.argv[4]):.0f} '
+      f'{server_p99(sys.argv[5], sys.argv[6])}')
 PY
 }
 
@@ -105,20 +136,22 @@ if command -v perf > /dev/null; then
 fi
 
 m() { awk -v c="$2" '{print $c}' "$WORK/$1" | median; }
-row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(m "$2" 1)" "$(m "$2" 6)" "$(m "$2" 5)" "$(m "$2" 2)" "$(m "$2" 3)" "$(m "$2" 4)"; }
+row() { printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(m "$2" 1)" "$(m "$2" 6)" "$(m "$2" 5)" "$(m "$2" 2)" "$(m "$2" 3)" "$(m "$2" 4)" "$(m "$2" 7)"; }
 part=$(mktemp)
 {
     echo "## The tail: tollgate's p99 against the bare server's"
     echo
     echo "Written by \`bash bench/tail.sh\` on $(date -u +%Y-%m-%d) (DURATION=${DURATION} s × REPS=${REPS}, medians). Release binaries pinned to CPU ${SERVER_CPU}, oha ${OHA_VERSION} (${CONNS} connections, evenly paced, latency counted from when each request was due) on CPU ${LOAD_CPU}, loopback. tollgate: \`GET /videos/demo/url\`, HS256, one token, warm caches, log at warn; it saturated at ${SATURATION} req/s (wrk, one token). *busy*: the server's CPU time over the run's wall time (one core = 100 %)."
     echo
-    echo "| server, rate | req/s | busy % | CPU µs/req | p50 ms | p99 ms | max ms |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| server, rate | req/s | busy % | CPU µs/req | p50 ms | p99 ms | max ms | p99 inside tollgate, ms (≤) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     row "tollgate, half its saturation" tollgate-half
     row "hello, the same rate" hello-half
     row "hello, as busy as tollgate" hello-equal
     echo
-    echo "Raw runs (req/s, p50, p99, max ms, CPU µs/req, busy %):"
+    echo "*p99 inside tollgate*: from its own \`tollgate_http_request_duration_seconds\` histogram (head to answer, inside the access log), the bound of the bucket that holds the 99th percentile: time spent in tollgate's code and its awaits, against the client's p99, which also counts the wait for the socket to be read."
+    echo
+    echo "Raw runs (req/s, p50, p99, max ms, CPU µs/req, busy %, p99 inside tollgate ms):"
     echo
     for f in tollgate-half hello-half hello-equal; do
         echo "- $f: $(paste -sd';' "$WORK/$f" | sed 's/;/; /g')"
