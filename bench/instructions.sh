@@ -6,6 +6,7 @@
 #   bash bench/instructions.sh            # N=2000 requests after a warm-up of 200
 #   N=500 bash bench/instructions.sh
 #   BEFORE=main bash bench/instructions.sh  # also tollgate at git revision `main`, same run
+#   REVS="abc123 def456 HEAD" bash bench/instructions.sh  # a series, commit by commit
 #
 # With BEFORE, the revision's tree (git archive) is built into $CARGO_TARGET_DIR/before (or
 # target/before) and its tollgate measured beside this one's, with its own config/ folder; the
@@ -17,6 +18,10 @@
 # instructions per request = (total with N − total with 0) / N. The cases, in one run: the bare
 # axum hello (the HTTP ceiling), tollgate's GET /videos/{id}/url with an HS256 token and with an
 # ES256 token (through the token cache), and POST /uploads.
+#
+# With REVS, only GET /videos/{id}/url with an HS256 token is measured, at each revision in turn
+# (each built like BEFORE's), and a table of them is printed, not written: the figures behind
+# RESULTS.md's "what moved the instruction counts", read off one run.
 #
 # SHA-256: the sha2 crate picks its backend at run time (cpufeatures). Natively it uses SHA-NI
 # when the CPU has it; under valgrind CPUID hides SHA-NI and sha2 runs in software, so the
@@ -30,19 +35,27 @@ WARMUP=${WARMUP:-200}
 
 command -v valgrind > /dev/null || { log "valgrind is missing (apt-get install valgrind)"; exit 1; }
 BEFORE=${BEFORE:-}
+REVS=${REVS:-}
+BEFORE_TARGET=$(realpath -m "${CARGO_TARGET_DIR:-target}/before")
+
+# build_before REV: tollgate at REV (git archive) built into $BEFORE_TARGET, its tree in
+# $WORK/before.
+build_before() {
+    rm -rf "$WORK/before"
+    mkdir "$WORK/before"
+    # -m: the files get the current time, so that cargo rebuilds what an earlier revision left in
+    # the same target folder (git archive stamps them with the commit's time).
+    git archive "$1" | tar -x -m -C "$WORK/before"
+    (cd "$WORK/before" && CARGO_TARGET_DIR=$BEFORE_TARGET \
+        cargo build --release --locked -q --bin tollgate)
+}
 
 log "building release binaries"
 cargo build --release --locked -q --bin tollgate --example hello --example bench_tokens
 if [ -n "$BEFORE" ]; then
     before_rev=$(git rev-parse --short "$BEFORE^{commit}")
     log "building tollgate at $BEFORE ($before_rev)"
-    mkdir "$WORK/before"
-    # -m: the files get the current time, so that cargo rebuilds what an earlier BEFORE left in
-    # the same target folder (git archive stamps them with the commit's time).
-    git archive "$before_rev" | tar -x -m -C "$WORK/before"
-    BEFORE_TARGET=$(realpath -m "${CARGO_TARGET_DIR:-target}/before")
-    (cd "$WORK/before" && CARGO_TARGET_DIR=$BEFORE_TARGET \
-        cargo build --release --locked -q --bin tollgate)
+    build_before "$before_rev"
 fi
 
 
@@ -130,6 +143,19 @@ measure() { # NAME KIND PATH METHOD BODY TOKEN
 HS256_TOKEN=$("$RELEASE/tollgate" token --sub alice --entitlement premium)
 UPLOADER_TOKEN=$("$RELEASE/tollgate" token --sub ursula --role uploader)
 UPLOAD_BODY='{"content_type":"video/mp4","size":1048576}'
+
+if [ -n "$REVS" ]; then
+    echo "| commit | subject | GET /url HS256 | without sha2:: |"
+    echo "|---|---|---:|---:|"
+    for rev in $REVS; do
+        short=$(git rev-parse --short "$rev^{commit}")
+        log "building tollgate at $rev ($short)"
+        build_before "$short"
+        read -r per sha <<< "$(per_request before /videos/demo/url GET "" "$HS256_TOKEN")"
+        echo "| $short | $(git log -1 --format=%s "$short") | $per | $((per - sha)) |"
+    done
+    exit 0
+fi
 
 measure "bare axum hello (JSON)" hello /hello GET "" ""
 measure "tollgate GET /videos/{id}/url, HS256" tollgate /videos/demo/url GET "" "$HS256_TOKEN"
