@@ -43,7 +43,7 @@ pub struct RouteLabels {
 #[derive(Clone, Debug)]
 pub enum RouteLabel {
     Matched(MatchedPath),
-    /// No route matched (a 404, a refused preflight).
+    /// No route matched: the fallback answered.
     Unmatched,
 }
 

@@ -1,7 +1,7 @@
 //! Request ids, outermost: the caller's `x-request-id` when it is short and printable, else a
 //! new UUID; every log line of the request carries it, and the answer echoes it (unless it set
-//! its own). The request's `Authorization` header is marked sensitive here too, so that no
-//! `Debug` of its headers prints the token.
+//! its own). The request's `Authorization` header (each value of it) is marked sensitive here
+//! too, so that no `Debug` of its headers prints a token.
 //!
 //! One small layer for what tower-http's `PropagateRequestId` and `SetSensitiveRequestHeaders`
 //! with a `map_request` did as three (each future wraps the next, and the id was also kept in
@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, Entry};
 use axum::http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
 
@@ -55,8 +55,11 @@ where
                 id
             }
         };
-        if let Some(authorization) = headers.get_mut(AUTHORIZATION) {
-            authorization.set_sensitive(true);
+        // Every value: a request may send the header twice.
+        if let Entry::Occupied(mut authorization) = headers.entry(AUTHORIZATION) {
+            for value in authorization.iter_mut() {
+                value.set_sensitive(true);
+            }
         }
         ResponseFuture {
             inner: self.inner.call(request),
@@ -115,6 +118,31 @@ mod tests {
         let long = "a".repeat(129);
         assert!(!is_acceptable(&HeaderValue::from_str(&long).unwrap()));
         assert!(is_acceptable(&HeaderValue::from_str(&long[1..]).unwrap()));
+    }
+
+    /// Each `Authorization` value is hidden from `Debug`, not only the first.
+    #[tokio::test]
+    async fn every_authorization_value_is_sensitive() {
+        use tower::ServiceExt;
+        let inner = tower::service_fn(|request: Request<()>| async move {
+            let values: Vec<bool> = request
+                .headers()
+                .get_all(AUTHORIZATION)
+                .iter()
+                .map(HeaderValue::is_sensitive)
+                .collect();
+            let printed = format!("{:?}", request.headers());
+            Ok::<_, std::convert::Infallible>(Response::new((values, printed)))
+        });
+        let request = Request::builder()
+            .header(AUTHORIZATION, "Bearer first.token")
+            .header(AUTHORIZATION, "Bearer second.token")
+            .body(())
+            .unwrap();
+        let answer = RequestId { inner }.oneshot(request).await.unwrap();
+        let (values, printed) = answer.into_body();
+        assert_eq!(values, [true, true]);
+        assert!(!printed.contains("token"), "{printed}");
     }
 
     #[test]
