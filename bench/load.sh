@@ -5,6 +5,7 @@
 #
 #   bash bench/load.sh                 # 3 × 10 s per target, 64 connections
 #   DURATION=5 REPS=1 bash bench/load.sh
+#   BEFORE=abc123 bash bench/load.sh   # also tollgate HS256 at git revision abc123, same run
 #
 # Every server is pinned to CPU $SERVER_CPU and wrk (one thread) to CPU $LOAD_CPU with taskset.
 # Bounded: fixed durations and repetitions, 127.0.0.1 only, every process stopped on exit.
@@ -12,6 +13,11 @@
 # half-saturation run, into ~/.cache/tollgate), @uppy/companion (npm, with
 # bench/peers/companion/package-lock.json), the Python peer's packages (a venv in
 # ~/.cache/tollgate/bench-venv, from bench/peers/fastapi/requirements.txt).
+#
+# With BEFORE, that revision's tree (git archive) is built into $CARGO_TARGET_DIR/before (or
+# target/before) and its tollgate serves HS256 beside this one's, run for run in turn, so that
+# drift between runs (±15 points on these VMs) hits both alike: a change's effect on the wall
+# clock is read off one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,6 +31,8 @@ LOAD_CPU=${LOAD_CPU:-1}
 VENV=${HOME}/.cache/tollgate/bench-venv
 RELEASE=${CARGO_TARGET_DIR:-target}/release  # where cargo puts the release binaries
 OUT=${RESULTS:-bench/RESULTS.md}  # its "load" section is rewritten (bench/splice.sh)
+BEFORE=${BEFORE:-}
+BEFORE_TARGET=$(realpath -m "${CARGO_TARGET_DIR:-target}/before")
 
 # log, the scratch folder ($WORK) and cleanup, wait_http, need_wrk, need_oha, cpu_ticks, to_ms,
 # median.
@@ -45,8 +53,18 @@ if [ ! -x "$VENV/bin/uvicorn" ] || ! cmp -s bench/peers/fastapi/requirements.txt
 fi
 log "building release binaries"
 cargo build --release --locked -q --bin tollgate --example hello --example bench_tokens
+if [ -n "$BEFORE" ]; then
+  before_rev=$(git rev-parse --short "$BEFORE^{commit}")
+  log "building tollgate at $BEFORE ($before_rev)"
+  mkdir "$WORK/before"
+  # -m: the files get the current time, so that cargo rebuilds what an earlier BEFORE left in
+  # the same target folder (git archive stamps them with the commit's time).
+  git archive "$before_rev" | tar -x -m -C "$WORK/before"
+  (cd "$WORK/before" && CARGO_TARGET_DIR=$BEFORE_TARGET \
+    cargo build --release --locked -q --bin tollgate)
+fi
 
-for port in 18080 18081 18082 18091 18092 18093 18099 19000 19001 19002; do
+for port in 18080 18081 18082 18083 18091 18092 18093 18099 19000 19001 19002 19003; do
   if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
     echo "port $port is already taken: stop whatever listens there first" >&2
     exit 1
@@ -68,22 +86,27 @@ printf 'not really a video' >"$WORK/demo.mp4"
 PIDS+=($!)
 wait_http http://127.0.0.1:18099/jwks.json
 
-# start_tollgate PORT STORE_PORT SIGNER [LOG] → pid. LOG "warn" (the default): no line per
-# request, output kept in $WORK; "info": the access log as production writes it (JSON, one line
-# per request and one per URL granted), to /dev/null as a log shipper's pipe would take it.
+# start_tollgate PORT STORE_PORT SIGNER [LOG [BINARY TREE]] → pid. LOG "warn" (the default): no
+# line per request, output kept in $WORK; "info": the access log as production writes it (JSON,
+# one line per request and one per URL granted), to /dev/null as a log shipper's pipe would take
+# it. BINARY and TREE (where its config/ is): BEFORE's build.
 start_tollgate() {
   local port=$1 store=$2 signer=$3 log=${4:-warn} format=pretty out
+  local binary=${5:-$RELEASE/tollgate} tree=${6:-$ROOT}
   out=$WORK/tollgate-$port.log
   [ "$log" = info ] && format=json out=/dev/null
   mkdir -p "$WORK/data-$port"
+  binary=$(realpath "$binary")
+  cd "$tree"
   TOLLGATE__SERVER__PORT=$port \
   TOLLGATE__STORAGE__EMBEDDED__ADDR=127.0.0.1:$store \
   TOLLGATE__STORAGE__EMBEDDED__DATA_DIR=$WORK/data-$port \
   TOLLGATE__STORAGE__SIGNER=$signer \
   TOLLGATE__AUTH__JWKS_URL=http://127.0.0.1:18099/jwks.json \
   TOLLGATE__LOG__FILTER=$log TOLLGATE__LOG__FORMAT=$format \
-    "${PIN[@]}" "$RELEASE/tollgate" serve >"$out" 2>&1 &
+    "${PIN[@]}" "$binary" serve >"$out" 2>&1 &
   echo $!
+  cd "$ROOT"
   wait_http "http://127.0.0.1:$port/healthz"
   TOLLGATE__STORAGE__EMBEDDED__ADDR=127.0.0.1:$store TOLLGATE__LOG__FILTER=warn \
     "$RELEASE/tollgate" put --id demo --access premium "$WORK/demo.mp4" >/dev/null
@@ -140,7 +163,25 @@ check=$(curl -sf -H "Authorization: Bearer $(head -1 "$WORK/tokens-HS256.txt")" 
   http://127.0.0.1:18080/videos/demo/url)
 url=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["url"])' "$check")
 [ "$(curl -s "$url")" = "not really a video" ] || { echo "tollgate's URL does not fetch" >&2; exit 1; }
-measure tollgate-hs256 "$TG" /videos/demo/url 18080 "$WORK/tokens-HS256.txt"
+if [ -n "$BEFORE" ]; then
+  log "tollgate at $BEFORE ($before_rev), beside it"
+  TG_BEFORE=$(start_tollgate 18083 19003 fast warn "$BEFORE_TARGET/release/tollgate" "$WORK/before")
+  PIDS+=("$TG_BEFORE")
+  # In turn, run for run, each after its own warm-up.
+  for pair in "tollgate-hs256 $TG 18080" "tollgate-hs256-before $TG_BEFORE 18083"; do
+    read -r name pid port <<<"$pair"
+    DURATION=3 run_wrk "warmup-$name" "$pid" /videos/demo/url "$port" "$WORK/tokens-HS256.txt" "$CONNS" 0
+  done
+  for _ in $(seq "$REPS"); do
+    run_wrk tollgate-hs256 "$TG" /videos/demo/url 18080 "$WORK/tokens-HS256.txt" "$CONNS" 0
+    run_wrk tollgate-hs256-before "$TG_BEFORE" /videos/demo/url 18083 "$WORK/tokens-HS256.txt" "$CONNS" 0
+  done
+  peak_rss_kb "$TG" >"$WORK/tollgate-hs256.rss"
+  peak_rss_kb "$TG_BEFORE" >"$WORK/tollgate-hs256-before.rss"
+  kill "$TG_BEFORE"
+else
+  measure tollgate-hs256 "$TG" /videos/demo/url 18080 "$WORK/tokens-HS256.txt"
+fi
 measure tollgate-es256 "$TG" /videos/demo/url 18080 "$WORK/tokens-ES256.txt"
 
 log "tollgate (fast signer), access log at info"
@@ -267,6 +308,7 @@ percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
   echo "|---|---:|---:|---:|---:|---:|"
   row axum-hello "bare axum hello (JSON): the HTTP ceiling"
   row tollgate-hs256 "tollgate \`GET /videos/{id}/url\`, HS256, fast signer"
+  [ -n "$BEFORE" ] && row tollgate-hs256-before "the same, tollgate at \`$BEFORE\` ($before_rev), run for run in turn with the row above"
   row tollgate-es256 "tollgate \`GET /videos/{id}/url\`, ES256 (JWKS), fast signer"
   row tollgate-hs256-info "tollgate \`GET /videos/{id}/url\`, HS256, fast signer, access log at info"
   row tollgate-sdk-hs256 "tollgate \`GET /videos/{id}/url\`, HS256, aws-sdk-s3 signer"
@@ -276,6 +318,10 @@ percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
   echo "| ratio (req/s) | value | target |"
   echo "|---|---:|---:|"
   echo "| tollgate HS256 / bare axum | $(percent tollgate-hs256 axum-hello) | ≥ 70 % |"
+  if [ -n "$BEFORE" ]; then
+    echo "| tollgate HS256 at \`$BEFORE\` / bare axum | $(percent tollgate-hs256-before axum-hello) | |"
+    echo "| tollgate HS256, this tree / at \`$BEFORE\` | $(ratio tollgate-hs256 tollgate-hs256-before)× | |"
+  fi
   echo "| tollgate ES256 / bare axum | $(percent tollgate-es256 axum-hello) | ≥ 60 % |"
   echo "| tollgate HS256, access log at info / bare axum | $(percent tollgate-hs256-info axum-hello) | |"
   echo "| tollgate HS256 fast / sdk signer | $(ratio tollgate-hs256 tollgate-sdk-hs256)× | |"
@@ -299,7 +345,7 @@ percent() { awk -v r="$(ratio "$1" "$2")" 'BEGIN {printf "%.0f %%", r * 100}'; }
   echo
   echo "Raw runs (req/s, p50 ms, p99 ms, CPU µs/req):"
   echo
-  for f in axum-hello tollgate-hs256 tollgate-es256 tollgate-hs256-info tollgate-sdk-hs256 companion fastapi tollgate-hs256-half axum-hello-half tollgate-hs256-quarter; do
+  for f in axum-hello tollgate-hs256 $([ -n "$BEFORE" ] && echo tollgate-hs256-before) tollgate-es256 tollgate-hs256-info tollgate-sdk-hs256 companion fastapi tollgate-hs256-half axum-hello-half tollgate-hs256-quarter; do
     echo "- $f: $(tr '\n' ';' <"$WORK/$f" | sed 's/;$//; s/;/; /g')"
   done
 } >"$WORK/results.md"
