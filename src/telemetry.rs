@@ -5,7 +5,10 @@ use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterFn, filter_fn};
+use tracing_subscriber::fmt::format::{Format, Json, JsonFields};
+use tracing_subscriber::fmt::{self, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use serde::{Deserialize, Serialize};
@@ -44,18 +47,29 @@ pub fn secret_filter() -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool + Clo
     })
 }
 
+/// The `json` format, writing to `writer`: one line per event, its fields at the top level, and
+/// the request's span (method, path, request id) once, under `span`. tracing-subscriber's
+/// default repeats the span in a `spans` list too: the same fields serialized twice for every
+/// event, about a fifth of what the access log at `info` costs a request (callgrind).
+pub fn json_layer<S, W>(writer: W) -> fmt::Layer<S, JsonFields, Format<Json>, W>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_span_list(false)
+        .with_writer(writer)
+}
+
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(settings: &LogSettings) {
     let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.filter.clone());
     let registry = tracing_subscriber::registry().with(EnvFilter::new(directives));
     let _ = match settings.format {
         LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_filter(secret_filter()),
-            )
+            .with(json_layer(std::io::stdout).with_filter(secret_filter()))
             .try_init(),
         LogFormat::Pretty => registry
             .with(tracing_subscriber::fmt::layer().with_filter(secret_filter()))

@@ -41,6 +41,43 @@ fn subscriber(directives: &str, captured: &Captured) -> impl tracing::Subscriber
         )
 }
 
+/// The `json` format: one JSON object per line, the request's span once under `span` (not
+/// again in a `spans` list), the event's own fields at the top level.
+#[tokio::test]
+async fn json_lines_carry_the_request_span_once() {
+    let _serial = crate::ONE_AT_A_TIME.lock().await;
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(
+            tollgate::telemetry::json_layer(captured.clone())
+                .with_filter(tollgate::telemetry::secret_filter()),
+        );
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = spawn_app().await;
+    app.put_video("gold-1", b"gold", Meta::tier("gold")).await;
+    app.granted_url("gold-1", &app.token("alice", &["gold"], &[]))
+        .await;
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let access: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| {
+            l["message"] == "finished processing request"
+                && l["span"]["path"] == "/videos/gold-1/url"
+        })
+        .collect();
+    assert_eq!(access.len(), 1, "{logs}");
+    let line = access[0];
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["span"]["method"], "GET", "{line}");
+    assert!(line["span"]["request_id"].is_string(), "{line}");
+    assert!(line.get("spans").is_none(), "{line}");
+}
+
 #[tokio::test]
 async fn the_default_filter_logs_nothing_more_verbose_than_info() {
     let _serial = crate::ONE_AT_A_TIME.lock().await;
