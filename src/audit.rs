@@ -13,7 +13,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -22,7 +22,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request};
 use axum::http::Method;
 use axum::http::header::USER_AGENT;
 use axum::response::Response;
@@ -477,16 +477,10 @@ impl EventStart {
             });
         }
         let request = Request::from_parts(parts, body);
-        let client_ip =
-            request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(peer)| {
-                    state
-                        .controls
-                        .trusted_proxies()
-                        .client_ip(peer.ip(), request.headers())
-                });
+        let client_ip = state
+            .controls
+            .trusted_proxies()
+            .of_request(request.extensions(), request.headers());
         let start = Self {
             state: state.clone(),
             action,

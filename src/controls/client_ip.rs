@@ -6,9 +6,10 @@
 //! party vouches for. Anything to its left was written by the client and is ignored, or any
 //! client could pick its own rate-limit bucket.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use axum::http::HeaderMap;
+use axum::extract::ConnectInfo;
+use axum::http::{Extensions, HeaderMap};
 use ipnet::IpNet;
 
 #[derive(Debug, Clone, Default)]
@@ -33,6 +34,13 @@ impl TrustedProxies {
     fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client of a request with these extensions and headers: the one behind the socket's
+    /// peer (`ConnectInfo`, which the server sets on every request), or `None` without it.
+    pub fn of_request(&self, extensions: &Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+        let ConnectInfo(peer) = extensions.get::<ConnectInfo<SocketAddr>>()?;
+        Some(self.client_ip(peer.ip(), headers))
     }
 
     /// The client behind `peer`, per the rule above.

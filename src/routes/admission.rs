@@ -9,9 +9,9 @@
 //! A request whose token fails verification counts against its client IP's limit: a flood of
 //! bad tokens is refused with 429 before it costs more.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
@@ -38,13 +38,10 @@ pub fn route_class(parts: &Parts) -> RouteClass {
 
 /// The client's address: the socket peer's, or the one trusted proxies forward.
 pub fn client_ip(parts: &Parts, state: &AppState) -> Option<IpAddr> {
-    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
-    Some(
-        state
-            .controls
-            .trusted_proxies()
-            .client_ip(peer.ip(), &parts.headers),
-    )
+    state
+        .controls
+        .trusted_proxies()
+        .of_request(&parts.extensions, &parts.headers)
 }
 
 /// A caller whose token verified, before the controls ran.

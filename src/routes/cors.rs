@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ORIGIN, VARY,
@@ -170,15 +170,10 @@ where
         let state = self.state.clone();
         ResponseFuture::Preflight {
             future: Box::pin(async move {
-                let ip = request
-                    .extensions()
-                    .get::<ConnectInfo<std::net::SocketAddr>>()
-                    .map(|info| {
-                        state
-                            .controls
-                            .trusted_proxies()
-                            .client_ip(info.0.ip(), request.headers())
-                    });
+                let ip = state
+                    .controls
+                    .trusted_proxies()
+                    .of_request(request.extensions(), request.headers());
                 match charge_unauthenticated(&state, RouteClass::Playback, ip).await {
                     Ok(_) => Ok(answer),
                     Err(refused) => {
