@@ -304,8 +304,8 @@ fn rfc3339(secs: i64) -> Option<String> {
         .and_then(|t| t.format(&Rfc3339).ok())
 }
 
-/// The decision an answer carries, counted in the metrics.
-fn count(action: &'static str, response: &Response) -> &'static str {
+/// The decision an answer carries, and its refusal code, counted in the metrics.
+fn count(action: &'static str, response: &Response) -> (&'static str, Option<&'static str>) {
     let refusal = response.extensions().get::<RefusalCode>().map(|c| c.0);
     let decision = if refusal.is_none() && response.status().is_success() {
         "granted"
@@ -313,7 +313,7 @@ fn count(action: &'static str, response: &Response) -> &'static str {
         "refused"
     };
     crate::metrics::Metrics::global().decision(action, decision, refusal.unwrap_or(""));
-    decision
+    (decision, refusal)
 }
 
 /// The audit trail on the routes (inside the routing, which names the route): a slot for the
@@ -378,7 +378,8 @@ where
             let future = self.inner.call(request);
             return RecordFuture::new(future, Some(Pending::Count(action)));
         }
-        let (request, event) = EventStart::new(state, action, request);
+        let route = route.to_owned();
+        let (request, event) = EventStart::new(state, action, route, request);
         let future = self.inner.call(request);
         RecordFuture::new(future, Some(Pending::Event(Box::new(event))))
     }
@@ -442,12 +443,12 @@ struct EventStart {
 
 impl EventStart {
     /// Reads `request`, and leaves a slot in it for the handlers.
-    fn new(state: &AppState, action: &'static str, mut request: Request) -> (Request, Self) {
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default();
+    fn new(
+        state: &AppState,
+        action: &'static str,
+        route: String,
+        mut request: Request,
+    ) -> (Request, Self) {
         let slot = AuditSlot::read();
         request.extensions_mut().insert(slot.clone());
         let request_id = request
@@ -497,8 +498,7 @@ impl EventStart {
     /// Counts the decision and writes its event.
     fn finish(self, response: &Response) {
         let details = self.slot.take();
-        let decision = count(self.action, response);
-        let refusal = response.extensions().get::<RefusalCode>().map(|c| c.0);
+        let (decision, refusal) = count(self.action, response);
         let event = json!({
             "time": OffsetDateTime::from(self.state.clock.now()).format(&Rfc3339).ok(),
             "request_id": self.request_id,
