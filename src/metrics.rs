@@ -163,12 +163,22 @@ impl<K: Hash + Eq, M: Clone> Handles<K, M> {
         }
         let metric = find();
         apply(&metric);
-        self.by_identity
+        let mut by_identity = self
+            .by_identity
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, metric);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Label sets are few (routes × methods × statuses), but identity is an address: were a
+        // route's template ever made anew per request (axum does for nested routers), each
+        // would be a new key. Past the bound, lookups go to the family, uncached.
+        if by_identity.len() < MAX_HANDLES {
+            by_identity.insert(key, metric);
+        }
     }
 }
+
+/// How many handles a family keeps: far more label sets than tollgate's routes, methods and
+/// statuses make.
+const MAX_HANDLES: usize = 4096;
 
 /// A `&'static str` label by its address: a constant's text never moves nor is freed, so the
 /// same address is the same text (the same text at two addresses only takes two entries
@@ -620,6 +630,32 @@ mod tests {
             .render()
             .lines()
             .find_map(|line| line.strip_prefix(series).map(|v| v.trim().to_owned()))
+    }
+
+    /// Keys that never repeat (a template made anew per request) stop being kept at the
+    /// bound, and every count still lands in its series.
+    #[test]
+    fn handles_stay_bounded_and_still_count() {
+        let handles: Handles<usize, Counter> = Handles::new();
+        let counter = Counter::default();
+        for key in 0..MAX_HANDLES + 100 {
+            handles.with(
+                key,
+                || counter.clone(),
+                |c| {
+                    c.inc();
+                },
+            );
+        }
+        handles.with(
+            0,
+            || unreachable!("kept"),
+            |c| {
+                c.inc();
+            },
+        );
+        assert_eq!(handles.by_identity.read().unwrap().len(), MAX_HANDLES);
+        assert_eq!(counter.get(), (MAX_HANDLES + 101) as u64);
     }
 
     /// Handles are found by address: the same text at two addresses is still one series, and
