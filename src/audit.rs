@@ -299,9 +299,8 @@ fn action(method: &Method, route: &str) -> &'static str {
 }
 
 fn rfc3339(secs: i64) -> Option<String> {
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+    let at = OffsetDateTime::from_unix_timestamp(secs).ok()?;
+    Some(crate::clock::rfc3339(at.into()))
 }
 
 /// The decision an answer carries, and its refusal code, counted in the metrics.

@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> SystemTime;
 }
@@ -53,9 +56,116 @@ pub fn unix_secs(t: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// `at` in UTC to the whole second (rounded down), if time can hold it (years -9999 to 9999).
+fn utc(at: SystemTime) -> Option<OffsetDateTime> {
+    let secs = match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).ok()?,
+        Err(before) => {
+            let before = before.duration();
+            let whole = i64::try_from(before.as_secs()).ok()?;
+            if before.subsec_nanos() == 0 {
+                -whole
+            } else {
+                -whole - 1
+            }
+        }
+    };
+    OffsetDateTime::from_unix_timestamp(secs).ok()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `at` in UTC, written digit by digit: time's formatter is generic,
+/// and this runs for every URL handed out and every JSON log line. `None` outside the years 0 to
+/// 9999.
+pub fn civil_seconds(at: SystemTime) -> Option<[u8; 19]> {
+    let t = utc(at)?;
+    let (year, month, day) = t.to_calendar_date();
+    let year = u16::try_from(year).ok().filter(|&year| year <= 9999)?;
+    let mut text = *b"0000-00-00T00:00:00";
+    let mut put = |at: usize, value: u16, width: usize| {
+        let mut value = value;
+        for i in (at..at + width).rev() {
+            // A digit: always below 10.
+            text[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    let (hour, minute, second) = t.to_hms();
+    put(0, year, 4);
+    put(5, u16::from(u8::from(month)), 2);
+    put(8, u16::from(day), 2);
+    put(11, u16::from(hour), 2);
+    put(14, u16::from(minute), 2);
+    put(17, u16::from(second), 2);
+    Some(text)
+}
+
+/// RFC 3339, UTC, whole seconds: `2026-12-01T04:05:06Z` (empty past the years time holds).
+pub fn rfc3339(at: SystemTime) -> String {
+    match civil_seconds(at) {
+        Some(text) => {
+            let mut rfc3339 = String::with_capacity(20);
+            // Digits, dashes, colons and a `T`: ASCII, always UTF-8.
+            rfc3339.push_str(std::str::from_utf8(&text).unwrap_or_default());
+            rfc3339.push('Z');
+            rfc3339
+        }
+        None => utc(at).map(rfc3339_by_time).unwrap_or_default(),
+    }
+}
+
+fn rfc3339_by_time(t: OffsetDateTime) -> String {
+    t.replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// The digits written by hand are time's RFC 3339 over all the years time handles
+        /// (-9999 to 9999), before and after the epoch, with any fraction of a second dropped.
+        #[test]
+        fn rfc3339_is_times(
+            secs in -377_705_116_800_i64..253_402_300_800,
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let at = if secs >= 0 {
+                UNIX_EPOCH + Duration::new(secs.unsigned_abs(), nanos)
+            } else {
+                UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()) + Duration::from_nanos(u64::from(nanos))
+            };
+            prop_assert_eq!(rfc3339(at), rfc3339_by_time(OffsetDateTime::from(at)));
+        }
+    }
+
+    #[test]
+    fn rfc3339_examples() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_millis(500)),
+            "1969-12-31T23:59:59Z"
+        );
+        // Past what time holds: empty, not a panic.
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(253_402_300_800)),
+            ""
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(377_705_116_801)),
+            ""
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_millis(1_796_094_306_999)),
+            "2026-12-01T03:05:06Z"
+        );
+    }
 
     #[test]
     fn offset_clock_moves_both_ways() {

@@ -5,8 +5,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::AuditSlot;
@@ -69,42 +67,6 @@ pub enum PlaybackFormat {
     Hls,
 }
 
-/// RFC 3339, UTC, whole seconds: `2026-12-01T04:05:06Z`. Written digit by digit for years
-/// 0 to 9999 (time's formatter is generic, and this runs on every URL handed out); any other
-/// year through it.
-fn rfc3339(at: std::time::SystemTime) -> String {
-    let t = OffsetDateTime::from(at);
-    let Ok(year) = u16::try_from(t.year()) else {
-        return rfc3339_by_time(t);
-    };
-    if year > 9999 {
-        return rfc3339_by_time(t);
-    }
-    let mut text = *b"0000-00-00T00:00:00Z";
-    let mut put = |at: usize, value: u16, width: usize| {
-        let mut value = value;
-        for i in (at..at + width).rev() {
-            // A digit: always below 10.
-            text[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, year, 4);
-    put(5, u16::from(u8::from(t.month())), 2);
-    put(8, u16::from(t.day()), 2);
-    put(11, u16::from(t.hour()), 2);
-    put(14, u16::from(t.minute()), 2);
-    put(17, u16::from(t.second()), 2);
-    text.iter().map(|&b| char::from(b)).collect()
-}
-
-fn rfc3339_by_time(t: OffsetDateTime) -> String {
-    t.replace_nanosecond(0)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 impl UrlResponse {
     /// Its fields into `object`, as `Serialize` would write them (what [`JsonObject`] is for).
     pub fn write(&self, object: &mut JsonObject) {
@@ -156,7 +118,7 @@ impl From<PresignedUrl> for UrlResponse {
             format: PlaybackFormat::File,
             method: p.method,
             headers: p.headers.into_iter().collect(),
-            expires_at: rfc3339(p.expires_at),
+            expires_at: crate::clock::rfc3339(p.expires_at),
             expires_in: p.expires_in,
             session: None,
         }
@@ -170,7 +132,7 @@ impl From<Entry> for UrlResponse {
             format: PlaybackFormat::Hls,
             method: "GET",
             headers: BTreeMap::new(),
-            expires_at: rfc3339(entry.expires_at),
+            expires_at: crate::clock::rfc3339(entry.expires_at),
             expires_in: entry.expires_in,
             session: None,
         }
@@ -345,40 +307,5 @@ fn content_disposition(params: &UrlParams, id: &VideoId) -> Result<Option<String
                 .map_err(|e| ApiError::BadRequest(e.to_string()))?;
             Ok(Some(name.content_disposition()))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
-    use proptest::prelude::*;
-
-    use super::*;
-
-    proptest! {
-        /// The digits written by hand are time's RFC 3339 over all the years time handles
-        /// (-9999 to 9999), before and after the epoch, with any fraction of a second dropped.
-        #[test]
-        fn rfc3339_is_times(
-            secs in -377_705_116_800_i64..253_402_300_800,
-            nanos in 0u32..1_000_000_000,
-        ) {
-            let at = if secs >= 0 {
-                UNIX_EPOCH + Duration::new(secs.unsigned_abs(), nanos)
-            } else {
-                UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()) + Duration::from_nanos(u64::from(nanos))
-            };
-            prop_assert_eq!(rfc3339(at), rfc3339_by_time(OffsetDateTime::from(at)));
-        }
-    }
-
-    #[test]
-    fn rfc3339_examples() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_millis(1_796_094_306_999)),
-            "2026-12-01T03:05:06Z"
-        );
     }
 }
