@@ -51,15 +51,25 @@ impl JsonObject {
         self
     }
 
+    fn null(&mut self, name: &'static str) -> &mut Self {
+        self.name(name);
+        self.buf.extend_from_slice(b"null");
+        self
+    }
+
+    /// The string, or `null`.
+    pub fn opt_str(&mut self, name: &'static str, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(value) => self.str(name, value),
+            None => self.null(name),
+        }
+    }
+
     /// The number, or `null`.
     pub fn opt_u64(&mut self, name: &'static str, value: Option<u64>) -> &mut Self {
         match value {
             Some(value) => self.u64(name, value),
-            None => {
-                self.name(name);
-                self.buf.extend_from_slice(b"null");
-                self
-            }
+            None => self.null(name),
         }
     }
 

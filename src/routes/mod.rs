@@ -9,7 +9,7 @@ mod demo;
 mod fallback;
 mod health;
 mod hls;
-mod json;
+pub(crate) mod json;
 pub mod openapi;
 mod panic;
 mod request_id;
