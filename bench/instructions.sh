@@ -17,7 +17,8 @@
 # warm-up and then 0 or N requests from one keep-alive client (bench/instructions_client.py);
 # instructions per request = (total with N − total with 0) / N. The cases, in one run: the bare
 # axum hello (the HTTP ceiling), tollgate's GET /videos/{id}/url with an HS256 token and with an
-# ES256 token (through the token cache), and POST /uploads.
+# ES256 token (through the token cache), POST /uploads, and GET /videos/{id}/url (HS256) again with
+# the access log at `info` in the JSON format, as production runs (its lines go to a file).
 #
 # With REVS, only GET /videos/{id}/url with an HS256 token is measured, at each revision in turn
 # (each built like BEFORE's), and a table of them is printed, not written: the figures behind
@@ -77,6 +78,11 @@ totals() { # FILE → "TOTAL SHA"
     echo "$total $sha"
 }
 
+# The log filter and format tollgate runs with: `warn` leaves out the access log's line per
+# request; `LOG_FILTER=info LOG_FORMAT=json measure …` measures it.
+LOG_FILTER=warn
+LOG_FORMAT=pretty
+
 # run COUNT KIND PATH METHOD BODY TOKEN: one server (KIND hello, tollgate, or before: tollgate
 # at $BEFORE, in its own tree) on free ports under callgrind, WARMUP + COUNT requests, then
 # SIGTERM; prints "TOTAL SHA".
@@ -96,7 +102,8 @@ run() {
         mkdir -p "$WORK/data-$port"
         (cd "$tree" && exec env TOLLGATE__SERVER__PORT="$port" \
             TOLLGATE__STORAGE__EMBEDDED__ADDR="127.0.0.1:$store" \
-            TOLLGATE__STORAGE__EMBEDDED__DATA_DIR="$WORK/data-$port" TOLLGATE__LOG__FILTER=warn \
+            TOLLGATE__STORAGE__EMBEDDED__DATA_DIR="$WORK/data-$port" \
+            TOLLGATE__LOG__FILTER="$LOG_FILTER" TOLLGATE__LOG__FORMAT="$LOG_FORMAT" \
             TOLLGATE__AUTH__JWKS_URL="http://127.0.0.1:$JWKS_PORT/jwks.json" \
             "${callgrind[@]}" "$binary" serve > "$out.log" 2>&1) &
         ready=/healthz
@@ -162,6 +169,8 @@ measure "tollgate GET /videos/{id}/url, HS256" tollgate /videos/demo/url GET "" 
 measure "tollgate GET /videos/{id}/url, ES256 (token cache hit)" tollgate /videos/demo/url GET "" \
     "$ES256_TOKEN"
 measure "tollgate POST /uploads" tollgate /uploads POST "$UPLOAD_BODY" "$UPLOADER_TOKEN"
+LOG_FILTER=info LOG_FORMAT=json measure "tollgate GET /videos/{id}/url, HS256, access log at info (JSON)" \
+    tollgate /videos/demo/url GET "" "$HS256_TOKEN"
 
 hello=$(cut -d'|' -f2 <<< "${rows[0]}")
 hello_sha=$(cut -d'|' -f3 <<< "${rows[0]}")
