@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> SystemTime;
@@ -99,25 +98,15 @@ pub fn civil_seconds(at: SystemTime) -> Option<[u8; 19]> {
     Some(text)
 }
 
-/// RFC 3339, UTC, whole seconds: `2026-12-01T04:05:06Z` (empty past the years time holds).
-pub fn rfc3339(at: SystemTime) -> String {
-    match civil_seconds(at) {
-        Some(text) => {
-            let mut rfc3339 = String::with_capacity(20);
-            // Digits, dashes, colons and a `T`: ASCII, always UTF-8.
-            rfc3339.push_str(std::str::from_utf8(&text).unwrap_or_default());
-            rfc3339.push('Z');
-            rfc3339
-        }
-        None => utc(at).map(rfc3339_by_time).unwrap_or_default(),
-    }
-}
-
-fn rfc3339_by_time(t: OffsetDateTime) -> String {
-    t.replace_nanosecond(0)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+/// RFC 3339, UTC, whole seconds: `2026-12-01T04:05:06Z`; `None` outside the years 0 to 9999,
+/// which RFC 3339 cannot write.
+pub fn rfc3339(at: SystemTime) -> Option<String> {
+    let text = civil_seconds(at)?;
+    let mut rfc3339 = String::with_capacity(20);
+    // Digits, dashes, colons and a `T`: ASCII, always UTF-8.
+    rfc3339.push_str(std::str::from_utf8(&text).ok()?);
+    rfc3339.push('Z');
+    Some(rfc3339)
 }
 
 #[cfg(test)]
@@ -127,10 +116,12 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use time::format_description::well_known::Rfc3339;
 
     proptest! {
         /// The digits written by hand are time's RFC 3339 over all the years time handles
-        /// (-9999 to 9999), before and after the epoch, with any fraction of a second dropped.
+        /// (-9999 to 9999, of which RFC 3339 writes 0 to 9999), before and after the epoch, with
+        /// any fraction of a second dropped; and never a panic, however far from the epoch.
         #[test]
         fn rfc3339_is_times(
             secs in -377_705_116_800_i64..253_402_300_800,
@@ -141,25 +132,43 @@ mod tests {
             } else {
                 UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()) + Duration::from_nanos(u64::from(nanos))
             };
-            prop_assert_eq!(rfc3339(at), rfc3339_by_time(OffsetDateTime::from(at)));
+            let by_time = OffsetDateTime::from(at)
+                .replace_nanosecond(0)
+                .ok()
+                .and_then(|t| t.format(&Rfc3339).ok());
+            prop_assert_eq!(rfc3339(at), by_time);
+        }
+
+        #[test]
+        fn rfc3339_never_panics(secs in any::<u64>(), after in any::<bool>()) {
+            let far = Duration::from_secs(secs);
+            let at = if after { UNIX_EPOCH.checked_add(far) } else { UNIX_EPOCH.checked_sub(far) };
+            if let Some(at) = at {
+                let _ = rfc3339(at);
+            }
         }
     }
 
     #[test]
     fn rfc3339_examples() {
+        let rfc3339 = |at| rfc3339(at).unwrap_or_else(|| "none".to_owned());
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(
             rfc3339(UNIX_EPOCH - Duration::from_millis(500)),
             "1969-12-31T23:59:59Z"
         );
-        // Past what time holds: empty, not a panic.
+        // Before the year 0 and past 9999: none, not a panic.
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(253_402_300_800)),
-            ""
+            "none"
         );
         assert_eq!(
-            rfc3339(UNIX_EPOCH - Duration::from_secs(377_705_116_801)),
-            ""
+            rfc3339(UNIX_EPOCH - Duration::from_secs(62_167_219_201)),
+            "none"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(62_167_219_200)),
+            "0000-01-01T00:00:00Z"
         );
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_millis(1_796_094_306_999)),

@@ -118,7 +118,7 @@ impl From<PresignedUrl> for UrlResponse {
             format: PlaybackFormat::File,
             method: p.method,
             headers: p.headers.into_iter().collect(),
-            expires_at: crate::clock::rfc3339(p.expires_at),
+            expires_at: crate::clock::rfc3339(p.expires_at).unwrap_or_default(),
             expires_in: p.expires_in,
             session: None,
         }
@@ -132,7 +132,7 @@ impl From<Entry> for UrlResponse {
             format: PlaybackFormat::Hls,
             method: "GET",
             headers: BTreeMap::new(),
-            expires_at: crate::clock::rfc3339(entry.expires_at),
+            expires_at: crate::clock::rfc3339(entry.expires_at).unwrap_or_default(),
             expires_in: entry.expires_in,
             session: None,
         }
