@@ -9,10 +9,12 @@
 //! are escaped as they are written, and a span's fields are stored as a JSON fragment that every
 //! line copies.
 //!
-//! Differences from tracing-subscriber's, none of which our spans meet: a span's fields are in
-//! their declared order (it sorts them), and a field recorded on a span twice appears twice.
+//! One difference from tracing-subscriber's, which our spans do not meet: a span's fields are in
+//! their declared order until one is recorded later (`Span::record`); then they are sorted by
+//! name, as tracing-subscriber always sorts them.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -53,6 +55,7 @@ where
         let mut fields = Fields {
             out: &mut writer,
             first: false,
+            span: false,
             result: Ok(()),
         };
         event.record(&mut fields);
@@ -85,40 +88,58 @@ impl<'w> FormatFields<'w> for JsonSpanFields {
         let mut visitor = Fields {
             out: &mut writer,
             first: true,
+            span: true,
             result: Ok(()),
         };
         fields.record(&mut visitor);
         visitor.result
     }
 
+    /// Fields recorded on a span after it opened. A field recorded again replaces its value: the
+    /// stored fragment is read back and written again, sorted by name, as tracing-subscriber
+    /// does. Nothing on a request's path records on a span.
     fn add_fields(
         &self,
         current: &'w mut FormattedFields<Self>,
         fields: &Record<'_>,
     ) -> fmt::Result {
-        let first = current.is_empty();
-        let mut writer = current.as_writer();
-        let mut visitor = Fields {
-            out: &mut writer,
-            first,
-            result: Ok(()),
+        if current.is_empty() {
+            return self.format_fields(current.as_writer(), fields);
+        }
+        let mut added = String::new();
+        self.format_fields(Writer::new(&mut added), fields)?;
+        let object = |fragment: &str| {
+            serde_json::from_str::<BTreeMap<String, serde_json::Value>>(&format!("{{{fragment}}}"))
+                .map_err(|_| fmt::Error)
         };
-        fields.record(&mut visitor);
-        visitor.result
+        let mut merged = object(&current.fields)?;
+        merged.extend(object(&added)?);
+        current.fields.clear();
+        for (i, (name, value)) in merged.iter().enumerate() {
+            if i > 0 {
+                current.fields.push(',');
+            }
+            write_str(&mut current.fields, name)?;
+            write!(current.fields, ":{value}")?;
+        }
+        Ok(())
     }
 }
 
 /// Writes each field it visits as `"name":value`, preceded by a comma unless it is the first.
 /// Values as serde_json writes them: strings escaped, numbers and booleans bare, anything else
-/// by its `Debug` (which for `%value` fields is its `Display`) as a string.
+/// by its `Debug` (which for `%value` fields is its `Display`) as a string. A span's fields
+/// follow tracing-subscriber's rules for spans, which differ from its rules for events: bytes
+/// as an array of numbers, and among `Debug` fields, `log.` ones left out and `r#` taken off.
 struct Fields<'a, W> {
     out: &'a mut W,
     first: bool,
+    span: bool,
     result: fmt::Result,
 }
 
 impl<W: fmt::Write> Fields<'_, W> {
-    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut W) -> fmt::Result) {
+    fn entry(&mut self, name: &str, value: impl FnOnce(&mut W) -> fmt::Result) {
         if self.result.is_err() {
             return;
         }
@@ -126,7 +147,7 @@ impl<W: fmt::Write> Fields<'_, W> {
             if !std::mem::take(&mut self.first) {
                 self.out.write_char(',')?;
             }
-            write_str(self.out, field.name())?;
+            write_str(self.out, name)?;
             self.out.write_char(':')?;
             value(self.out)
         })();
@@ -135,7 +156,14 @@ impl<W: fmt::Write> Fields<'_, W> {
 
 impl<W: fmt::Write> Visit for Fields<'_, W> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.entry(field, |out| {
+        let mut name = field.name();
+        if self.span {
+            if name.starts_with("log.") {
+                return;
+            }
+            name = name.strip_prefix("r#").unwrap_or(name);
+        }
+        self.entry(name, |out| {
             out.write_char('"')?;
             write!(Escaping(&mut *out), "{value:?}")?;
             out.write_char('"')
@@ -143,32 +171,58 @@ impl<W: fmt::Write> Visit for Fields<'_, W> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.entry(field, |out| write_str(out, value));
+        self.entry(field.name(), |out| write_str(out, value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.entry(field, |out| {
+        self.entry(field.name(), |out| {
             out.write_str(itoa::Buffer::new().format(value))
         });
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.entry(field, |out| {
+        self.entry(field.name(), |out| {
             out.write_str(itoa::Buffer::new().format(value))
         });
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.entry(field, |out| {
+        self.entry(field.name(), |out| {
             out.write_str(if value { "true" } else { "false" })
         });
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         // serde_json's notation (`null` for what JSON cannot hold); no hot path logs a float.
-        self.entry(field, |out| {
+        self.entry(field.name(), |out| {
             write!(out, "{}", serde_json::Value::from(value))
         });
+    }
+
+    fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+        if self.span {
+            self.entry(field.name(), |out| {
+                write!(out, "{}", serde_json::Value::from(value))
+            });
+        } else {
+            self.record_debug(field, &Hex(value));
+        }
+    }
+}
+
+/// Bytes as tracing writes them by default: `[00 ff]`.
+struct Hex<'a>(&'a [u8]);
+
+impl fmt::Debug for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('[')?;
+        for (i, byte) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_char(' ')?;
+            }
+            write!(f, "{byte:02x}")?;
+        }
+        f.write_char(']')
     }
 }
 
@@ -384,21 +438,46 @@ mod tests {
     #[test]
     fn fields_recorded_later_on_a_span_join_it() {
         let (theirs, ours) = both(|| {
-            let span =
-                tracing::info_span!("request", method = "GET", status = tracing::field::Empty);
+            let span = tracing::info_span!("request", path = "/a", status = tracing::field::Empty);
             span.record("status", 404_u64);
+            span.in_scope(|| tracing::info!("done"));
+            // Recorded again: the value is replaced, not repeated.
+            span.record("status", 200_u64);
+            span.record("path", "/b\"");
             span.in_scope(|| tracing::info!("done"));
             let late = tracing::info_span!("late", status = tracing::field::Empty);
             late.record("status", 200_u64);
             late.in_scope(|| tracing::info!("done"));
         });
-        assert_eq!(ours.len(), 2, "{ours:#?}");
+        assert_eq!(ours.len(), 3, "{ours:#?}");
         for (theirs, ours) in theirs.iter().zip(&ours) {
-            let theirs: serde_json::Value = serde_json::from_str(theirs).unwrap_or_default();
-            let mut ours: serde_json::Value = serde_json::from_str(ours).unwrap_or_default();
-            ours["timestamp"] = theirs["timestamp"].clone();
-            assert_eq!(ours, theirs);
+            assert_eq!(without_timestamp(ours), without_timestamp(theirs));
         }
+        assert!(ours[1].contains(r#""span":{"path":"/b\"","status":200,"name":"request"}"#));
+    }
+
+    /// tracing-subscriber writes a span's fields by rules of their own: bytes as numbers, `log.`
+    /// fields left out, `r#` taken off; an event's bytes in hex.
+    #[test]
+    fn span_fields_follow_tracing_subscribers_rules_for_spans() {
+        let (theirs, ours) = both(|| {
+            let span = tracing::info_span!(
+                "request",
+                bytes = &b"\x00\xff"[..],
+                log.target = ?"hidden",
+                r#type = ?"raw",
+            );
+            span.in_scope(|| tracing::info!(bytes = &b"\x00\xff"[..], "done"));
+        });
+        assert_eq!(ours.len(), 1, "{ours:#?}");
+        let theirs: serde_json::Value = serde_json::from_str(&theirs[0]).unwrap_or_default();
+        let mut ours: serde_json::Value = serde_json::from_str(&ours[0]).unwrap_or_default();
+        ours["timestamp"] = theirs["timestamp"].clone();
+        assert_eq!(ours, theirs);
+        assert_eq!(ours["span"]["bytes"], serde_json::json!([0, 255]));
+        assert_eq!(ours["bytes"], "[00 ff]");
+        assert_eq!(ours["span"]["type"], "\"raw\"");
+        assert!(ours["span"].get("log.target").is_none(), "{ours}");
     }
 
     const MICROS: &[FormatItem<'_>] =
