@@ -480,6 +480,33 @@ mod tests {
         assert!(ours["span"].get("log.target").is_none(), "{ours}");
     }
 
+    /// The embedded store opens a span for each operation that holds the whole request
+    /// (s3s-fs's `#[instrument]`): a line logged inside one never carries it.
+    #[test]
+    fn the_stores_operation_spans_stay_out_of_lines() {
+        use tracing_subscriber::Layer as _;
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry().with(
+            crate::telemetry::json_layer({
+                let captured = captured.clone();
+                move || captured.clone()
+            })
+            .with_filter(crate::telemetry::secret_filter()),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                target: "s3s_fs::s3",
+                "put_object",
+                req = "authorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261201",
+            );
+            span.in_scope(|| tracing::warn!("inside the store's span"));
+        });
+        let lines = captured.lines();
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].contains("inside the store's span"), "{}", lines[0]);
+        assert!(!lines[0].contains("AKIAEXAMPLE"), "{}", lines[0]);
+    }
+
     const MICROS: &[FormatItem<'_>] =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 

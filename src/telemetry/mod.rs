@@ -28,11 +28,13 @@ const SECRET_QUERY_PARAMS: [&str; 3] = [
 /// Targets that print secrets when verbose, and the most verbose level they may log at, whatever
 /// the filter (`RUST_LOG` included): the AWS SDK's signer prints canonical requests (credential
 /// scope, session token) at `trace`, its runtime signed request headers; the embedded store (s3s)
-/// prints whole requests, `Authorization` headers and presigned query strings, at `debug`.
+/// prints whole requests, `Authorization` headers and presigned query strings, at `debug`, and
+/// s3s-fs opens a span at `info` for each operation holding the whole request (`#[instrument]`),
+/// which any line logged inside it would carry.
 const SECRET_BEARING_TARGETS: [(&str, Level); 3] = [
     ("aws_sigv4", Level::DEBUG),
     ("aws_smithy_runtime", Level::DEBUG),
-    ("s3s", Level::INFO), // and s3s_fs
+    ("s3s", Level::WARN), // and s3s_fs
 ];
 
 /// Drops the events of [`SECRET_BEARING_TARGETS`] above their level. A filter, not `EnvFilter`
