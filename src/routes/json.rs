@@ -112,7 +112,7 @@ impl JsonObject {
 
 /// Whether JSON can hold `s` between quotes as it is: no control character, `"` or `\` (the
 /// only bytes `serde_json` escapes). Every byte is looked at, without an early exit.
-fn needs_no_escaping(s: &str) -> bool {
+pub(crate) fn needs_no_escaping(s: &str) -> bool {
     s.bytes().fold(true, |clean, b| {
         clean & (b >= 0x20) & (b != b'"') & (b != b'\\')
     })

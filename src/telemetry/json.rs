@@ -240,14 +240,11 @@ struct Escaping<'a, W>(&'a mut W);
 
 impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        let bytes = text.as_bytes();
         // Most text needs no escape: one pass with no early exit, which the compiler vectorises.
-        let plain = bytes.iter().fold(true, |plain, &b| {
-            plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
-        });
-        if plain {
+        if crate::routes::json::needs_no_escaping(text) {
             return self.0.write_str(text);
         }
+        let bytes = text.as_bytes();
         let mut copied = 0;
         for (i, &byte) in bytes.iter().enumerate() {
             let escape = match byte {
