@@ -352,13 +352,7 @@ fn action(method: &Method, route: &str) -> &'static str {
 
 /// `secs` since the epoch in RFC 3339; `None` (`null` in the event) where it cannot be written.
 fn rfc3339(secs: i64) -> Option<String> {
-    let far = std::time::Duration::from_secs(secs.unsigned_abs());
-    let at = if secs >= 0 {
-        SystemTime::UNIX_EPOCH.checked_add(far)
-    } else {
-        SystemTime::UNIX_EPOCH.checked_sub(far)
-    };
-    crate::clock::rfc3339(at?)
+    crate::clock::rfc3339(crate::clock::from_unix_secs(secs)?)
 }
 
 /// The decision an answer carries, and its refusal code, counted in the metrics.
