@@ -1,6 +1,5 @@
 //! The HTTP ceiling for `bench/load.sh`: a bare axum hello-world answering JSON, on the same
-//! runtime tollgate serves on (tokio multi-thread, one worker per core it may run on), with the
-//! same global allocator (mimalloc), so that the gap between them is tollgate's own work.
+//! runtime tollgate serves on (tokio multi-thread, one worker per core it may run on).
 //!
 //! `cargo run --release --example hello -- 127.0.0.1:8091`
 
@@ -8,9 +7,6 @@ use std::process::ExitCode;
 
 use axum::Json;
 use axum::routing::get;
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let addr = std::env::args()

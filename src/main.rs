@@ -11,12 +11,6 @@ use tollgate::domain::VideoId;
 use tollgate::storage::{VideoMetadata, put_hls, put_video};
 use tollgate::{Application, telemetry};
 
-/// mimalloc rather than glibc's malloc: fewer instructions per allocation on the request path,
-/// and per-thread free lists (bench/RESULTS.md, "allocator"). The library and its tests keep the
-/// system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Short-lived presigned S3 URLs for authenticated, entitled callers.
 #[derive(Debug, Parser)]
 #[command(name = "tollgate", version, about)]
