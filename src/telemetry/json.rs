@@ -45,42 +45,81 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let normalized = event.normalized_metadata();
-        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-        writer.write_str("{\"timestamp\":\"")?;
-        write_timestamp(&mut writer, SystemTime::now())?;
-        writer.write_str("\",\"level\":\"")?;
-        writer.write_str(meta.level().as_str())?;
-        writer.write_char('"')?;
-        let mut fields = Fields {
-            out: &mut writer,
-            first: false,
-            span: false,
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        fields.result?;
-        writer.write_str(",\"target\":")?;
-        write_str(&mut writer, meta.target())?;
-        let span = event
-            .parent()
-            .and_then(|id| ctx.span(id))
-            .or_else(|| ctx.lookup_current());
-        if let Some(span) = span {
-            writer.write_str(",\"span\":{")?;
-            let extensions = span.extensions();
-            if let Some(fields) = extensions.get::<FormattedFields<JsonSpanFields>>()
-                && !fields.is_empty()
-            {
-                writer.write_str(fields)?;
-                writer.write_char(',')?;
+        // The line is put together in a `String` of this thread's, then handed over in one
+        // write: the `Writer` forwards each piece through a `dyn fmt::Write`, and a line is ~100
+        // pieces. Should an event reach here while this thread writes another (tracing drops
+        // those today), it gets a buffer of its own.
+        LINE.with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                let written =
+                    write_line(ctx, &mut line, event).and_then(|()| writer.write_str(&line));
+                if line.capacity() > LINE_KEPT_BYTES {
+                    *line = String::new();
+                }
+                written
             }
-            writer.write_str("\"name\":")?;
-            write_str(&mut writer, span.name())?;
-            writer.write_char('}')?;
-        }
-        writer.write_str("}\n")
+            Err(_) => {
+                let mut line = String::new();
+                write_line(ctx, &mut line, event)?;
+                writer.write_str(&line)
+            }
+        })
     }
+}
+
+thread_local! {
+    /// The line being written on this thread (`JsonLines::format_event`).
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// A line buffer that grew past this (a very long field) is not kept for the next line.
+const LINE_KEPT_BYTES: usize = 16 * 1024;
+
+/// One event's line, `{...}\n`.
+fn write_line<S>(
+    ctx: &FmtContext<'_, S, JsonSpanFields>,
+    writer: &mut String,
+    event: &Event<'_>,
+) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let normalized = event.normalized_metadata();
+    let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+    writer.write_str("{\"timestamp\":\"")?;
+    write_timestamp(writer, SystemTime::now())?;
+    writer.write_str("\",\"level\":\"")?;
+    writer.write_str(meta.level().as_str())?;
+    writer.write_char('"')?;
+    let mut fields = Fields {
+        out: writer,
+        first: false,
+        span: false,
+        result: Ok(()),
+    };
+    event.record(&mut fields);
+    fields.result?;
+    writer.write_str(",\"target\":")?;
+    write_str(writer, meta.target())?;
+    let span = event
+        .parent()
+        .and_then(|id| ctx.span(id))
+        .or_else(|| ctx.lookup_current());
+    if let Some(span) = span {
+        writer.write_str(",\"span\":{")?;
+        let extensions = span.extensions();
+        if let Some(fields) = extensions.get::<FormattedFields<JsonSpanFields>>()
+            && !fields.is_empty()
+        {
+            writer.write_str(fields)?;
+            writer.write_char(',')?;
+        }
+        writer.write_str("\"name\":")?;
+        write_str(writer, span.name())?;
+        writer.write_char('}')?;
+    }
+    writer.write_str("}\n")
 }
 
 impl<'w> FormatFields<'w> for JsonSpanFields {
