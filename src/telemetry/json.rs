@@ -47,8 +47,8 @@ where
     ) -> fmt::Result {
         // The line is put together in a `String` of this thread's, then handed over in one
         // write: the `Writer` forwards each piece through a `dyn fmt::Write`, and a line is ~100
-        // pieces. Should an event reach here while this thread writes another (tracing drops
-        // those today), it gets a buffer of its own.
+        // pieces. An event logged while this thread writes another (a field's `Debug` that logs;
+        // the global subscriber takes it) gets a buffer of its own.
         LINE.with(|line| match line.try_borrow_mut() {
             Ok(mut line) => {
                 line.clear();
