@@ -1,4 +1,5 @@
-//! The `json` log format, written straight into the line's buffer.
+//! The `json` log format, written by hand into a buffer of the thread's, then handed to
+//! tracing-subscriber in one piece.
 //!
 //! Its lines are those of tracing-subscriber's `json()` format with `flatten_event(true)` and
 //! `with_span_list(false)`: `timestamp`, `level`, the event's fields in their order, `target`,
