@@ -246,6 +246,7 @@ pub struct Metrics {
     cache_lookups_by_id: Handles<(Static, bool), Counter>,
     jwks_refreshes: Family<ResultLabels, Counter>,
     state_calls: Family<ResultLabels, Counter>,
+    state_calls_by_id: Handles<bool, Counter>,
     webhook_deliveries: Family<DeliveryLabels, Counter>,
     webhook_attempts: Family<ResultLabels, Counter>,
     webhook_dropped: Family<ReasonLabels, Counter>,
@@ -385,6 +386,7 @@ impl Metrics {
             cache_lookups_by_id: Handles::new(),
             jwks_refreshes,
             state_calls,
+            state_calls_by_id: Handles::new(),
             webhook_deliveries,
             webhook_attempts,
             webhook_dropped,
@@ -472,11 +474,19 @@ impl Metrics {
             .inc();
     }
 
+    /// One call to the shared state (every admitted request with a caller makes one).
     pub fn state_call(&self, ok: bool) {
-        let result = if ok { "ok" } else { "error" };
-        self.state_calls
-            .get_or_create(&ResultLabels { result })
-            .inc();
+        self.state_calls_by_id.with(
+            ok,
+            || {
+                let result = if ok { "ok" } else { "error" };
+                self.state_calls
+                    .get_or_create_owned(&ResultLabels { result })
+            },
+            |calls| {
+                calls.inc();
+            },
+        );
     }
 
     /// One webhook event whose delivery ended with `outcome`.

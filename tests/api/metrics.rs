@@ -92,6 +92,8 @@ async fn metrics_count_requests_urls_decisions_store_calls_and_cache_lookups() {
         r#"tollgate_cache_lookups_total{cache="token",result="hit"}"#,
         1.0,
     );
+    // Each granted playback asked the shared state (revocation) once.
+    grew(r#"tollgate_state_calls_total{result="ok"}"#, 2.0);
     assert!(
         after.contains(r#"tollgate_http_request_duration_seconds_bucket{le="#),
         "latency histogram:\n{after}"

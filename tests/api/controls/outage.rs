@@ -9,6 +9,7 @@ use tollgate::controls::settings::FailurePolicy;
 
 use super::{State, rate, spawn};
 use crate::helpers::{Meta, RedisServer, TestApp, assert_error, redis_server_available};
+use crate::metrics::{sample, scrape};
 
 async fn readyz(app: &TestApp) -> (StatusCode, Value) {
     let response = app.get("/readyz", None).await;
@@ -45,10 +46,18 @@ async fn with_the_default_policies_revocation_fails_closed_and_recovers_by_itsel
     assert_eq!(body["checks"]["state"]["status"], "ok", "{body}");
     assert_eq!(body["checks"]["state"]["backend"], "redis", "{body}");
 
+    let before = scrape(&app, &app.address).await;
     server.kill();
     // Revocation fails closed: no URL while nobody can tell whether the token was revoked.
     let response = app.get("/videos/v1/url", Some(&token)).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Counted as a failed call to the shared state (the registry is shared with other tests).
+    let after = scrape(&app, &app.address).await;
+    let errors = r#"tollgate_state_calls_total{result="error"}"#;
+    assert!(
+        sample(&after, errors) - sample(&before, errors) >= 1.0,
+        "{errors}:\n{after}"
+    );
     assert_eq!(response.headers()["retry-after"], "5");
     let body: Value = response.json().await.unwrap();
     assert_error(
