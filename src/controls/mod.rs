@@ -330,8 +330,9 @@ impl Controls {
     /// Every control for one request, in one call to the state.
     pub async fn admit(&self, admission: &Admission<'_>) -> Result<Admitted, Refusal> {
         let now_us = self.now_us();
-        let mut limits = Vec::with_capacity(2);
-        let mut policies = Vec::with_capacity(2);
+        // Allocated only when a limit applies: most requests check revocation alone.
+        let mut limits = Vec::new();
+        let mut policies = Vec::new();
         if let (Some(gcra), Some(ip)) = (self.ip_limit, admission.ip) {
             limits.push((format!("ip:{}", client_ip::bucket(ip)), gcra));
             policies.push("ip");
