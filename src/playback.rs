@@ -9,7 +9,7 @@ use crate::domain::VideoId;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::PresignedUrl;
-use crate::uploads::{UploadId, UploadIds};
+use crate::uploads::UploadIds;
 
 /// What a caller asks of one video's URL.
 #[derive(Debug, Default)]
@@ -161,7 +161,5 @@ async fn find(
 
 /// Whether `id` has the form of an upload id tollgate issues (a UUIDv7, a plan, a tag).
 fn is_upload_id(id: &VideoId) -> bool {
-    UploadId::parse(id.as_str()).is_ok_and(|upload| {
-        UploadIds::issued_at(&upload).is_some() && UploadIds::plan_unverified(&upload).is_some()
-    })
+    UploadIds::has_upload_form(id.as_str())
 }

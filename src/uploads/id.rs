@@ -44,8 +44,7 @@ const TAG_BYTES: usize = 16;
 const TAG_CHARS: usize = 22;
 
 /// `(body, tag)` of an id; split by position, as base64url tags may contain `-`.
-fn split(id: &UploadId) -> Option<(&str, &str)> {
-    let s = id.0.as_str();
+fn split(s: &str) -> Option<(&str, &str)> {
     let cut = s.len().checked_sub(TAG_CHARS + 1)?;
     let (body, rest) = s.split_at(cut);
     Some((body, rest.strip_prefix('-')?))
@@ -88,7 +87,7 @@ impl UploadIds {
 
     /// The upload's plan when `id` was issued for `owner` (constant-time comparison).
     pub fn plan_for(&self, id: &UploadId, owner: &str) -> Option<PartPlan> {
-        let (body, tag) = split(id)?;
+        let (body, tag) = split(id.as_str())?;
         let given = URL_SAFE_NO_PAD.decode(tag).ok()?;
         if given.len() != TAG_BYTES || !bool::from(given.ct_eq(&self.tag(body, owner))) {
             return None;
@@ -98,6 +97,10 @@ impl UploadIds {
 
     /// When `id` was issued (the time in its UUIDv7), whoever it belongs to.
     pub fn issued_at(id: &UploadId) -> Option<std::time::SystemTime> {
+        Self::issued_at_of(id.as_str())
+    }
+
+    fn issued_at_of(id: &str) -> Option<std::time::SystemTime> {
         let (body, _) = split(id)?;
         let uuid = uuid::Uuid::parse_str(body.get(..36)?).ok()?;
         let (secs, nanos) = uuid.get_timestamp()?.to_unix();
@@ -106,7 +109,16 @@ impl UploadIds {
 
     /// The plan written in `id`, without checking whose it is (admins act on any upload).
     pub fn plan_unverified(id: &UploadId) -> Option<PartPlan> {
-        Self::plan_in(split(id)?.0)
+        Self::plan_in(split(id.as_str())?.0)
+    }
+
+    /// Whether `id` has the form of an id [`UploadIds::issue`] makes (a UUIDv7, a plan, a tag),
+    /// whoever issued it; read in place, as it is asked of plain video ids too.
+    pub fn has_upload_form(id: &str) -> bool {
+        Self::issued_at_of(id).is_some()
+            && split(id)
+                .and_then(|(body, _)| Self::plan_in(body))
+                .is_some()
     }
 
     fn plan_in(body: &str) -> Option<PartPlan> {
@@ -148,6 +160,33 @@ mod tests {
             ids.plan_for(&UploadId::parse("plain").unwrap(), "alice"),
             None
         );
+    }
+
+    #[test]
+    fn the_form_of_an_upload_id_is_told_apart_from_plain_video_ids() {
+        let ids = UploadIds::new(b"0123456789abcdef0123456789abcdef");
+        let id = ids.issue("alice", PartPlan::new(11 * MIB, 5 * MIB));
+        assert!(UploadIds::has_upload_form(id.as_str()));
+        // Another key's id has the form too: the form is not the proof of whose it is.
+        let other =
+            UploadIds::new(b"another key, 32 bytes long.....!").issue("bob", PartPlan::new(1, MIB));
+        assert!(UploadIds::has_upload_form(other.as_str()));
+        let (body, _) = split(id.as_str()).unwrap();
+        let uuid = &body[..36];
+        for plain in [
+            "plain",
+            "",
+            body,
+            // A UUIDv4 where the v7 (with its time) goes.
+            &id.as_str()
+                .replacen(uuid, "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b", 1),
+            // No plan between the UUID and the tag.
+            &format!("{uuid}-{}", &id.as_str()[id.as_str().len() - TAG_CHARS..]),
+            // A plan that is not two numbers.
+            &id.as_str().replacen("-11534336-", "-eleven-", 1),
+        ] {
+            assert!(!UploadIds::has_upload_form(plain), "{plain}");
+        }
     }
 
     #[test]
