@@ -474,7 +474,8 @@ impl Metrics {
             .inc();
     }
 
-    /// One call to the shared state (every admitted request with a caller makes one).
+    /// One call to the shared state and whether it answered (every request with a caller
+    /// makes one: its revocation check).
     pub fn state_call(&self, ok: bool) {
         self.state_calls_by_id.with(
             ok,

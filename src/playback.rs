@@ -161,5 +161,5 @@ async fn find(
 
 /// Whether `id` has the form of an upload id tollgate issues (a UUIDv7, a plan, a tag).
 fn is_upload_id(id: &VideoId) -> bool {
-    UploadIds::has_upload_form(id.as_str())
+    UploadIds::has_upload_form(id)
 }

@@ -46,7 +46,7 @@ const TAG_CHARS: usize = 22;
 /// `(body, tag)` of an id; split by position, as base64url tags may contain `-`.
 fn split(s: &str) -> Option<(&str, &str)> {
     let cut = s.len().checked_sub(TAG_CHARS + 1)?;
-    let (body, rest) = s.split_at(cut);
+    let (body, rest) = s.split_at_checked(cut)?;
     Some((body, rest.strip_prefix('-')?))
 }
 
@@ -95,7 +95,7 @@ impl UploadIds {
         Self::plan_in(body)
     }
 
-    /// When `id` was issued (the time in its UUIDv7), whoever it belongs to.
+    /// When `id` was issued (the time in its UUID), whoever it belongs to.
     pub fn issued_at(id: &UploadId) -> Option<std::time::SystemTime> {
         Self::issued_at_of(id.as_str())
     }
@@ -112,9 +112,11 @@ impl UploadIds {
         Self::plan_in(split(id.as_str())?.0)
     }
 
-    /// Whether `id` has the form of an id [`UploadIds::issue`] makes (a UUIDv7, a plan, a tag),
-    /// whoever issued it; read in place, as it is asked of plain video ids too.
-    pub fn has_upload_form(id: &str) -> bool {
+    /// Whether `id` has the form of an upload id (a UUID with a time in it, two numbers, room
+    /// for a tag), whoever issued it: the tag is not checked. Read in place, as it is asked of
+    /// plain video ids too.
+    pub fn has_upload_form(id: &VideoId) -> bool {
+        let id = id.as_str();
         Self::issued_at_of(id).is_some()
             && split(id)
                 .and_then(|(body, _)| Self::plan_in(body))
@@ -164,28 +166,29 @@ mod tests {
 
     #[test]
     fn the_form_of_an_upload_id_is_told_apart_from_plain_video_ids() {
+        let form = |id: &str| UploadIds::has_upload_form(&VideoId::parse(id).unwrap());
         let ids = UploadIds::new(b"0123456789abcdef0123456789abcdef");
         let id = ids.issue("alice", PartPlan::new(11 * MIB, 5 * MIB));
-        assert!(UploadIds::has_upload_form(id.as_str()));
+        assert!(form(id.as_str()));
         // Another key's id has the form too: the form is not the proof of whose it is.
         let other =
             UploadIds::new(b"another key, 32 bytes long.....!").issue("bob", PartPlan::new(1, MIB));
-        assert!(UploadIds::has_upload_form(other.as_str()));
-        let (body, _) = split(id.as_str()).unwrap();
-        let uuid = &body[..36];
+        assert!(form(other.as_str()));
+        let tag = &id.as_str()[id.as_str().len() - TAG_CHARS..];
+        // A UUIDv7 whose last two groups are not numbers (were they, they would read as a plan).
+        let uuid = "01a23211-8e40-76f5-8003-6f8f4e9635d7";
+        assert!(form(&format!("{uuid}-11534336-5242880-{tag}")));
         for plain in [
             "plain",
-            "",
-            body,
-            // A UUIDv4 where the v7 (with its time) goes.
-            &id.as_str()
-                .replacen(uuid, "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b", 1),
+            &format!("{uuid}-11534336-5242880"),
+            // A UUIDv4 (no time in it) where the v7 goes.
+            &format!("6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b-11534336-5242880-{tag}"),
             // No plan between the UUID and the tag.
-            &format!("{uuid}-{}", &id.as_str()[id.as_str().len() - TAG_CHARS..]),
+            &format!("{uuid}-{tag}"),
             // A plan that is not two numbers.
-            &id.as_str().replacen("-11534336-", "-eleven-", 1),
+            &format!("{uuid}-eleven-5242880-{tag}"),
         ] {
-            assert!(!UploadIds::has_upload_form(plain), "{plain}");
+            assert!(!form(plain), "{plain}");
         }
     }
 
