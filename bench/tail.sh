@@ -4,8 +4,12 @@
 #   - both at half of tollgate's saturation (the comparison bench/load.sh makes);
 #   - the hello again at the rate that keeps its core as busy as tollgate's was ("equal
 #     utilisation"): if the tail follows how busy the core is, the two tails match there;
+#   - the hello again at the same rate, answering as many bytes as tollgate with its headers
+#     and sent the same token ("padded"): the wire and the client's work the same as
+#     tollgate's, the server's not;
 #   - tollgate once more under `perf sched record` on its core: how long its worker waited for
 #     the CPU (the longest wait and who ran meanwhile), to rule stalls in or out.
+# Each paced run also gives the client's own CPU (oha's, on its core): its queue is in the p99 too.
 # Writes the "tail" section of bench/RESULTS.md.
 #
 #   bash bench/tail.sh                  # 3 runs × 10 s each
@@ -39,6 +43,11 @@ taskset -c "$SERVER_CPU" "$RELEASE/examples/hello" "127.0.0.1:$hello_port" > /de
 HELLO=$!
 PIDS+=("$HELLO")
 wait_http "http://127.0.0.1:$hello_port/hello"
+padded_port=$(free_port)
+taskset -c "$SERVER_CPU" "$RELEASE/examples/hello" "127.0.0.1:$padded_port" padded > /dev/null 2>&1 &
+PADDED=$!
+PIDS+=("$PADDED")
+wait_http "http://127.0.0.1:$padded_port/hello"
 
 # Saturation: wrk as hard as it can, one token; the median of REPS runs, as one run on these VMs
 # can land 30 % off and take the paced rate (half of it) with it.
@@ -54,7 +63,8 @@ HALF=$((SATURATION / 2))
 log "tollgate saturates at $SATURATION req/s (median of $(paste -sd' ' "$WORK/saturation")); half: $HALF"
 
 # paced NAME PID PORT PATH RATE [TOKEN] → "rate p50_ms p99_ms max_ms cpu_us_per_req busy_%
-# server_p99_ms" (the last: the bound of tollgate's histogram bucket holding its own p99, or -)
+# server_p99_ms client_busy_%" (server_p99_ms: the bound of tollgate's histogram bucket holding
+# its own p99, or -; client_busy_%: oha's user + system time over the run's wall time)
 paced() {
     local name=$1 pid=$2 port=$3 path=$4 rate=$5 token=${6:-} header=() before after
     [ -n "$token" ] && header=(-H "Authorization: Bearer $token")
@@ -64,12 +74,14 @@ paced() {
     : > "$WORK/metrics.after"
     [ "$name" = tollgate ] && curl -sf "http://127.0.0.1:$port/metrics" > "$WORK/metrics.before"
     before=$(cpu_ticks "$pid")
-    taskset -c "$LOAD_CPU" "$OHA" -z "${DURATION}s" -q "$rate" -c "$CONNS" --latency-correction \
-        --no-tui --output-format json "${header[@]}" "http://127.0.0.1:$port$path" > "$WORK/oha.json"
+    # bash's `time` gives the client's own CPU time (its rusage), with no package needed.
+    { TIMEFORMAT='%U %S %R'; time taskset -c "$LOAD_CPU" "$OHA" -z "${DURATION}s" -q "$rate" \
+        -c "$CONNS" --latency-correction --no-tui --output-format json "${header[@]}" \
+        "http://127.0.0.1:$port$path" > "$WORK/oha.json" 2> "$WORK/oha.err"; } 2> "$WORK/oha.time"
     after=$(cpu_ticks "$pid")
     [ "$name" = tollgate ] && curl -sf "http://127.0.0.1:$port/metrics" > "$WORK/metrics.after"
     python3 - "$WORK/oha.json" "$((after - before))" "$HZ" "$DURATION" "$WORK/metrics.before" \
-        "$WORK/metrics.after" <<'PY'
+        "$WORK/metrics.after" "$WORK/oha.time" <<'PY'
 import json, re, sys
 
 def buckets(file):
@@ -100,20 +112,25 @@ if set(codes) != {"200"}:
 n = sum(codes.values())
 p = r["latencyPercentiles"]
 cpu_s = int(sys.argv[2]) / int(sys.argv[3])
+user, system, wall = (float(v) for v in open(sys.argv[7]).read().split())
 print(f'{r["summary"]["requestsPerSec"]:.0f} {p["p50"] * 1000:.3f} {p["p99"] * 1000:.3f} '
       f'{r["summary"]["slowest"] * 1000:.3f} {cpu_s * 1e6 / n:.1f} {100 * cpu_s / float(sys.argv[4]):.0f} '
-      f'{server_p99(sys.argv[5], sys.argv[6])}')
+      f'{server_p99(sys.argv[5], sys.argv[6])} {100 * (user + system) / wall:.0f}')
 PY
 }
 
 : > "$WORK/tollgate-half"
 : > "$WORK/hello-half"
+: > "$WORK/padded-half"
 : > "$WORK/hello-equal"
 for rep in $(seq "$REPS"); do
     paced tollgate "$TG" "$port" /videos/demo/url "$HALF" "$TOKEN" | tee -a "$WORK/tollgate-half" |
         sed "s/^/== tollgate at $HALF req\/s, run $rep: /" >&2
     paced hello "$HELLO" "$hello_port" /hello "$HALF" | tee -a "$WORK/hello-half" |
         sed "s/^/== hello at $HALF req\/s, run $rep: /" >&2
+    # With tollgate's token too: the client sends and reads what it does for tollgate.
+    paced padded "$PADDED" "$padded_port" /hello "$HALF" "$TOKEN" | tee -a "$WORK/padded-half" |
+        sed "s/^/== hello with tollgate's answer at $HALF req\/s, run $rep: /" >&2
     # The rate at which the hello's core is as busy as tollgate's was in this run.
     busy=$(tail -1 "$WORK/tollgate-half" | awk '{print $6}')
     hello_us=$(tail -1 "$WORK/hello-half" | awk '{print $5}')
@@ -141,24 +158,27 @@ if command -v perf > /dev/null; then
 fi
 
 m() { awk -v c="$2" '{print $c}' "$WORK/$1" | median; }
-row() { printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(m "$2" 1)" "$(m "$2" 6)" "$(m "$2" 5)" "$(m "$2" 2)" "$(m "$2" 3)" "$(m "$2" 4)" "$(m "$2" 7)"; }
+row() { printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(m "$2" 1)" "$(m "$2" 6)" "$(m "$2" 5)" "$(m "$2" 2)" "$(m "$2" 3)" "$(m "$2" 4)" "$(m "$2" 7)" "$(m "$2" 8)"; }
 part=$(mktemp)
 {
     echo "## The tail: tollgate's p99 against the bare server's"
     echo
     echo "Written by \`bash bench/tail.sh\` on $(date -u +%Y-%m-%d) (DURATION=${DURATION} s × REPS=${REPS}, medians). Release binaries pinned to CPU ${SERVER_CPU}, oha ${OHA_VERSION} (${CONNS} connections, evenly paced, latency counted from when each request was due) on CPU ${LOAD_CPU}, loopback. tollgate: \`GET /videos/demo/url\`, HS256, one token, warm caches, log at warn; it saturated at ${SATURATION} req/s (wrk, one token, the median of $(paste -sd'/' "$WORK/saturation" | sed 's|/| / |g')). *busy*: the server's CPU time over the run's wall time (one core = 100 %)."
     echo
-    echo "| server, rate | req/s | busy % | CPU µs/req | p50 ms | p99 ms | max ms | p99 inside tollgate, ms (≤) |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| server, rate | req/s | busy % | CPU µs/req | p50 ms | p99 ms | max ms | p99 inside tollgate, ms (≤) | client busy % |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     row "tollgate, half its saturation" tollgate-half
     row "hello, the same rate" hello-half
+    row "hello with tollgate's request and answer (bytes, headers), the same rate" padded-half
     row "hello, as busy as tollgate" hello-equal
     echo
     echo "*p99 inside tollgate*: from its own \`tollgate_http_request_duration_seconds\` histogram (head to answer, inside the access log), the bound of the bucket that holds the 99th percentile: time spent in tollgate's code and its awaits, against the client's p99, which also counts the wait for the socket to be read."
     echo
-    echo "Raw runs (req/s, p50, p99, max ms, CPU µs/req, busy %, p99 inside tollgate ms):"
+    echo "*client busy %*: oha's own CPU time over the run's wall time, on its core: requests wait in its queue too, and a larger answer costs it more."
     echo
-    for f in tollgate-half hello-half hello-equal; do
+    echo "Raw runs (req/s, p50, p99, max ms, CPU µs/req, busy %, p99 inside tollgate ms, client busy %):"
+    echo
+    for f in tollgate-half hello-half padded-half hello-equal; do
         echo "- $f: $(paste -sd';' "$WORK/$f" | sed 's/;/; /g')"
     done
     echo
