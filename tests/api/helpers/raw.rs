@@ -52,8 +52,13 @@ impl RawConnection {
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {
+        self.try_send(bytes).await.expect("send");
+    }
+
+    /// `send`, for a connection the server may already have reset.
+    pub async fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         use tokio::io::AsyncWriteExt;
-        self.stream.write_all(bytes).await.expect("send");
+        self.stream.write_all(bytes).await
     }
 
     /// A whole `GET /healthz` request; the connection stays open for the next one.
