@@ -77,7 +77,8 @@ paced() {
     # bash's `time` gives the client's own CPU time (its rusage), with no package needed.
     { TIMEFORMAT='%U %S %R'; time taskset -c "$LOAD_CPU" "$OHA" -z "${DURATION}s" -q "$rate" \
         -c "$CONNS" --latency-correction --no-tui --output-format json "${header[@]}" \
-        "http://127.0.0.1:$port$path" > "$WORK/oha.json" 2> "$WORK/oha.err"; } 2> "$WORK/oha.time"
+        "http://127.0.0.1:$port$path" > "$WORK/oha.json" 2> "$WORK/oha.err"; } 2> "$WORK/oha.time" ||
+        { cat "$WORK/oha.err" >&2; return 1; }
     after=$(cpu_ticks "$pid")
     [ "$name" = tollgate ] && curl -sf "http://127.0.0.1:$port/metrics" > "$WORK/metrics.after"
     python3 - "$WORK/oha.json" "$((after - before))" "$HZ" "$DURATION" "$WORK/metrics.before" \
