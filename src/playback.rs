@@ -142,7 +142,7 @@ async fn find(
     // An object under an upload's id that carries no signed declaration was not written by its
     // upload URL (s3s-fs keeps the body of a PUT it refused for its checksum, without metadata).
     // Asked only of objects without a declaration, so that the usual path pays nothing.
-    if !meta.is_upload() && is_upload_id(id) {
+    if !meta.is_upload() && UploadIds::has_upload_form(id) {
         tracing::warn!(video = %id, "object under an upload id without its declaration; not served");
         return Err(ApiError::UploadMismatch(
             "the object was not written through its upload URL".to_owned(),
@@ -157,9 +157,4 @@ async fn find(
     }
     tracing::info!(video = %id, subject = %caller.subject, ?grant, "access granted");
     Ok(Found::File(key))
-}
-
-/// Whether `id` has the form of an upload id tollgate issues (a UUIDv7, a plan, a tag).
-fn is_upload_id(id: &VideoId) -> bool {
-    UploadIds::has_upload_form(id)
 }

@@ -97,11 +97,11 @@ impl UploadIds {
 
     /// When `id` was issued (the time in its UUID), whoever it belongs to.
     pub fn issued_at(id: &UploadId) -> Option<std::time::SystemTime> {
-        Self::issued_at_of(id.as_str())
+        Self::time_in(split(id.as_str())?.0)
     }
 
-    fn issued_at_of(id: &str) -> Option<std::time::SystemTime> {
-        let (body, _) = split(id)?;
+    /// The time in the UUID an id's body starts with.
+    fn time_in(body: &str) -> Option<std::time::SystemTime> {
         let uuid = uuid::Uuid::parse_str(body.get(..36)?).ok()?;
         let (secs, nanos) = uuid.get_timestamp()?.to_unix();
         Some(std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos))
@@ -116,11 +116,8 @@ impl UploadIds {
     /// for a tag), whoever issued it: the tag is not checked. Read in place, as it is asked of
     /// plain video ids too.
     pub fn has_upload_form(id: &VideoId) -> bool {
-        let id = id.as_str();
-        Self::issued_at_of(id).is_some()
-            && split(id)
-                .and_then(|(body, _)| Self::plan_in(body))
-                .is_some()
+        split(id.as_str())
+            .is_some_and(|(body, _)| Self::time_in(body).is_some() && Self::plan_in(body).is_some())
     }
 
     fn plan_in(body: &str) -> Option<PartPlan> {
