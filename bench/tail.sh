@@ -2,11 +2,14 @@
 # Where tollgate's latency tail comes from, in one run: `GET /videos/{id}/url` (HS256, one
 # token, warm caches) and the bare axum hello, each paced by oha at a fixed rate:
 #   - both at half of tollgate's saturation (the comparison bench/load.sh makes);
-#   - the hello again at the rate that keeps its core as busy as tollgate's was ("equal
-#     utilisation"): if the tail follows how busy the core is, the two tails match there;
+#   - a hello that spins on the clock for the CPU tollgate spends beyond the hello's, at the
+#     same rate ("busy"): a bare server doing tollgate's amount of work, its core as busy and
+#     the client's load the same; if tollgate's tail is only its CPU a request, the two match;
 #   - the hello again at the same rate, answering as many bytes as tollgate with its headers
 #     and sent the same token ("padded"): the wire and the client's work the same as
 #     tollgate's, the server's not;
+#   - tollgate, the hello and the busy hello each stopped once for PAUSE_MS (SIGSTOP, SIGCONT)
+#     in the middle of a run at the same rate: what one stall of the server does to each p99;
 #   - tollgate once more under `perf sched record` on its core: how long its worker waited for
 #     the CPU (the longest wait and who ran meanwhile), to rule stalls in or out.
 # Each paced run also gives the client's own CPU (oha's, on its core): its queue is in the p99 too.
@@ -25,6 +28,7 @@ source bench/lib.sh
 DURATION=${DURATION:-10}
 REPS=${REPS:-3}
 CONNS=${CONNS:-64}
+PAUSE_MS=${PAUSE_MS:-50}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 HZ=$(getconf CLK_TCK)
@@ -38,16 +42,21 @@ start_tollgate
 port=$TG_PORT
 TG=$TG_PID
 TOKEN=$("$RELEASE/tollgate" token --sub tail --entitlement premium --ttl 2h)
-hello_port=$(free_port)
-taskset -c "$SERVER_CPU" "$RELEASE/examples/hello" "127.0.0.1:$hello_port" > /dev/null 2>&1 &
-HELLO=$!
-PIDS+=("$HELLO")
-wait_http "http://127.0.0.1:$hello_port/hello"
-padded_port=$(free_port)
-taskset -c "$SERVER_CPU" "$RELEASE/examples/hello" "127.0.0.1:$padded_port" padded > /dev/null 2>&1 &
-PADDED=$!
-PIDS+=("$PADDED")
-wait_http "http://127.0.0.1:$padded_port/hello"
+# start_hello PATH [MODE]: the hello in that mode on its core, up; sets HELLO_PORT and HELLO_PID.
+start_hello() {
+    HELLO_PORT=$(free_port)
+    taskset -c "$SERVER_CPU" "$RELEASE/examples/hello" "127.0.0.1:$HELLO_PORT" "${@:2}" \
+        > /dev/null 2>&1 &
+    HELLO_PID=$!
+    PIDS+=("$HELLO_PID")
+    wait_http "http://127.0.0.1:$HELLO_PORT$1"
+}
+start_hello /hello
+hello_port=$HELLO_PORT HELLO=$HELLO_PID
+start_hello /hello padded
+padded_port=$HELLO_PORT PADDED=$HELLO_PID
+start_hello /hello/0 busy
+busy_port=$HELLO_PORT BUSY=$HELLO_PID
 
 # Saturation: wrk as hard as it can, one token; the median of REPS runs, as one run on these VMs
 # can land 30 % off and take the paced rate (half of it) with it.
@@ -64,9 +73,10 @@ log "tollgate saturates at $SATURATION req/s (median of $(paste -sd' ' "$WORK/sa
 
 # paced NAME PID PORT PATH RATE [TOKEN] → "rate p50_ms p99_ms max_ms cpu_us_per_req busy_%
 # server_p99_ms client_busy_%" (server_p99_ms: the bound of tollgate's histogram bucket holding
-# its own p99, or -; client_busy_%: oha's user + system time over the run's wall time)
+# its own p99, or -; client_busy_%: oha's user + system time over the run's wall time). With
+# PAUSE=1 the server is stopped for PAUSE_MS once, half-way through the run.
 paced() {
-    local name=$1 pid=$2 port=$3 path=$4 rate=$5 token=${6:-} header=() before after
+    local name=$1 pid=$2 port=$3 path=$4 rate=$5 token=${6:-} header=() before after pauser=
     [ -n "$token" ] && header=(-H "Authorization: Bearer $token")
     # tollgate's own histogram of each request's time inside it (head to answer), before and
     # after: where the client's tail is spent, in the server's code or waiting outside it.
@@ -74,11 +84,19 @@ paced() {
     : > "$WORK/metrics.after"
     [ "$name" = tollgate ] && curl -sf "http://127.0.0.1:$port/metrics" > "$WORK/metrics.before"
     before=$(cpu_ticks "$pid")
+    if [ "${PAUSE:-0}" = 1 ]; then
+        (sleep "$(awk -v d="$DURATION" 'BEGIN {print d / 2}')"
+            kill -STOP "$pid"
+            sleep "$(awk -v p="$PAUSE_MS" 'BEGIN {print p / 1000}')"
+            kill -CONT "$pid") &
+        pauser=$!
+    fi
     # bash's `time` gives the client's own CPU time (its rusage), with no package needed.
     { TIMEFORMAT='%U %S %R'; time taskset -c "$LOAD_CPU" "$OHA" -z "${DURATION}s" -q "$rate" \
         -c "$CONNS" --latency-correction --no-tui --output-format json "${header[@]}" \
         "http://127.0.0.1:$port$path" > "$WORK/oha.json" 2> "$WORK/oha.err"; } 2> "$WORK/oha.time" ||
         { cat "$WORK/oha.err" >&2; return 1; }
+    [ -n "$pauser" ] && wait "$pauser"
     after=$(cpu_ticks "$pid")
     [ "$name" = tollgate ] && curl -sf "http://127.0.0.1:$port/metrics" > "$WORK/metrics.after"
     python3 - "$WORK/oha.json" "$((after - before))" "$HZ" "$DURATION" "$WORK/metrics.before" \
@@ -123,7 +141,7 @@ PY
 : > "$WORK/tollgate-half"
 : > "$WORK/hello-half"
 : > "$WORK/padded-half"
-: > "$WORK/hello-equal"
+: > "$WORK/busy-half"
 for rep in $(seq "$REPS"); do
     paced tollgate "$TG" "$port" /videos/demo/url "$HALF" "$TOKEN" | tee -a "$WORK/tollgate-half" |
         sed "s/^/== tollgate at $HALF req\/s, run $rep: /" >&2
@@ -132,16 +150,30 @@ for rep in $(seq "$REPS"); do
     # With tollgate's token too: the client sends and reads what it does for tollgate.
     paced padded "$PADDED" "$padded_port" /hello "$HALF" "$TOKEN" | tee -a "$WORK/padded-half" |
         sed "s/^/== hello with tollgate's answer at $HALF req\/s, run $rep: /" >&2
-    # The rate at which the hello's core is as busy as tollgate's was in this run.
-    busy=$(tail -1 "$WORK/tollgate-half" | awk '{print $6}')
-    hello_us=$(tail -1 "$WORK/hello-half" | awk '{print $5}')
-    equal=$(awk -v b="$busy" -v u="$hello_us" 'BEGIN {printf "%d", b / 100 * 1e6 / u}')
-    # A request costs the hello less CPU at a higher rate (more work per wake-up): one short
-    # calibration run there, then the rate again from that cost.
-    hello_us=$(DURATION=2 paced hello "$HELLO" "$hello_port" /hello "$equal" | awk '{print $5}')
-    equal=$(awk -v b="$busy" -v u="$hello_us" 'BEGIN {printf "%d", b / 100 * 1e6 / u}')
-    paced hello "$HELLO" "$hello_port" /hello "$equal" | tee -a "$WORK/hello-equal" |
-        sed "s/^/== hello at $equal req\/s (tollgate's $busy % busy), run $rep: /" >&2
+    # The busy hello spins for what tollgate's request cost beyond the hello's in this run; one
+    # short calibration run, then the spin again from what the busy hello cost there (its path
+    # parameter and the clock reads are work too).
+    extra=$(awk -v t="$(tail -1 "$WORK/tollgate-half" | awk '{print $5}')" \
+        -v h="$(tail -1 "$WORK/hello-half" | awk '{print $5}')" 'BEGIN {print t - h}')
+    spin=$(awk -v e="$extra" 'BEGIN {printf "%d", (e > 0 ? e * 1000 : 0)}')
+    busy_us=$(DURATION=2 paced busy "$BUSY" "$busy_port" "/hello/$spin" "$HALF" | awk '{print $5}')
+    spin=$(awk -v s="$spin" -v t="$(tail -1 "$WORK/tollgate-half" | awk '{print $5}')" -v b="$busy_us" \
+        'BEGIN {s += (t - b) * 1000; printf "%d", (s > 0 ? s : 0)}')
+    paced busy "$BUSY" "$busy_port" "/hello/$spin" "$HALF" | tee -a "$WORK/busy-half" |
+        sed "s/^/== hello spinning $spin ns a request at $HALF req\/s, run $rep: /" >&2
+done
+
+# One stall of each server, the same length at the same moment of the run, at the same rate.
+: > "$WORK/tollgate-pause"
+: > "$WORK/hello-pause"
+: > "$WORK/busy-pause"
+for rep in $(seq "$REPS"); do
+    PAUSE=1 paced tollgate "$TG" "$port" /videos/demo/url "$HALF" "$TOKEN" |
+        tee -a "$WORK/tollgate-pause" | sed "s/^/== tollgate stopped $PAUSE_MS ms, run $rep: /" >&2
+    PAUSE=1 paced hello "$HELLO" "$hello_port" /hello "$HALF" |
+        tee -a "$WORK/hello-pause" | sed "s/^/== hello stopped $PAUSE_MS ms, run $rep: /" >&2
+    PAUSE=1 paced busy "$BUSY" "$busy_port" "/hello/$spin" "$HALF" |
+        tee -a "$WORK/busy-pause" | sed "s/^/== busy hello stopped $PAUSE_MS ms, run $rep: /" >&2
 done
 
 # The scheduler's view of one more tollgate run at half saturation.
@@ -171,7 +203,10 @@ part=$(mktemp)
     row "tollgate, half its saturation" tollgate-half
     row "hello, the same rate" hello-half
     row "hello with tollgate's request and answer (bytes, headers), the same rate" padded-half
-    row "hello, as busy as tollgate" hello-equal
+    row "hello spinning for tollgate's extra CPU a request (\"busy\"), the same rate" busy-half
+    row "tollgate, stopped once for ${PAUSE_MS} ms mid-run" tollgate-pause
+    row "hello, stopped once for ${PAUSE_MS} ms mid-run" hello-pause
+    row "busy hello, stopped once for ${PAUSE_MS} ms mid-run" busy-pause
     echo
     echo "*p99 inside tollgate*: from its own \`tollgate_http_request_duration_seconds\` histogram (head to answer, inside the access log), the bound of the bucket that holds the 99th percentile: time spent in tollgate's code and its awaits, against the client's p99, which also counts the wait for the socket to be read."
     echo
@@ -179,7 +214,7 @@ part=$(mktemp)
     echo
     echo "Raw runs (req/s, p50, p99, max ms, CPU µs/req, busy %, p99 inside tollgate ms, client busy %):"
     echo
-    for f in tollgate-half hello-half padded-half hello-equal; do
+    for f in tollgate-half hello-half padded-half busy-half tollgate-pause hello-pause busy-pause; do
         echo "- $f: $(paste -sd';' "$WORK/$f" | sed 's/;/; /g')"
     done
     echo

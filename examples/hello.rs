@@ -5,10 +5,15 @@
 //! `cargo run --release --example hello -- 127.0.0.1:8091 padded`: `/hello` answers as many
 //! bytes as tollgate's playback URL answer, with its headers (`bench/tail.sh`: what the bytes on
 //! the wire and the client's work on them add, apart from the server's work).
+//! `cargo run --release --example hello -- 127.0.0.1:8091 busy`: `/hello/{ns}` spins on the
+//! clock for `ns` nanoseconds (at most 1 ms) before it answers (`bench/tail.sh`: a bare server
+//! that costs as much CPU a request as tollgate, to compare tails at equal work).
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use axum::Json;
+use axum::extract::Path;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, VARY};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -41,11 +46,21 @@ async fn padded() -> impl IntoResponse {
     )
 }
 
+/// The plain hello's answer after `ns` nanoseconds of busy CPU: the worker is held as long as
+/// by a request that does that much work, not parked as a sleep would leave it.
+async fn busy(Path(ns): Path<u64>) -> Json<serde_json::Value> {
+    let until = Instant::now() + Duration::from_nanos(ns.min(1_000_000));
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+    Json(serde_json::json!({"message": "hello"}))
+}
+
 fn main() -> ExitCode {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8091".to_owned());
-    let padded_answer = std::env::args().nth(2).as_deref() == Some("padded");
+    let mode = std::env::args().nth(2);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -57,13 +72,13 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let app = if padded_answer {
-            axum::Router::new().route("/hello", get(padded))
-        } else {
-            axum::Router::new().route(
+        let app = match mode.as_deref() {
+            Some("padded") => axum::Router::new().route("/hello", get(padded)),
+            Some("busy") => axum::Router::new().route("/hello/{ns}", get(busy)),
+            _ => axum::Router::new().route(
                 "/hello",
                 get(|| async { Json(serde_json::json!({"message": "hello"})) }),
-            )
+            ),
         };
         let listener = match tokio::net::TcpListener::bind(&addr).await {
             Ok(listener) => listener,
