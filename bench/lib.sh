@@ -9,7 +9,8 @@ log() { printf '== %s\n' "$*" >&2; }
 WORK=$(mktemp -d "/tmp/tollgate-$(basename "$0" .sh).XXXXXX")
 PIDS=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
+    # SIGCONT too: a server stopped on purpose (bench/tail.sh) acts on SIGTERM only once resumed.
+    for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null && kill -CONT "$pid" 2> /dev/null || true; done
     wait 2> /dev/null || true
     rm -rf "$WORK"
 }

@@ -29,6 +29,7 @@ DURATION=${DURATION:-10}
 REPS=${REPS:-3}
 CONNS=${CONNS:-64}
 PAUSE_MS=${PAUSE_MS:-50}
+unset STOP_ONCE # set per paced run below, never from outside
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 HZ=$(getconf CLK_TCK)
@@ -74,7 +75,7 @@ log "tollgate saturates at $SATURATION req/s (median of $(paste -sd' ' "$WORK/sa
 # paced NAME PID PORT PATH RATE [TOKEN] → "rate p50_ms p99_ms max_ms cpu_us_per_req busy_%
 # server_p99_ms client_busy_%" (server_p99_ms: the bound of tollgate's histogram bucket holding
 # its own p99, or -; client_busy_%: oha's user + system time over the run's wall time). With
-# PAUSE=1 the server is stopped for PAUSE_MS once, half-way through the run.
+# STOP_ONCE=1 the server is stopped for PAUSE_MS once, half-way through the run.
 paced() {
     local name=$1 pid=$2 port=$3 path=$4 rate=$5 token=${6:-} header=() before after pauser=
     [ -n "$token" ] && header=(-H "Authorization: Bearer $token")
@@ -84,7 +85,7 @@ paced() {
     : > "$WORK/metrics.after"
     [ "$name" = tollgate ] && curl -sf "http://127.0.0.1:$port/metrics" > "$WORK/metrics.before"
     before=$(cpu_ticks "$pid")
-    if [ "${PAUSE:-0}" = 1 ]; then
+    if [ "${STOP_ONCE:-0}" = 1 ]; then
         (sleep "$(awk -v d="$DURATION" 'BEGIN {print d / 2}')"
             kill -STOP "$pid"
             sleep "$(awk -v p="$PAUSE_MS" 'BEGIN {print p / 1000}')"
@@ -159,7 +160,7 @@ for rep in $(seq "$REPS"); do
     busy_us=$(DURATION=2 paced busy "$BUSY" "$busy_port" "/hello/$spin" "$HALF" | awk '{print $5}')
     spin=$(awk -v s="$spin" -v t="$(tail -1 "$WORK/tollgate-half" | awk '{print $5}')" -v b="$busy_us" \
         'BEGIN {s += (t - b) * 1000; printf "%d", (s > 0 ? s : 0)}')
-    paced busy "$BUSY" "$busy_port" "/hello/$spin" "$HALF" | tee -a "$WORK/busy-half" |
+    paced busy "$BUSY" "$busy_port" "/hello/$spin" "$HALF" | sed "s/\$/ $spin/" | tee -a "$WORK/busy-half" |
         sed "s/^/== hello spinning $spin ns a request at $HALF req\/s, run $rep: /" >&2
 done
 
@@ -168,11 +169,11 @@ done
 : > "$WORK/hello-pause"
 : > "$WORK/busy-pause"
 for rep in $(seq "$REPS"); do
-    PAUSE=1 paced tollgate "$TG" "$port" /videos/demo/url "$HALF" "$TOKEN" |
+    STOP_ONCE=1 paced tollgate "$TG" "$port" /videos/demo/url "$HALF" "$TOKEN" |
         tee -a "$WORK/tollgate-pause" | sed "s/^/== tollgate stopped $PAUSE_MS ms, run $rep: /" >&2
-    PAUSE=1 paced hello "$HELLO" "$hello_port" /hello "$HALF" |
+    STOP_ONCE=1 paced hello "$HELLO" "$hello_port" /hello "$HALF" |
         tee -a "$WORK/hello-pause" | sed "s/^/== hello stopped $PAUSE_MS ms, run $rep: /" >&2
-    PAUSE=1 paced busy "$BUSY" "$busy_port" "/hello/$spin" "$HALF" |
+    STOP_ONCE=1 paced busy "$BUSY" "$busy_port" "/hello/$spin" "$HALF" | sed "s/\$/ $spin/" |
         tee -a "$WORK/busy-pause" | sed "s/^/== busy hello stopped $PAUSE_MS ms, run $rep: /" >&2
 done
 
@@ -212,7 +213,7 @@ part=$(mktemp)
     echo
     echo "*client busy %*: oha's own CPU time over the run's wall time, on its core: requests wait in its queue too, and a larger answer costs it more."
     echo
-    echo "Raw runs (req/s, p50, p99, max ms, CPU µs/req, busy %, p99 inside tollgate ms, client busy %):"
+    echo "Raw runs (req/s, p50, p99, max ms, CPU µs/req, busy %, p99 inside tollgate ms, client busy %; the busy hello's also its spin, ns; the stopped busy hello spins as in the last run before):"
     echo
     for f in tollgate-half hello-half padded-half busy-half tollgate-pause hello-pause busy-pause; do
         echo "- $f: $(paste -sd';' "$WORK/$f" | sed 's/;/; /g')"
