@@ -139,6 +139,12 @@ print(f'{r["summary"]["requestsPerSec"]:.0f} {p["p50"] * 1000:.3f} {p["p99"] * 1
 PY
 }
 
+# spin_ns SPIN_NS TARGET_US COST_US: the spin that brings a request costing COST_US (with
+# SPIN_NS of spin) to TARGET_US, in whole ns, never below 0.
+spin_ns() {
+    awk -v s="$1" -v t="$2" -v c="$3" 'BEGIN {s += (t - c) * 1000; printf "%d", (s > 0 ? s : 0)}'
+}
+
 : > "$WORK/tollgate-half"
 : > "$WORK/hello-half"
 : > "$WORK/padded-half"
@@ -154,12 +160,10 @@ for rep in $(seq "$REPS"); do
     # The busy hello spins for what tollgate's request cost beyond the hello's in this run; one
     # short calibration run, then the spin again from what the busy hello cost there (its path
     # parameter and the clock reads are work too).
-    extra=$(awk -v t="$(tail -1 "$WORK/tollgate-half" | awk '{print $5}')" \
-        -v h="$(tail -1 "$WORK/hello-half" | awk '{print $5}')" 'BEGIN {print t - h}')
-    spin=$(awk -v e="$extra" 'BEGIN {printf "%d", (e > 0 ? e * 1000 : 0)}')
+    tollgate_us=$(tail -1 "$WORK/tollgate-half" | awk '{print $5}')
+    spin=$(spin_ns 0 "$tollgate_us" "$(tail -1 "$WORK/hello-half" | awk '{print $5}')")
     busy_us=$(DURATION=2 paced busy "$BUSY" "$busy_port" "/hello/$spin" "$HALF" | awk '{print $5}')
-    spin=$(awk -v s="$spin" -v t="$(tail -1 "$WORK/tollgate-half" | awk '{print $5}')" -v b="$busy_us" \
-        'BEGIN {s += (t - b) * 1000; printf "%d", (s > 0 ? s : 0)}')
+    spin=$(spin_ns "$spin" "$tollgate_us" "$busy_us")
     paced busy "$BUSY" "$busy_port" "/hello/$spin" "$HALF" | sed "s/\$/ $spin/" | tee -a "$WORK/busy-half" |
         sed "s/^/== hello spinning $spin ns a request at $HALF req\/s, run $rep: /" >&2
 done
